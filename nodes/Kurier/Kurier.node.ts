@@ -1,0 +1,390 @@
+import { NodeOperationError } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
+
+import { asItemJson, toNodeError } from '../shared/n8n';
+import { createRedactor } from '../shared/redact';
+import type { KurierApiClient } from './KurierApiClient';
+import { KURIER_CREDENTIAL_TEST, kurierApiCredentialTest, kurierClientFor } from './kurierCredentials';
+import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions } from './proofInput';
+import { KURIER_PROOF_TYPES, isKurierJobId, normalizeKurierJob } from './protocol';
+import type { SubmitProofRequest } from './protocol';
+import { WaitTimeoutError, waitForKurierJob } from './waitForJob';
+
+const show = (operation: string[], extra: Record<string, string[]> = {}) => ({ displayOptions: { show: { operation, ...extra } } });
+
+const proofTypeOptions = KURIER_PROOF_TYPES.map((type) => ({ name: type, value: type }));
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Operation',
+		name: 'operation',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'Submit Proof', value: 'submitProof', action: 'Submit a proof', description: 'Send a proof for verification on zkVerify' },
+			{ name: 'Register VK', value: 'registerVk', action: 'Register a verification key', description: 'Register a verification key once, then submit proofs with its hash' },
+			{ name: 'Get Job Status', value: 'getJobStatus', action: 'Get the status of a job', description: 'Read a job\'s current status as a normalized item' },
+			{ name: 'Wait for Job', value: 'waitForJob', action: 'Wait for a job to be final', description: 'Wait until the job is finalized, aggregated or failed' },
+		],
+		default: 'submitProof',
+	},
+	{
+		displayName: 'Proof Type',
+		name: 'proofType',
+		type: 'options',
+		options: proofTypeOptions,
+		default: 'groth16',
+		...show(['submitProof', 'registerVk']),
+	},
+	{
+		displayName: 'Proof Options',
+		name: 'proofOptions',
+		type: 'json',
+		default: '{}',
+		description: 'Options for the proof type, e.g. {"library":"snarkjs","curve":"bn128"} for groth16, {"numberOfPublicInputs":1} for ultraplonk',
+		...show(['submitProof', 'registerVk']),
+	},
+	{
+		displayName: 'Input Data From',
+		name: 'inputSource',
+		type: 'options',
+		options: [
+			{ name: 'JSON Fields', value: 'json', description: 'Paste the values or map them with expressions' },
+			{ name: 'Binary Files', value: 'binary', description: 'Read the files of the input item (JSON, hex text, or raw bytes sent as base64)' },
+		],
+		default: 'json',
+		...show(['submitProof', 'registerVk']),
+	},
+	{
+		displayName: 'Verification Key',
+		name: 'vkMode',
+		type: 'options',
+		options: [
+			{ name: 'Send Full VK', value: 'inline', description: 'Send the whole verification key with the proof' },
+			{ name: 'Use Registered VK Hash', value: 'hash', description: 'The VK was registered before: send its hash' },
+			{ name: 'Register VK First', value: 'registerFirst', description: 'Register the VK (or reuse its registration), then submit with its hash' },
+		],
+		default: 'inline',
+		...show(['submitProof']),
+	},
+	{
+		displayName: 'Proof',
+		name: 'proof',
+		type: 'json',
+		default: '',
+		required: true,
+		description: 'A JSON object (snarkjs proof.json) or a hex/base64 string',
+		...show(['submitProof'], { inputSource: ['json'] }),
+	},
+	{
+		displayName: 'Public Signals',
+		name: 'publicSignals',
+		type: 'json',
+		default: '',
+		description: 'JSON array or hex string. Leave empty for proof types without public signals.',
+		...show(['submitProof'], { inputSource: ['json'] }),
+	},
+	{
+		displayName: 'VK',
+		name: 'vk',
+		type: 'json',
+		default: '',
+		required: true,
+		description: 'The verification key: a JSON object (snarkjs vkey.json) or a hex/base64 string',
+		displayOptions: { show: { operation: ['submitProof', 'registerVk'], inputSource: ['json'] }, hide: { vkMode: ['hash'] } },
+	},
+	{
+		displayName: 'VK Hash',
+		name: 'vkHash',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: '0xb287bffe9c629ea3a572b6e319992ecc0311340f20edceaedabd26bc2b95b9b4',
+		description: 'The vkHash that Register VK returned',
+		...show(['submitProof'], { vkMode: ['hash'] }),
+	},
+	{
+		displayName: 'Proof File Field',
+		name: 'proofBinaryProperty',
+		type: 'string',
+		default: 'proof',
+		required: true,
+		description: 'Name of the binary field of the input item that holds the proof file',
+		...show(['submitProof'], { inputSource: ['binary'] }),
+	},
+	{
+		displayName: 'Public Signals File Field',
+		name: 'publicSignalsBinaryProperty',
+		type: 'string',
+		default: '',
+		description: 'Binary field with the public signals file. Leave empty when there is none.',
+		...show(['submitProof'], { inputSource: ['binary'] }),
+	},
+	{
+		displayName: 'VK File Field',
+		name: 'vkBinaryProperty',
+		type: 'string',
+		default: 'vk',
+		required: true,
+		description: 'Name of the binary field of the input item that holds the verification key file',
+		displayOptions: { show: { operation: ['submitProof', 'registerVk'], inputSource: ['binary'] }, hide: { vkMode: ['hash'] } },
+	},
+	{
+		displayName: 'Job ID',
+		name: 'jobId',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: '23382e04-3d57-11f0-af7b-32a805cdbfd3',
+		...show(['getJobStatus', 'waitForJob']),
+	},
+	{
+		displayName: 'Timeout (Seconds)',
+		name: 'timeoutSeconds',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 600,
+		description: 'Fail if the job is not final by then. Jobs with aggregation can take several minutes.',
+		...show(['waitForJob']),
+	},
+	{
+		displayName: 'Fail If the Job Failed',
+		name: 'failOnJobFailure',
+		type: 'boolean',
+		default: true,
+		description: 'Whether to stop with an error when the job ends in Failed. Off: the Failed item is output.',
+		...show(['waitForJob']),
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		...show(['submitProof', 'waitForJob']),
+		options: [
+			{
+				displayName: 'Destination Chain ID',
+				name: 'chainId',
+				type: 'number',
+				default: 0,
+				description: 'EVM chain to publish the aggregation to (e.g. 84532 Base Sepolia). The job then ends at Aggregated instead of Finalized.',
+				displayOptions: { show: { '/operation': ['submitProof'] } },
+			},
+			{
+				displayName: 'Submission Mode',
+				name: 'submissionMode',
+				type: 'options',
+				options: [
+					{ name: 'Attestation', value: 'attestation' },
+					{ name: 'Direct', value: 'direct' },
+				],
+				default: 'attestation',
+				displayOptions: { show: { '/operation': ['submitProof'] } },
+			},
+			{
+				displayName: 'Fail If Optimistic Verification Fails',
+				name: 'failOnRejectedProof',
+				type: 'boolean',
+				default: true,
+				description: 'Whether to stop with an error when Kurier\'s optimistic verification rejects the proof (a job ID is still created)',
+				displayOptions: { show: { '/operation': ['submitProof'] } },
+			},
+			{
+				displayName: 'Poll Interval (Seconds)',
+				name: 'pollIntervalSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 15,
+				description: 'The wait listens on the WebSocket; it also polls the REST status this often, and only polls when the WebSocket cannot be had',
+				displayOptions: { show: { '/operation': ['waitForJob'] } },
+			},
+		],
+	},
+];
+
+export class Kurier implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Kurier',
+		name: 'kurier',
+		icon: 'file:kurier.svg',
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["operation"]}}',
+		description: 'Submit zero-knowledge proofs to Kurier (zkVerify) and follow their jobs',
+		defaults: { name: 'Kurier' },
+		inputs: ['main'],
+		outputs: ['main'],
+		credentials: [{ name: 'kurierApi', required: true, testedBy: KURIER_CREDENTIAL_TEST }],
+		properties,
+	};
+
+	methods = { credentialTest: { [KURIER_CREDENTIAL_TEST]: kurierApiCredentialTest } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const client = await kurierClientFor(this).catch((error: unknown) => {
+			throw toNodeError(this.getNode(), error, createRedactor([]));
+		});
+		const output: INodeExecutionData[] = [];
+		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+			try {
+				const json = await runOperation(this, client, itemIndex);
+				output.push({ json, pairedItem: { item: itemIndex } });
+			} catch (caught) {
+				const error = toNodeError(this.getNode(), caught, client.redact, itemIndex);
+				if (!this.continueOnFail()) throw error;
+				output.push({ json: { error: error.message }, pairedItem: { item: itemIndex } });
+			}
+		}
+		return [output];
+	}
+}
+
+async function runOperation(context: IExecuteFunctions, client: KurierApiClient, itemIndex: number): Promise<IDataObject> {
+	const operation = context.getNodeParameter('operation', itemIndex) as string;
+	switch (operation) {
+		case 'submitProof':
+			return await submitProof(context, client, itemIndex);
+		case 'registerVk': {
+			const { vkHash, alreadyRegistered } = await client.registerVk({
+				proofType: context.getNodeParameter('proofType', itemIndex) as string,
+				proofOptions: proofOptionsOf(context, itemIndex),
+				vk: await readVk(context, itemIndex),
+			});
+			return { vkHash, alreadyRegistered };
+		}
+		case 'getJobStatus':
+			return asItemJson(normalizeKurierJob(await client.getJobStatus(jobIdOf(context, itemIndex)), new Date().toISOString()));
+		case 'waitForJob':
+			return await waitForJob(context, client, itemIndex);
+		default:
+			throw new NodeOperationError(context.getNode(), `Unknown operation "${operation}"`, { itemIndex });
+	}
+}
+
+async function submitProof(context: IExecuteFunctions, client: KurierApiClient, itemIndex: number): Promise<IDataObject> {
+	const proofType = context.getNodeParameter('proofType', itemIndex) as string;
+	const proofOptions = proofOptionsOf(context, itemIndex);
+	const vkMode = context.getNodeParameter('vkMode', itemIndex) as 'inline' | 'hash' | 'registerFirst';
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const { proof, publicSignals } = await readProof(context, itemIndex);
+
+	let vk: unknown;
+	let registration: IDataObject = {};
+	if (vkMode === 'hash') {
+		vk = String(context.getNodeParameter('vkHash', itemIndex) ?? '').trim();
+		if (!vk) throw new NodeOperationError(context.getNode(), 'No VK hash given', { itemIndex, description: 'Enter the vkHash that Register VK returned, or choose "Send Full VK".' });
+	} else {
+		vk = await readVk(context, itemIndex);
+		if (vkMode === 'registerFirst') {
+			const { vkHash, alreadyRegistered } = await client.registerVk({ proofType, proofOptions, vk });
+			vk = vkHash;
+			registration = { vkHash, vkAlreadyRegistered: alreadyRegistered };
+		}
+	}
+
+	const request: SubmitProofRequest = {
+		proofType,
+		vkRegistered: vkMode !== 'inline',
+		proofData: { proof, vk, ...(publicSignals === undefined ? {} : { publicSignals }) },
+		...(proofOptions ? { proofOptions } : {}),
+	};
+	const chainId = Number(options.chainId ?? 0);
+	if (chainId > 0) request.chainId = chainId;
+	if (typeof options.submissionMode === 'string') request.submissionMode = options.submissionMode;
+
+	const response = await client.submitProof(request);
+	if (response.optimisticVerify !== 'success' && options.failOnRejectedProof !== false) {
+		throw new NodeOperationError(context.getNode(), `Kurier's optimistic verification rejected the proof (job ${response.jobId})`, {
+			itemIndex,
+			description: `optimisticVerify: ${response.optimisticVerify}${response.error ? `, ${response.error}` : ''}. Check the proof type, proof options and that proof, public signals and VK belong together. Turn off "Fail If Optimistic Verification Fails" to output the job instead.`,
+		});
+	}
+	return { ...response, proofType, ...registration } as IDataObject;
+}
+
+async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, itemIndex: number): Promise<IDataObject> {
+	const jobId = jobIdOf(context, itemIndex);
+	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, 600));
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const pollIntervalSeconds = Number(options.pollIntervalSeconds ?? 15);
+	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
+		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
+	}
+	let item;
+	try {
+		item = await waitForKurierJob({
+			client,
+			jobId,
+			timeoutMs: timeoutSeconds * 1000,
+			pollIntervalMs: pollIntervalSeconds * 1000,
+			logger: context.logger,
+			signal: context.getExecutionCancelSignal?.(),
+		});
+	} catch (error) {
+		if (error instanceof WaitTimeoutError) {
+			throw new NodeOperationError(context.getNode(), error.message, {
+				itemIndex,
+				description: 'Raise "Timeout (Seconds)", or use the Kurier Trigger to react when the job moves on.',
+			});
+		}
+		throw error;
+	}
+	if (item.phase === 'failed' && context.getNodeParameter('failOnJobFailure', itemIndex, true) === true) {
+		throw new NodeOperationError(context.getNode(), `Kurier job ${jobId} failed: ${item.error ?? item.status}`, {
+			itemIndex,
+			description: 'Turn off "Fail If the Job Failed" to output the failed job as an item instead.',
+		});
+	}
+	return asItemJson(item);
+}
+
+function jobIdOf(context: IExecuteFunctions, itemIndex: number): string {
+	const jobId = String(context.getNodeParameter('jobId', itemIndex, '') ?? '').trim();
+	if (!jobId) throw new NodeOperationError(context.getNode(), 'No job ID given', { itemIndex, description: 'Map the jobId from Submit Proof, e.g. {{ $json.jobId }}.' });
+	if (!isKurierJobId(jobId)) {
+		throw new NodeOperationError(context.getNode(), `"${jobId}" is not a Kurier job ID`, { itemIndex, description: 'Kurier job IDs are UUIDs, like 23382e04-3d57-11f0-af7b-32a805cdbfd3.' });
+	}
+	return jobId;
+}
+
+function proofOptionsOf(context: IExecuteFunctions, itemIndex: number): Record<string, unknown> | undefined {
+	return withItem(context, itemIndex, () => parseProofOptions(context.getNodeParameter('proofOptions', itemIndex, '{}')));
+}
+
+async function readProof(context: IExecuteFunctions, itemIndex: number): Promise<{ proof: unknown; publicSignals: unknown }> {
+	if (context.getNodeParameter('inputSource', itemIndex) === 'binary') {
+		const proof = await readFile(context, itemIndex, context.getNodeParameter('proofBinaryProperty', itemIndex) as string, 'Proof');
+		const signalsField = String(context.getNodeParameter('publicSignalsBinaryProperty', itemIndex, '') ?? '').trim();
+		const publicSignals = signalsField ? await readFile(context, itemIndex, signalsField, 'Public signals') : undefined;
+		return { proof, publicSignals };
+	}
+	return withItem(context, itemIndex, () => ({
+		proof: parseProofField(context.getNodeParameter('proof', itemIndex), 'Proof'),
+		publicSignals: parseOptionalProofField(context.getNodeParameter('publicSignals', itemIndex, ''), 'Public Signals'),
+	}));
+}
+
+async function readVk(context: IExecuteFunctions, itemIndex: number): Promise<unknown> {
+	if (context.getNodeParameter('inputSource', itemIndex) === 'binary') {
+		return await readFile(context, itemIndex, context.getNodeParameter('vkBinaryProperty', itemIndex) as string, 'VK');
+	}
+	return withItem(context, itemIndex, () => parseProofField(context.getNodeParameter('vk', itemIndex), 'VK'));
+}
+
+async function readFile(context: IExecuteFunctions, itemIndex: number, field: string, label: string): Promise<unknown> {
+	context.helpers.assertBinaryData(itemIndex, field);
+	const bytes = await context.helpers.getBinaryDataBuffer(itemIndex, field);
+	return withItem(context, itemIndex, () => decodeProofFile(bytes, label));
+}
+
+/** Wording errors of the user's input as NodeOperationErrors on the right item. */
+function withItem<T>(context: IExecuteFunctions, itemIndex: number, read: () => T): T {
+	try {
+		return read();
+	} catch (error) {
+		if (error instanceof ProofInputError) throw new NodeOperationError(context.getNode(), error.message, { itemIndex });
+		throw error;
+	}
+}

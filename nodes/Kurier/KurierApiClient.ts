@@ -1,0 +1,130 @@
+import type { ZodType } from 'zod';
+
+import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
+import type { JsonResponse } from '../shared/http';
+import type { Redactor } from '../shared/redact';
+import { createRedactor } from '../shared/redact';
+import type { KurierEnvironment, KurierJobStatus, RegisterVkRequest, SubmitProofRequest, SubmitProofResponse } from './protocol';
+import {
+	KURIER_ENVIRONMENTS,
+	jobStatusSchema,
+	registerVkResponseSchema,
+	submitProofResponseSchema,
+	vkAlreadyRegisteredSchema,
+} from './protocol';
+
+/** What a `kurierApi` credential resolves to. */
+export interface KurierConnection {
+	restBaseUrl: string;
+	apiKey: string;
+}
+
+export interface KurierCredentialFields {
+	environment?: unknown;
+	baseUrl?: unknown;
+	apiKey?: unknown;
+}
+
+/** Thrown for a credential that cannot work whatever the service says. */
+export class KurierConfigurationError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'KurierConfigurationError';
+	}
+}
+
+export function resolveKurierConnection(fields: KurierCredentialFields): KurierConnection {
+	const apiKey = typeof fields.apiKey === 'string' ? fields.apiKey.trim() : '';
+	if (!apiKey) throw new KurierConfigurationError('The Kurier credential has no API key. Add the key from kurier.xyz to the credential.');
+	const environment = (typeof fields.environment === 'string' ? fields.environment : 'mainnet') as KurierEnvironment;
+	if (environment === 'custom') {
+		const baseUrl = typeof fields.baseUrl === 'string' ? fields.baseUrl.trim().replace(/\/+$/, '') : '';
+		if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
+			throw new KurierConfigurationError(
+				`The Kurier credential's base URL "${baseUrl}" is not an http(s) URL. Use the REST base, for example http://127.0.0.1:4010/api/v1.`,
+			);
+		}
+		return { restBaseUrl: baseUrl, apiKey };
+	}
+	const restBaseUrl = KURIER_ENVIRONMENTS[environment as keyof typeof KURIER_ENVIRONMENTS];
+	if (!restBaseUrl) throw new KurierConfigurationError(`Unknown Kurier environment "${environment}": choose mainnet, testnet or custom.`);
+	return { restBaseUrl, apiKey };
+}
+
+// A well-formed job id that no job has: a valid key answers 404 (or 400), a refused key 401.
+const CREDENTIAL_PROBE_JOB_ID = '00000000-0000-4000-8000-000000000000';
+
+/** Kurier's REST API. The API key is a path segment, so every message it builds is redacted. */
+export class KurierApiClient {
+	readonly redact: Redactor;
+
+	constructor(
+		private readonly connection: KurierConnection,
+		private readonly timeoutMs = 30_000,
+	) {
+		this.redact = createRedactor([connection.apiKey]);
+	}
+
+	/** `<REST base as ws/wss>/ws?apiKey=…` as documented. */
+	get webSocketUrl(): string {
+		const base = this.connection.restBaseUrl.replace(/^http/i, 'ws');
+		return `${base}/ws?apiKey=${encodeURIComponent(this.connection.apiKey)}`;
+	}
+
+	async submitProof(request: SubmitProofRequest): Promise<SubmitProofResponse> {
+		const response = await this.call('POST', 'submit-proof', 'Submitting the proof', request);
+		return this.expect(response, submitProofResponseSchema, 'Submitting the proof');
+	}
+
+	/** Registers a VK; a VK that is already registered is a success carrying its hash. */
+	async registerVk(request: RegisterVkRequest): Promise<{ vkHash: string; alreadyRegistered: boolean }> {
+		const response = await this.call('POST', 'register-vk', 'Registering the verification key', request);
+		const already = vkAlreadyRegisteredSchema.safeParse(response.body);
+		if (already.success) return { vkHash: already.data.meta.vkHash, alreadyRegistered: true };
+		const { vkHash } = this.expect(response, registerVkResponseSchema, 'Registering the verification key');
+		return { vkHash, alreadyRegistered: false };
+	}
+
+	async getJobStatus(jobId: string): Promise<KurierJobStatus> {
+		const response = await this.call('GET', `job-status/{key}/${encodeURIComponent(jobId)}`, `Reading the status of job ${jobId}`);
+		return this.expect(response, jobStatusSchema, `Reading the status of job ${jobId}`);
+	}
+
+	/** For the credential test: tells a refused key from an accepted one. */
+	async verifyApiKey(): Promise<{ valid: boolean; message: string }> {
+		const response = await this.call('GET', `job-status/{key}/${CREDENTIAL_PROBE_JOB_ID}`, 'Checking the API key');
+		if (response.status === 401 || response.status === 403) {
+			return { valid: false, message: serviceErrorFrom(response, 'Checking the API key', this.redact).message };
+		}
+		if (response.status >= 500) {
+			return { valid: false, message: serviceErrorFrom(response, 'Checking the API key', this.redact).message };
+		}
+		return { valid: true, message: 'Kurier accepted the API key' };
+	}
+
+	/** `path` puts the key where `{key}` stands, or appends it (`/submit-proof/{apiKey}`). */
+	private async call(method: 'GET' | 'POST', path: string, what: string, body?: unknown): Promise<JsonResponse> {
+		const key = encodeURIComponent(this.connection.apiKey);
+		const withKey = path.includes('{key}') ? path.replace('{key}', key) : `${path}/${key}`;
+		return await requestJson(
+			{ method, url: `${this.connection.restBaseUrl}/${withKey}`, body, timeoutMs: this.timeoutMs },
+			this.redact,
+		).catch((error: Error) => {
+			error.message = `${what}: ${error.message}`;
+			throw error;
+		});
+	}
+
+	private expect<T>(response: JsonResponse, schema: ZodType<T>, what: string): T {
+		if (response.status < 200 || response.status >= 300) throw serviceErrorFrom(response, what, this.redact);
+		const parsed = schema.safeParse(response.body);
+		if (parsed.success) return parsed.data;
+		const issue = parsed.error.issues[0];
+		const shape = isRecord(response.body) ? `fields ${Object.keys(response.body).join(', ') || 'none'}` : typeof response.body;
+		throw new ServiceApiError(
+			this.redact(`${what}: Kurier answered with an unexpected body (${shape}; ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
+			response.status,
+			null,
+		);
+	}
+}

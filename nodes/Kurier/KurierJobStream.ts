@@ -1,0 +1,169 @@
+import type { NormalizedItem } from '../shared/NormalizedItem';
+import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger } from '../shared/ReconnectingSocket';
+import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import { TransitionTracker } from '../shared/TransitionTracker';
+import { redactedMessage } from '../shared/redact';
+import type { KurierApiClient } from './KurierApiClient';
+import type { KurierClientFrame, KurierJobStatus } from './protocol';
+import { clientFrames, isConnectedFrame, isKurierFinal, kurierStatusRank, normalizeKurierJob, parseServerFrame } from './protocol';
+
+export type KurierStreamTarget = { kind: 'job'; jobId: string } | { kind: 'allJobs' };
+
+export interface KurierJobStreamOptions {
+	client: KurierApiClient;
+	target: KurierStreamTarget;
+	/** Only these statuses are emitted (empty: all). Filtered transitions are still tracked. */
+	statuses?: readonly string[];
+	onItem(item: NormalizedItem): void;
+	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
+	onFatal(error: Error): void;
+	logger?: SocketLogger;
+	keepAlive?: KeepAliveOptions;
+	backoff?: Partial<BackoffOptions>;
+}
+
+const MAX_REMEMBERED_CHAIN_IDS = 10_000;
+
+/** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
+const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
+
+/**
+ * Follows one Kurier job, or every job of the API key, over the shared reconnecting socket and
+ * turns its frames into normalized items: each status transition once, in order, also across
+ * reconnects. After a reconnect it asks the REST job-status endpoint for every job seen but not
+ * final and emits what was missed. (REST only knows the current status, so intermediate statuses
+ * passed while disconnected cannot be recovered; the latest one is emitted.)
+ */
+export class KurierJobStream {
+	private readonly socket: ReconnectingSocket;
+	private readonly tracker = new TransitionTracker();
+	private readonly statuses: ReadonlySet<string>;
+	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
+	private readonly chainIds = new Map<string, number | null>();
+	private finished = false;
+
+	constructor(private readonly options: KurierJobStreamOptions) {
+		this.statuses = new Set(options.statuses ?? []);
+		this.socket = new ReconnectingSocket({
+			url: options.client.webSocketUrl,
+			redact: options.client.redact,
+			logger: options.logger,
+			keepAlive: options.keepAlive ?? DEFAULT_KEEP_ALIVE,
+			backoff: options.backoff,
+			isReadyFrame: isConnectedFrame,
+		});
+		this.socket.addListener({
+			onReady: async (connection) => await this.onReady(connection),
+			onFrame: (frame) => this.onFrame(frame),
+			onFatal: (error) => options.onFatal(error),
+		});
+	}
+
+	/** Resolves once subscribed (and, for one job, once its current status is known). */
+	async start(): Promise<void> {
+		await this.socket.start();
+	}
+
+	/** True once a single followed job reached a final status (its socket is then closed). */
+	get isFinished(): boolean {
+		return this.finished;
+	}
+
+	async close(): Promise<void> {
+		await this.socket.close();
+	}
+
+	private async onReady(connection: ConnectionHandle): Promise<void> {
+		connection.send(this.subscribeFrame());
+		// One job: always read its current status, so a job that moved (or finished) before we
+		// listened still produces its item. All jobs: only those seen before the drop.
+		const target = this.options.target;
+		const ids = target.kind === 'job' ? [target.jobId] : connection.reconnected ? this.tracker.unfinishedIds() : [];
+		for (const jobId of ids) {
+			if (this.finished) return;
+			this.handleJob(await this.options.client.getJobStatus(jobId), 'rest');
+		}
+	}
+
+	private onFrame(raw: unknown): void {
+		const parsed = parseServerFrame(raw);
+		if (!parsed.ok) {
+			this.options.logger?.warn(`Kurier: skipped a ${parsed.reason}`);
+			return;
+		}
+		const frame = parsed.frame;
+		switch (frame.type) {
+			case 'job-status-update':
+				this.handleJob(frame.data, 'websocket');
+				return;
+			case 'error':
+				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId);
+				return;
+			default:
+				// connected, pong, subscribed…: nothing to do beyond proving the link is alive.
+				return;
+		}
+	}
+
+	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string): void {
+		const text = this.options.client.redact(`Kurier reported an error${code ? ` (${code})` : ''}: ${message}`);
+		const target = this.options.target;
+		if (retryAfterSeconds !== undefined) {
+			// Rate limited: the subscription was not applied. Try again when the server says so,
+			// and wait at least that long before any reconnect too.
+			const delayMs = Math.ceil(retryAfterSeconds * 1000);
+			this.options.logger?.warn(`${text}; subscribing again in ${delayMs} ms`);
+			this.socket.retryAfter(delayMs);
+			this.socket.scheduleOnConnection(delayMs, () => this.socket.send(this.subscribeFrame()));
+			return;
+		}
+		if (target.kind === 'job' && jobId === target.jobId && (code === 'JOB_NOT_FOUND' || code === 'INVALID_JOB_ID')) {
+			this.socket.fail(new SocketFatalError(`${text} (job ${target.jobId})`, 'refused'));
+			return;
+		}
+		this.options.logger?.warn(text);
+	}
+
+	private handleJob(job: KurierJobStatus, via: 'websocket' | 'rest'): void {
+		const target = this.options.target;
+		// Deactivated while a REST answer was on its way: emit nothing more.
+		if (this.socket.state === 'closed') return;
+		if (target.kind === 'job' && job.jobId !== target.jobId) return;
+		const chainId = this.rememberChainId(job);
+		const isFinal = isKurierFinal(job.status, chainId);
+		const isNew = this.tracker.accept({ id: job.jobId, transitionKey: job.status, rank: kurierStatusRank(job.status), isFinal });
+		if (!isNew) return;
+		if (isFinal) this.chainIds.delete(job.jobId);
+
+		const item = normalizeKurierJob({ ...job, chainId }, new Date().toISOString());
+		if (this.statuses.size === 0 || this.statuses.has(job.status)) {
+			this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
+			try {
+				this.options.onItem(item);
+			} catch (error) {
+				this.options.logger?.error(`Kurier: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
+			}
+		}
+		if (target.kind === 'job' && isFinal) {
+			// Nothing more will come for this job: free the connection (it counts against the key's limit).
+			this.finished = true;
+			void this.socket.close();
+		}
+	}
+
+	private rememberChainId(job: KurierJobStatus): number | null {
+		if (job.chainId !== undefined) {
+			const chainId = job.chainId ?? null;
+			this.chainIds.set(job.jobId, chainId);
+			// Jobs that never finish must not grow this map without end: drop the oldest.
+			if (this.chainIds.size > MAX_REMEMBERED_CHAIN_IDS) this.chainIds.delete(this.chainIds.keys().next().value as string);
+			return chainId;
+		}
+		return this.chainIds.get(job.jobId) ?? null;
+	}
+
+	private subscribeFrame(): KurierClientFrame {
+		const target = this.options.target;
+		return target.kind === 'job' ? clientFrames.subscribe(target.jobId) : clientFrames.subscribeAll();
+	}
+}

@@ -1,0 +1,119 @@
+/**
+ * Remembers which status transitions of which ids were already emitted in this activation, so
+ * that a frame repeated by the server, or a status seen both over the WebSocket and in a REST
+ * reconcile, is emitted exactly once.
+ *
+ * A transition is identified by `transitionKey` (the status plus whatever marker the service gives
+ * for it, e.g. Tachyon's retry count), not by the status alone: a status can legitimately come back.
+ * Where a service's statuses only move forward, `rank` lets the tracker refuse a late, older
+ * status that would otherwise be emitted out of order.
+ *
+ * Memory stays bounded without timers: ids that reached a final status are forgotten once their
+ * grace period has passed (checked whenever the tracker is used), and the number of ids is capped.
+ */
+export interface Transition {
+	id: string;
+	transitionKey: string;
+	/** Position in a forward-only lifecycle; omit when the service's statuses can repeat. */
+	rank?: number;
+	isFinal: boolean;
+}
+
+export interface TransitionTrackerOptions {
+	/** How long a finished id is remembered, to swallow late duplicates of its last frames. */
+	finalGraceMs?: number;
+	/** Hard cap on remembered ids; the oldest are dropped first. */
+	maxIds?: number;
+	/** Cap on remembered transitions per id (a transaction retried forever must not grow without end). */
+	maxTransitionsPerId?: number;
+	now?: () => number;
+}
+
+interface IdRecord {
+	seen: Set<string>;
+	highestRank: number;
+	finalAt: number | null;
+}
+
+export class TransitionTracker {
+	private readonly records = new Map<string, IdRecord>();
+	// Final ids in the order they finished, so expiry only looks at the oldest ones.
+	private readonly finishedOrder = new Map<string, number>();
+	private readonly finalGraceMs: number;
+	private readonly maxIds: number;
+	private readonly maxTransitionsPerId: number;
+	private readonly now: () => number;
+
+	constructor(options: TransitionTrackerOptions = {}) {
+		this.finalGraceMs = options.finalGraceMs ?? 10 * 60_000;
+		this.maxIds = options.maxIds ?? 10_000;
+		this.maxTransitionsPerId = options.maxTransitionsPerId ?? 256;
+		this.now = options.now ?? Date.now;
+	}
+
+	/** Records the transition and says whether it is new (to be emitted). */
+	accept(transition: Transition): boolean {
+		this.forgetExpired();
+		let record = this.records.get(transition.id);
+		if (record === undefined) {
+			record = { seen: new Set(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
+			this.records.set(transition.id, record);
+			this.enforceCap();
+		}
+		if (record.seen.has(transition.transitionKey)) return false;
+		if (transition.rank !== undefined && transition.rank < record.highestRank) return false;
+		// An id already final gets no more transitions, except through `rank` ordering above.
+		if (record.finalAt !== null && transition.rank === undefined) return false;
+
+		record.seen.add(transition.transitionKey);
+		if (record.seen.size > this.maxTransitionsPerId) {
+			const oldest = record.seen.values().next().value as string;
+			record.seen.delete(oldest);
+		}
+		if (transition.rank !== undefined) record.highestRank = transition.rank;
+		if (transition.isFinal && record.finalAt === null) {
+			record.finalAt = this.now();
+			this.finishedOrder.set(transition.id, record.finalAt);
+		}
+		return true;
+	}
+
+	/** Ids seen in this activation that have not reached a final status: what a reconcile must check. */
+	unfinishedIds(): string[] {
+		this.forgetExpired();
+		const ids: string[] = [];
+		for (const [id, record] of this.records) if (record.finalAt === null) ids.push(id);
+		return ids;
+	}
+
+	isFinal(id: string): boolean {
+		return this.records.get(id)?.finalAt != null;
+	}
+
+	get size(): number {
+		return this.records.size;
+	}
+
+	clear(): void {
+		this.records.clear();
+		this.finishedOrder.clear();
+	}
+
+	private forgetExpired(): void {
+		const cutoff = this.now() - this.finalGraceMs;
+		for (const [id, finalAt] of this.finishedOrder) {
+			if (finalAt > cutoff) return;
+			this.finishedOrder.delete(id);
+			this.records.delete(id);
+		}
+	}
+
+	private enforceCap(): void {
+		// Map iteration order is insertion order, so the first keys are the oldest ids.
+		for (const id of this.records.keys()) {
+			if (this.records.size <= this.maxIds) return;
+			this.records.delete(id);
+			this.finishedOrder.delete(id);
+		}
+	}
+}

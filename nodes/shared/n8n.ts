@@ -1,0 +1,63 @@
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import type { IDataObject, INode, JsonObject } from 'n8n-workflow';
+
+import { ServiceApiError, ServiceUnreachableError } from './http';
+import type { NormalizedItem } from './NormalizedItem';
+import type { Redactor } from './redact';
+import { redactedMessage } from './redact';
+import { SocketFatalError } from './ReconnectingSocket';
+
+/**
+ * Turns the protocol layer's errors into n8n's: NodeApiError for what the service said or did,
+ * NodeOperationError for everything else. Messages are redacted once more on the way out, and no
+ * raw response object is attached (n8n shows `errorResponse` to the user and stores it).
+ */
+export function toNodeError(node: INode, error: unknown, redact: Redactor, itemIndex?: number): NodeApiError | NodeOperationError {
+	if (error instanceof NodeApiError || error instanceof NodeOperationError) return error;
+	const message = redactedMessage(error, redact);
+	if (error instanceof ServiceApiError) {
+		const response: JsonObject = { message, httpCode: String(error.httpStatus), code: error.serviceCode };
+		return new NodeApiError(node, response, {
+			message,
+			httpCode: String(error.httpStatus),
+			description: describeStatus(error.httpStatus),
+			itemIndex,
+		});
+	}
+	if (error instanceof ServiceUnreachableError) {
+		return new NodeApiError(node, { message }, {
+			message,
+			description: 'Check the base URL in the credential and that the service is reachable from n8n.',
+			itemIndex,
+		});
+	}
+	if (error instanceof SocketFatalError) {
+		const httpCode = error.kind === 'auth' ? String(error.httpStatus ?? 401) : undefined;
+		return new NodeApiError(node, { message }, { message, httpCode, description: describeSocketFailure(error), itemIndex });
+	}
+	return new NodeOperationError(node, message, { itemIndex });
+}
+
+function describeStatus(status: number): string | undefined {
+	if (status === 401 || status === 403) return 'The service refused the API key. Check the key (and its network: testnet keys do not work on mainnet).';
+	if (status === 404) return 'The service does not know this id for this API key.';
+	if (status === 429) return 'The service is rate limiting this API key. Try again later.';
+	if (status >= 500) return 'The service had an internal error. Try again later.';
+	return undefined;
+}
+
+function describeSocketFailure(error: SocketFatalError): string {
+	switch (error.kind) {
+		case 'auth':
+			return 'The WebSocket was refused because of the credentials. The trigger will not retry until they are fixed.';
+		case 'unreachable':
+			return 'Check the base URL in the credential and that the service is reachable from n8n.';
+		default:
+			return 'The service refused this request.';
+	}
+}
+
+/** A normalized item as n8n item JSON (it is plain JSON; the cast only widens the type). */
+export function asItemJson(item: NormalizedItem): IDataObject {
+	return item as unknown as IDataObject;
+}
