@@ -23,6 +23,7 @@ export interface KurierJobStreamOptions {
 }
 
 const MAX_REMEMBERED_CHAIN_IDS = 10_000;
+const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
 
 /** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
 const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
@@ -41,6 +42,7 @@ export class KurierJobStream {
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
 	private readonly chainIds = new Map<string, number | null>();
 	private finished = false;
+	private subscriptionAnswered: (() => void) | null = null;
 
 	constructor(private readonly options: KurierJobStreamOptions) {
 		this.statuses = new Set(options.statuses ?? []);
@@ -74,7 +76,7 @@ export class KurierJobStream {
 	}
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {
-		connection.send(this.subscribeFrame());
+		await this.subscribe(connection);
 		// One job: always read its current status, so a job that moved (or finished) before we
 		// listened still produces its item. All jobs: only those seen before the drop.
 		const target = this.options.target;
@@ -83,6 +85,20 @@ export class KurierJobStream {
 			if (this.finished) return;
 			this.handleJob(await this.options.client.getJobStatus(jobId), 'rest');
 		}
+	}
+
+	/**
+	 * Subscribes and waits for the server's confirmation (or its error), so that once the trigger
+	 * is active no job created afterwards can be missed. The confirmation frames' exact bodies are
+	 * not documented, so after a short wait we go on without one.
+	 */
+	private async subscribe(connection: ConnectionHandle): Promise<void> {
+		await new Promise<void>((resolve) => {
+			this.subscriptionAnswered = resolve;
+			this.socket.scheduleOnConnection(SUBSCRIBE_CONFIRMATION_WAIT_MS, resolve);
+			connection.send(this.subscribeFrame());
+		});
+		this.subscriptionAnswered = null;
 	}
 
 	private onFrame(raw: unknown): void {
@@ -97,10 +113,15 @@ export class KurierJobStream {
 				this.handleJob(frame.data, 'websocket');
 				return;
 			case 'error':
+				this.subscriptionAnswered?.();
 				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId);
 				return;
+			case 'subscribed':
+			case 'subscribed-all':
+				this.subscriptionAnswered?.();
+				return;
 			default:
-				// connected, pong, subscribed…: nothing to do beyond proving the link is alive.
+				// connected, pong…: nothing to do beyond proving the link is alive.
 				return;
 		}
 	}

@@ -24,16 +24,14 @@ export function toNodeError(node: INode, error: unknown, redact: Redactor, itemI
 			itemIndex,
 		});
 	}
+	// n8n may replace a message that names a network error code (ECONNREFUSED…) with its own
+	// wording, so the description repeats ours: it says which URL (redacted) could not be reached.
 	if (error instanceof ServiceUnreachableError) {
-		return new NodeApiError(node, { message }, {
-			message,
-			description: 'Check the base URL in the credential and that the service is reachable from n8n.',
-			itemIndex,
-		});
+		return new NodeApiError(node, { message }, { message, description: `${message}. ${UNREACHABLE_HINT}`, itemIndex });
 	}
 	if (error instanceof SocketFatalError) {
 		const httpCode = error.kind === 'auth' ? String(error.httpStatus ?? 401) : undefined;
-		return new NodeApiError(node, { message }, { message, httpCode, description: describeSocketFailure(error), itemIndex });
+		return new NodeApiError(node, { message }, { message, httpCode, description: describeSocketFailure(error, message), itemIndex });
 	}
 	return new NodeOperationError(node, message, { itemIndex });
 }
@@ -46,12 +44,14 @@ function describeStatus(status: number): string | undefined {
 	return undefined;
 }
 
-function describeSocketFailure(error: SocketFatalError): string {
+const UNREACHABLE_HINT = 'Check the base URL in the credential and that the service is reachable from n8n.';
+
+function describeSocketFailure(error: SocketFatalError, message: string): string {
 	switch (error.kind) {
 		case 'auth':
 			return 'The WebSocket was refused because of the credentials. The trigger will not retry until they are fixed.';
 		case 'unreachable':
-			return 'Check the base URL in the credential and that the service is reachable from n8n.';
+			return `${message}. ${UNREACHABLE_HINT}`;
 		default:
 			return 'The service refused this request.';
 	}

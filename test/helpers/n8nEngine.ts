@@ -9,7 +9,7 @@
 import { Logger } from '@n8n/backend-common';
 import { Container } from '@n8n/di';
 import { ActiveWorkflowTriggers, CredentialTestContext, ExecutionLifecycleHooks, TriggerContext, WorkflowExecute } from 'n8n-core';
-import { Workflow } from 'n8n-workflow';
+import { ICredentialsHelper, Workflow } from 'n8n-workflow';
 import type {
 	ICredentialDataDecryptedObject,
 	IDataObject,
@@ -26,6 +26,10 @@ import type {
 	WorkflowExecuteMode,
 	ITriggerFunctions,
 	ICredentialTestFunction,
+	IHttpRequestOptions,
+	INodeCredentialsDetails,
+	INodeProperties,
+	IRequestOptionsSimplified,
 } from 'n8n-workflow';
 
 import { CapturingLogger } from './logs';
@@ -96,23 +100,53 @@ function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], connect
 	return { workflow, node };
 }
 
+/** The credential store: hands out the test's credential data, as n8n's would after decrypting it. */
+class TestCredentialsHelper extends ICredentialsHelper {
+	constructor(private readonly credentials: Record<string, ICredentialDataDecryptedObject>) {
+		super();
+	}
+
+	getParentTypes(): string[] {
+		return [];
+	}
+
+	isCredentialUsableByNode(): boolean {
+		return true;
+	}
+
+	async authenticate(_credentials: ICredentialDataDecryptedObject, _typeName: string, requestOptions: IHttpRequestOptions | IRequestOptionsSimplified) {
+		return requestOptions as IHttpRequestOptions;
+	}
+
+	async preAuthentication() {
+		return undefined;
+	}
+
+	async runPreAuthentication() {
+		return undefined;
+	}
+
+	async getCredentials(): Promise<never> {
+		throw new Error('Encrypted credentials are not used in tests');
+	}
+
+	async getDecrypted(_data: IWorkflowExecuteAdditionalData, _details: INodeCredentialsDetails, type: string): Promise<ICredentialDataDecryptedObject> {
+		const found = this.credentials[type];
+		if (!found) throw new Error(`No test credential of type ${type}`);
+		return { ...found };
+	}
+
+	async updateCredentials() {}
+
+	async updateCredentialsOauthTokenData() {}
+
+	getCredentialsProperties(): INodeProperties[] {
+		return [];
+	}
+}
+
 function additionalDataFor(credentials: Record<string, ICredentialDataDecryptedObject> = {}): IWorkflowExecuteAdditionalData {
-	const credentialsHelper = {
-		getDecrypted: async (_data: unknown, _nodeCredentials: unknown, type: string) => {
-			const found = credentials[type];
-			if (!found) throw new Error(`No test credential of type ${type}`);
-			return { ...found };
-		},
-		getParentTypes: () => [],
-		authenticate: async (_c: unknown, _t: unknown, options: unknown) => options,
-		preAuthentication: async () => undefined,
-		getCredentials: async () => {
-			throw new Error('not used');
-		},
-		updateCredentials: async () => undefined,
-		updateCredentialsOauthTokenData: async () => undefined,
-		getCredentialsProperties: () => [],
-	};
+	const credentialsHelper = new TestCredentialsHelper(credentials);
 	return {
 		credentialsHelper,
 		executeWorkflow: async () => {

@@ -1,0 +1,934 @@
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+
+/**
+ * Local emulator of the Kurier (zkVerify relayer) REST + WebSocket API, for tests, the benchmark
+ * and the demo. It follows /work/shared/api/kurier.md (§1, §3, §5, §8); where the real service is
+ * undocumented it makes one fixed, deterministic choice. Jobs only move when `advance()` is called,
+ * or on a timer when `stepMs > 0`, and fault-injection hooks let tests break the service on purpose.
+ */
+
+export const KURIER_STATUS_SEQUENCE_NO_CHAIN = [
+	'Queued',
+	'Valid',
+	'Submitted',
+	'IncludedInBlock',
+	'Finalized',
+] as const;
+/** Observed flows skip `Finalized` when a chainId is given (kurier.md §5). */
+export const KURIER_STATUS_SEQUENCE_WITH_CHAIN = [
+	'Queued',
+	'Valid',
+	'Submitted',
+	'IncludedInBlock',
+	'AggregationPending',
+	'Aggregated',
+] as const;
+/** A proof that failed optimistic verification still shows `Valid` once, then fails (emulator choice). */
+const STATUS_SEQUENCE_FAILING = ['Queued', 'Valid', 'Failed'] as const;
+
+/** Only Finalized = 4, AggregationPending = 5 and Aggregated = 6 are documented; the rest is our choice. */
+export const KURIER_STATUS_IDS = {
+	Queued: 0,
+	Valid: 1,
+	Submitted: 2,
+	IncludedInBlock: 3,
+	Finalized: 4,
+	AggregationPending: 5,
+	Aggregated: 6,
+	AggregationPublished: 7,
+	Failed: 8,
+} as const;
+export type KurierStatus = keyof typeof KURIER_STATUS_IDS;
+
+export interface KurierEmulatorOptions {
+	/** Default 0 = random free port; the emulator always binds 127.0.0.1. */
+	port?: number;
+	/** Valid API keys; default `['kurier-test-key']`. */
+	apiKeys?: string[];
+	/** > 0: every job advances one status every stepMs; 0 (default): only `advance()` moves jobs. */
+	stepMs?: number;
+	/** Default 10, the documented per-key limit. */
+	maxConnectionsPerKey?: number;
+}
+
+/** The REST job-status shape (kurier.md §3.3). */
+export interface EmulatedJob {
+	jobId: string;
+	status: string;
+	statusId: number;
+	proofType: string;
+	chainId: number | null;
+	createdAt: string;
+	updatedAt: string;
+	txHash: string | null;
+	blockHash: string | null;
+	txExplorerUrl?: string | null;
+	blockExplorerUrl?: string | null;
+	aggregationId?: number | null;
+	statement?: string | null;
+	aggregationDetails?: object | null;
+	errorDetails?: object | null;
+}
+
+export interface KurierEmulatorStats {
+	connectionsAccepted: number;
+	connectionsRefused: number;
+	subscribeMessages: number;
+	restRequests: number;
+	pingsReceived: number;
+}
+
+const DEFAULT_API_KEY = 'kurier-test-key';
+const DEFAULT_MAX_CONNECTIONS_PER_KEY = 10;
+const API_PREFIX = '/api/v1/';
+const WS_PATH = '/api/v1/ws';
+const SUPPORTED_PROOF_TYPES = [
+	'groth16',
+	'plonky2',
+	'risc0',
+	'fflonk',
+	'ultraplonk',
+	'sp1',
+	'ultrahonk',
+	'ezkl',
+	'tee',
+] as const;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EXPLORER_BASE_URL = 'https://zkverify-testnet.subscan.io';
+/** Oversized bodies get 413 instead of being buffered without bound. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** ws closes the connection (1009) on larger frames; client messages are tiny. */
+const MAX_WS_PAYLOAD_BYTES = 1024 * 1024;
+const CONNECTION_LIMIT_RETRY_AFTER_SECONDS = 5;
+/** zkVerify produces a block about every 6 s; used to make `/status` look alive. */
+const BLOCK_TIME_MS = 6_000;
+const FIRST_BLOCK_NUMBER = 1_000_000;
+const FIRST_AGGREGATION_ID = 10_000;
+const VERSION_INFO = {
+	apiVersion: 'v0.1.0',
+	serviceVersion: 'emulator',
+	environment: 'emulator',
+	status: 'ok',
+} as const;
+
+interface JobRecord {
+	job: EmulatedJob;
+	ownerKey: string;
+	sequence: readonly KurierStatus[];
+	/** Index of `job.status` in `sequence`. */
+	position: number;
+	autoStepTimer?: ReturnType<typeof setInterval>;
+}
+
+interface ClientConnection {
+	socket: WebSocket;
+	apiKey: string;
+	subscribedJobs: Set<string>;
+	subscribedAll: boolean;
+}
+
+interface ClientMessage {
+	type: string;
+	jobId?: unknown;
+}
+
+interface Reply {
+	status: number;
+	body: unknown;
+}
+
+type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
+
+interface SubmitProofRequest {
+	proofType: string;
+	vkRegistered: boolean;
+	proof: unknown;
+	vk: unknown;
+	chainId: number | null;
+}
+
+/** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
+type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
+
+export class KurierEmulator {
+	readonly port: number;
+	readonly restBaseUrl: string;
+	readonly wsUrl: string;
+	readonly stats: KurierEmulatorStats = {
+		connectionsAccepted: 0,
+		connectionsRefused: 0,
+		subscribeMessages: 0,
+		restRequests: 0,
+		pingsReceived: 0,
+	};
+
+	private readonly apiKeys: ReadonlySet<string>;
+	private readonly stepMs: number;
+	private readonly maxConnectionsPerKey: number;
+	private readonly startedAt = Date.now();
+	private readonly jobs = new Map<string, JobRecord>();
+	/** vkHashes registered per API key. */
+	private readonly registeredVks = new Map<string, Set<string>>();
+	/** Authorised connections only; refused sockets are never added. */
+	private readonly clients = new Set<ClientConnection>();
+	private readonly restDelayTimers = new Set<ReturnType<typeof setTimeout>>();
+	// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
+	private readonly wss = new WebSocketServer({
+		noServer: true,
+		autoPong: false,
+		maxPayload: MAX_WS_PAYLOAD_BYTES,
+	});
+	private nextAggregationId = FIRST_AGGREGATION_ID;
+	private answerPings = true;
+	private restDelayMs = 0;
+	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
+	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
+	private closing: Promise<void> | undefined;
+
+	static async start(options: KurierEmulatorOptions = {}): Promise<KurierEmulator> {
+		const server = createServer();
+		const port = await listen(server, options.port ?? 0);
+		return new KurierEmulator(server, port, options);
+	}
+
+	// Handlers are attached right after `listen` resolves, before any I/O callback can deliver a request.
+	private constructor(
+		private readonly server: Server,
+		port: number,
+		options: KurierEmulatorOptions,
+	) {
+		this.port = port;
+		this.restBaseUrl = `http://127.0.0.1:${port}/api/v1`;
+		this.wsUrl = `ws://127.0.0.1:${port}${WS_PATH}`;
+		this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_API_KEY]);
+		this.stepMs = options.stepMs ?? 0;
+		this.maxConnectionsPerKey = options.maxConnectionsPerKey ?? DEFAULT_MAX_CONNECTIONS_PER_KEY;
+		server.on('request', (req, res) => this.onHttpRequest(req, res));
+		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+	}
+
+	// ----- jobs -----------------------------------------------------------------------------------
+
+	/** Creates a Queued job owned by `apiKey` and announces it to that key's subscribe-all sockets. */
+	createJob(
+		apiKey: string,
+		init: { proofType?: string; chainId?: number | null; willFail?: boolean } = {},
+	): EmulatedJob {
+		if (!this.apiKeys.has(apiKey)) throw new Error('KurierEmulator.createJob: unknown API key');
+		const now = new Date().toISOString();
+		const chainId = init.chainId ?? null;
+		const record: JobRecord = {
+			ownerKey: apiKey,
+			sequence: statusSequence(chainId, init.willFail === true),
+			position: 0,
+			job: {
+				jobId: randomUUID(),
+				status: 'Queued',
+				statusId: KURIER_STATUS_IDS.Queued,
+				proofType: init.proofType ?? 'groth16',
+				chainId,
+				createdAt: now,
+				updatedAt: now,
+				txHash: null,
+				blockHash: null,
+				txExplorerUrl: null,
+				blockExplorerUrl: null,
+				aggregationId: null,
+				statement: null,
+				aggregationDetails: null,
+				errorDetails: null,
+			},
+		};
+		this.jobs.set(record.job.jobId, record);
+		this.broadcastStatus(record);
+		this.startAutoSteps(record);
+		return structuredClone(record.job);
+	}
+
+	/** Moves the job one status forward and broadcasts it; a job already final is left alone. */
+	advance(jobId: string): EmulatedJob {
+		const record = this.requireJob(jobId);
+		if (!isFinal(record)) {
+			record.position += 1;
+			this.applyStatus(record.job, record.sequence[record.position]);
+			this.broadcastStatus(record);
+			if (isFinal(record)) this.finishJob(record);
+		}
+		return structuredClone(record.job);
+	}
+
+	advanceToEnd(jobId: string): EmulatedJob {
+		const record = this.requireJob(jobId);
+		while (!isFinal(record)) this.advance(jobId);
+		return structuredClone(record.job);
+	}
+
+	/** A snapshot: later status changes do not alter the returned object. */
+	getJob(jobId: string): EmulatedJob | undefined {
+		const record = this.jobs.get(jobId);
+		return record ? structuredClone(record.job) : undefined;
+	}
+
+	// ----- fault injection ------------------------------------------------------------------------
+
+	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
+	dropAllConnections(): void {
+		for (const socket of this.wss.clients) socket.terminate();
+	}
+
+	/** Clean close of every socket; `code` must be a code `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
+	closeAllConnections(code: number, reason?: string): void {
+		for (const socket of this.wss.clients) {
+			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+		}
+	}
+
+	sendRawToAll(text: string): void {
+		for (const socket of this.wss.clients) sendText(socket, text);
+	}
+
+	/** false: JSON `{"type":"ping"}` and protocol ping frames both go unanswered. */
+	setAnswerPings(answer: boolean): void {
+		this.answerPings = answer;
+	}
+
+	setRestDelayMs(ms: number): void {
+		this.restDelayMs = ms;
+	}
+
+	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
+	setRefuseUpgrades(status: number | null, retryAfterSeconds?: number): void {
+		this.upgradeRefusal = status === null ? null : { status, retryAfterSeconds };
+	}
+
+	/** The next `count` subscribe / subscribe-all / unsubscribe messages get a RATE_LIMITED error instead. */
+	rateLimitNextSubscribes(count: number, retryAfterSeconds: number): void {
+		this.rateLimit = { remaining: count, retryAfterSeconds };
+	}
+
+	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
+	openConnectionCount(apiKey?: string): number {
+		let count = 0;
+		for (const client of this.clients) {
+			const keyMatches = apiKey === undefined || client.apiKey === apiKey;
+			if (keyMatches && client.socket.readyState === WebSocket.OPEN) count += 1;
+		}
+		return count;
+	}
+
+	/** Stops every timer, kills every socket and closes both servers; safe to call twice. */
+	close(): Promise<void> {
+		this.closing ??= this.shutdown();
+		return this.closing;
+	}
+
+	private async shutdown(): Promise<void> {
+		for (const record of this.jobs.values()) clearInterval(record.autoStepTimer);
+		for (const timer of this.restDelayTimers) clearTimeout(timer);
+		this.restDelayTimers.clear();
+		for (const socket of this.wss.clients) socket.terminate();
+		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+		await new Promise<void>((resolve) => {
+			this.server.close(() => resolve());
+			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
+			this.server.closeAllConnections();
+		});
+	}
+
+	// ----- job internals --------------------------------------------------------------------------
+
+	private requireJob(jobId: string): JobRecord {
+		const record = this.jobs.get(jobId);
+		if (!record) throw new Error(`KurierEmulator: unknown job ${jobId}`);
+		return record;
+	}
+
+	/** The job, if it exists and belongs to `apiKey`; another key's job looks exactly like a missing one. */
+	private ownedJob(apiKey: string, jobId: string): JobRecord | undefined {
+		const record = this.jobs.get(jobId);
+		return record?.ownerKey === apiKey ? record : undefined;
+	}
+
+	private startAutoSteps(record: JobRecord): void {
+		if (this.stepMs <= 0 || this.closing) return;
+		record.autoStepTimer = setInterval(() => this.advance(record.job.jobId), this.stepMs);
+	}
+
+	private applyStatus(job: EmulatedJob, status: KurierStatus): void {
+		job.status = status;
+		job.statusId = KURIER_STATUS_IDS[status];
+		job.updatedAt = laterIsoTimestamp(job.updatedAt);
+		if (status === 'IncludedInBlock') Object.assign(job, inclusionFields());
+		if (status === 'Aggregated') Object.assign(job, this.aggregationFields());
+		if (status === 'Failed') job.errorDetails = { message: 'Proof verification failed on zkVerify' };
+	}
+
+	private aggregationFields(): Partial<EmulatedJob> {
+		const statement = randomHash();
+		const receipt = randomHash();
+		return {
+			aggregationId: this.nextAggregationId++,
+			statement,
+			aggregationDetails: {
+				receipt,
+				receiptBlockHash: randomHash(),
+				root: receipt,
+				leaf: statement,
+				leafIndex: 0,
+				numberOfLeaves: 1,
+				merkleProof: [],
+			},
+		};
+	}
+
+	/** Final status reached: stop the timer and drop per-job subscriptions ("automatically cleaned up"). */
+	private finishJob(record: JobRecord): void {
+		clearInterval(record.autoStepTimer);
+		for (const client of this.clients) client.subscribedJobs.delete(record.job.jobId);
+	}
+
+	private broadcastStatus(record: JobRecord): void {
+		const { job } = record;
+		const frame = JSON.stringify({
+			type: 'job-status-update',
+			data: { ...job, event: toEventName(job.status) },
+		});
+		for (const client of this.clients) {
+			const interested = client.subscribedAll || client.subscribedJobs.has(job.jobId);
+			if (client.apiKey === record.ownerKey && interested) sendText(client.socket, frame);
+		}
+	}
+
+	// ----- REST -----------------------------------------------------------------------------------
+
+	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+		this.stats.restRequests += 1;
+		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
+		Promise.resolve()
+			.then(() => this.routeRequest(req))
+			.catch((error: unknown) => internalError(error))
+			.then((reply) => this.sendAfterDelay(res, reply));
+	}
+
+	private routeRequest(req: IncomingMessage): Promise<Reply> | Reply {
+		const segments = apiPathSegments(req.url);
+		if (!segments) return routeNotFound();
+		const [name, ...params] = segments;
+		switch (`${req.method} ${name}/${params.length}`) {
+			case 'GET status/0':
+				return ok(this.serviceStatus());
+			case 'GET version/0':
+				return ok(VERSION_INFO);
+			case 'POST register-vk/1':
+				return this.authorized(params[0], (apiKey) =>
+					withJsonBody(req, (body) => this.registerVk(apiKey, body)),
+				);
+			case 'POST submit-proof/1':
+				return this.authorized(params[0], (apiKey) =>
+					withJsonBody(req, (body) => this.submitProof(apiKey, body)),
+				);
+			case 'GET job-status/2':
+				return this.authorized(params[0], (apiKey) => this.jobStatus(apiKey, params[1]));
+			default:
+				return routeNotFound();
+		}
+	}
+
+	private authorized(
+		apiKey: string,
+		handler: (apiKey: string) => Reply | Promise<Reply>,
+	): Reply | Promise<Reply> {
+		if (this.apiKeys.has(apiKey)) return handler(apiKey);
+		return {
+			status: 401,
+			body: fastifyError(401, 'UNAUTHORIZED', 'Unauthorized or disabled API key'),
+		};
+	}
+
+	private sendAfterDelay(res: ServerResponse, reply: Reply): void {
+		if (this.restDelayMs <= 0) {
+			writeReply(res, reply);
+			return;
+		}
+		const timer = setTimeout(() => {
+			this.restDelayTimers.delete(timer);
+			writeReply(res, reply);
+		}, this.restDelayMs);
+		this.restDelayTimers.add(timer);
+	}
+
+	private serviceStatus(): object {
+		const now = Date.now();
+		return {
+			chainStatus: {
+				latestBlockNumber: FIRST_BLOCK_NUMBER + Math.floor((now - this.startedAt) / BLOCK_TIME_MS),
+				latestBlockTimestamp: Math.floor(now / 1000),
+			},
+			supportedProofs: [...SUPPORTED_PROOF_TYPES],
+			averageOptimisticVerificationTimeSeconds: 1.2,
+		};
+	}
+
+	private registerVk(apiKey: string, body: unknown): Reply {
+		const request = validateRegisterVkBody(body);
+		if (!request.ok) return validationError(request.message);
+		const vkHash = hashVk(request.value.vk);
+		const registered = this.registeredVksOf(apiKey);
+		if (registered.has(vkHash)) {
+			// Exactly the body zkVerify committed (kurier.md §3.1): no statusCode, hash in `meta`.
+			return {
+				status: 400,
+				body: {
+					error: 'Bad Request',
+					code: 'REGISTER_VK_FAILED',
+					message: 'Verification Key Registration Failed: Verification key is already registered',
+					meta: { vkHash },
+				},
+			};
+		}
+		registered.add(vkHash);
+		return ok({ vkHash });
+	}
+
+	private submitProof(apiKey: string, body: unknown): Reply {
+		const request = validateSubmitProofBody(body);
+		if (!request.ok) return validationError(request.message);
+		const { proofType, vkRegistered, proof, vk, chainId } = request.value;
+		if (vkRegistered && !(typeof vk === 'string' && this.registeredVksOf(apiKey).has(vk))) {
+			return {
+				status: 400,
+				body: fastifyError(
+					400,
+					'VK_NOT_REGISTERED',
+					'vkRegistered is true but proofData.vk is not a vkHash registered with this API key',
+				),
+			};
+		}
+		// The emulator's stand-in for a proof that does not verify.
+		const willFail = JSON.stringify(proof).includes('invalid');
+		const job = this.createJob(apiKey, { proofType, chainId, willFail });
+		return ok({ jobId: job.jobId, optimisticVerify: willFail ? 'failed' : 'success' });
+	}
+
+	private jobStatus(apiKey: string, jobId: string): Reply {
+		if (!UUID_PATTERN.test(jobId)) {
+			return { status: 400, body: fastifyError(400, 'BAD_REQUEST', 'Invalid jobId format') };
+		}
+		const record = this.ownedJob(apiKey, jobId);
+		if (!record) return { status: 404, body: fastifyError(404, 'JOB_NOT_FOUND', 'Job not found') };
+		// Snapshot now: with a REST delay the job may move on before the reply is written.
+		return ok(structuredClone(record.job));
+	}
+
+	private registeredVksOf(apiKey: string): Set<string> {
+		let hashes = this.registeredVks.get(apiKey);
+		if (!hashes) {
+			hashes = new Set();
+			this.registeredVks.set(apiKey, hashes);
+		}
+		return hashes;
+	}
+
+	// ----- WebSocket ------------------------------------------------------------------------------
+
+	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
+		const url = parseRequestUrl(req.url);
+		if (url?.pathname !== WS_PATH) {
+			this.refuseUpgrade(socket, 404);
+		} else if (this.upgradeRefusal) {
+			this.refuseUpgrade(socket, this.upgradeRefusal.status, this.upgradeRefusal.retryAfterSeconds);
+		} else {
+			const apiKey = url.searchParams.get('apiKey');
+			this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocketOpen(ws, apiKey));
+		}
+	}
+
+	/** Answers the upgrade request with a plain HTTP response, as a proxy or overloaded server would. */
+	private refuseUpgrade(socket: UpgradeSocket, status: number, retryAfterSeconds?: number): void {
+		this.stats.connectionsRefused += 1;
+		const body = JSON.stringify(fastifyError(status, 'UPGRADE_REFUSED', 'WebSocket upgrade refused'));
+		const head = [
+			`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+			'Connection: close',
+			'Content-Type: application/json; charset=utf-8',
+			`Content-Length: ${Buffer.byteLength(body)}`,
+		];
+		if (retryAfterSeconds !== undefined) head.push(`Retry-After: ${retryAfterSeconds}`);
+		socket.on('error', () => socket.destroy());
+		// Destroy once flushed so a client that never closes cannot keep the server open.
+		socket.once('finish', () => socket.destroy());
+		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	}
+
+	private onSocketOpen(socket: WebSocket, apiKey: string | null): void {
+		// ws closes the connection itself on protocol errors; without a listener the error would crash us.
+		socket.on('error', ignoreError);
+		if (apiKey === null || !this.apiKeys.has(apiKey)) {
+			this.stats.connectionsRefused += 1;
+			socket.close(1008, 'Unauthorized');
+			return;
+		}
+		if (this.openConnectionCount(apiKey) >= this.maxConnectionsPerKey) {
+			this.stats.connectionsRefused += 1;
+			sendJson(socket, {
+				type: 'error',
+				code: 'CONNECTION_LIMIT',
+				message: 'Too many connections for this API key',
+				retryAfterSeconds: CONNECTION_LIMIT_RETRY_AFTER_SECONDS,
+			});
+			socket.close(1013, 'Try Again Later');
+			return;
+		}
+		this.acceptClient(socket, apiKey);
+	}
+
+	private acceptClient(socket: WebSocket, apiKey: string): void {
+		const client: ClientConnection = { socket, apiKey, subscribedJobs: new Set(), subscribedAll: false };
+		this.clients.add(client);
+		this.stats.connectionsAccepted += 1;
+		socket.on('close', () => this.clients.delete(client));
+		socket.on('ping', (data) => this.onProtocolPing(socket, data));
+		socket.on('message', (data, isBinary) => this.onClientMessage(client, data, isBinary));
+		sendJson(socket, { type: 'connected', connectionId: randomUUID(), message: 'Connected successfully' });
+	}
+
+	private onProtocolPing(socket: WebSocket, data: Buffer): void {
+		this.stats.pingsReceived += 1;
+		if (this.answerPings) socket.pong(data);
+	}
+
+	private onClientMessage(client: ClientConnection, data: RawData, isBinary: boolean): void {
+		const parsed = parseClientMessage(data, isBinary);
+		if (!parsed.ok) {
+			sendError(client.socket, 'INVALID_MESSAGE', parsed.message);
+			return;
+		}
+		const { type, jobId } = parsed.value;
+		switch (type) {
+			case 'ping':
+				this.onJsonPing(client.socket);
+				break;
+			case 'subscribe':
+				this.stats.subscribeMessages += 1;
+				if (!this.rejectIfRateLimited(client.socket, jobId)) this.subscribe(client, jobId);
+				break;
+			case 'unsubscribe':
+				if (!this.rejectIfRateLimited(client.socket, jobId)) this.unsubscribe(client, jobId);
+				break;
+			case 'subscribe-all':
+				this.stats.subscribeMessages += 1;
+				if (!this.rejectIfRateLimited(client.socket)) {
+					client.subscribedAll = true;
+					sendJson(client.socket, { type: 'subscribed-all' });
+				}
+				break;
+			case 'unsubscribe-all':
+				client.subscribedAll = false;
+				client.subscribedJobs.clear();
+				sendJson(client.socket, { type: 'unsubscribed-all' });
+				break;
+			default:
+				sendError(client.socket, 'INVALID_MESSAGE', `Unknown message type: ${type}`);
+		}
+	}
+
+	private onJsonPing(socket: WebSocket): void {
+		this.stats.pingsReceived += 1;
+		if (this.answerPings) sendJson(socket, { type: 'pong', timestamp: Date.now() });
+	}
+
+	/** Consumes one injected rate-limit slot, if any, and tells the client when to retry. */
+	private rejectIfRateLimited(socket: WebSocket, jobId?: unknown): boolean {
+		if (this.rateLimit.remaining <= 0) return false;
+		this.rateLimit.remaining -= 1;
+		sendJson(socket, {
+			type: 'error',
+			code: 'RATE_LIMITED',
+			message: 'Too many subscription requests',
+			retryAfterSeconds: this.rateLimit.retryAfterSeconds,
+			...jobIdField(jobId),
+		});
+		return true;
+	}
+
+	/** Acknowledges only; the current status is not sent (unknown for the real service, clients use REST). */
+	private subscribe(client: ClientConnection, jobId: unknown): void {
+		if (!isUuid(jobId)) {
+			sendError(client.socket, 'INVALID_JOB_ID', 'Invalid jobId format', jobId);
+			return;
+		}
+		const record = this.ownedJob(client.apiKey, jobId);
+		if (!record) {
+			sendError(client.socket, 'JOB_NOT_FOUND', 'Job not found', jobId);
+			return;
+		}
+		// A final job will never change again, so there is nothing to keep a subscription for.
+		if (!isFinal(record)) client.subscribedJobs.add(jobId);
+		sendJson(client.socket, { type: 'subscribed', jobId });
+	}
+
+	private unsubscribe(client: ClientConnection, jobId: unknown): void {
+		if (!isUuid(jobId)) {
+			sendError(client.socket, 'INVALID_JOB_ID', 'Invalid jobId format', jobId);
+			return;
+		}
+		client.subscribedJobs.delete(jobId);
+		sendJson(client.socket, { type: 'unsubscribed', jobId });
+	}
+}
+
+// ----- helpers ------------------------------------------------------------------------------------
+
+function listen(server: Server, port: number): Promise<number> {
+	return new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(port, '127.0.0.1', () => {
+			server.off('error', reject);
+			const address = server.address();
+			resolve(typeof address === 'object' && address !== null ? address.port : port);
+		});
+	});
+}
+
+function statusSequence(chainId: number | null, willFail: boolean): readonly KurierStatus[] {
+	if (willFail) return STATUS_SEQUENCE_FAILING;
+	return chainId === null ? KURIER_STATUS_SEQUENCE_NO_CHAIN : KURIER_STATUS_SEQUENCE_WITH_CHAIN;
+}
+
+function isFinal(record: JobRecord): boolean {
+	return record.position === record.sequence.length - 1;
+}
+
+/** Strictly later than `previous`, so updatedAt changes even when two steps share a millisecond. */
+function laterIsoTimestamp(previous: string): string {
+	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
+}
+
+function randomHash(): string {
+	return `0x${randomBytes(32).toString('hex')}`;
+}
+
+function inclusionFields(): Partial<EmulatedJob> {
+	const txHash = randomHash();
+	const blockHash = randomHash();
+	return {
+		txHash,
+		blockHash,
+		txExplorerUrl: `${EXPLORER_BASE_URL}/extrinsic/${txHash}`,
+		blockExplorerUrl: `${EXPLORER_BASE_URL}/block/${blockHash}`,
+	};
+}
+
+/** 'IncludedInBlock' → 'included-in-block', the assumed form of `event` (only 'finalized' is documented). */
+function toEventName(status: string): string {
+	return status.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function hashVk(vk: unknown): string {
+	return `0x${createHash('sha256').update(JSON.stringify(vk)).digest('hex')}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isUuid(value: unknown): value is string {
+	return typeof value === 'string' && UUID_PATTERN.test(value);
+}
+
+function ignoreError(): void {}
+
+// ----- HTTP helpers -------------------------------------------------------------------------------
+
+function parseRequestUrl(rawUrl: string | undefined): URL | null {
+	try {
+		return new URL(rawUrl ?? '/', 'http://127.0.0.1');
+	} catch {
+		return null;
+	}
+}
+
+/** Decoded path segments after `/api/v1/`, or null for a path outside the API. */
+function apiPathSegments(rawUrl: string | undefined): string[] | null {
+	const url = parseRequestUrl(rawUrl);
+	if (!url?.pathname.startsWith(API_PREFIX)) return null;
+	return url.pathname.slice(API_PREFIX.length).split('/').map(decodeSegment);
+}
+
+function decodeSegment(segment: string): string {
+	try {
+		return decodeURIComponent(segment);
+	} catch {
+		return segment;
+	}
+}
+
+/** Reads the body (at most MAX_BODY_BYTES kept) and hands the parsed JSON to `handler`. */
+async function withJsonBody(req: IncomingMessage, handler: (body: unknown) => Reply): Promise<Reply> {
+	const { text, tooLarge } = await readBody(req);
+	if (tooLarge) {
+		return {
+			status: 413,
+			body: fastifyError(413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'),
+		};
+	}
+	if (text.trim() === '') return handler(undefined);
+	let body: unknown;
+	try {
+		body = JSON.parse(text);
+	} catch {
+		return {
+			status: 400,
+			body: fastifyError(400, 'FST_ERR_CTP_INVALID_JSON_BODY', 'Body is not valid JSON'),
+		};
+	}
+	return handler(body);
+}
+
+function readBody(req: IncomingMessage): Promise<{ text: string; tooLarge: boolean }> {
+	return new Promise((resolve, reject) => {
+		const chunks: Buffer[] = [];
+		let size = 0;
+		req.on('data', (chunk: Buffer) => {
+			size += chunk.length;
+			// Keep draining an oversized body so the 413 can still be delivered on this connection.
+			if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+		});
+		req.on('end', () =>
+			resolve({ text: Buffer.concat(chunks).toString('utf8'), tooLarge: size > MAX_BODY_BYTES }),
+		);
+		req.on('error', reject);
+	});
+}
+
+function writeReply(res: ServerResponse, reply: Reply): void {
+	if (res.destroyed || res.writableEnded) return;
+	const text = JSON.stringify(reply.body);
+	res.writeHead(reply.status, {
+		'content-type': 'application/json; charset=utf-8',
+		'content-length': Buffer.byteLength(text),
+	});
+	res.end(text);
+}
+
+function ok(body: unknown): Reply {
+	return { status: 200, body };
+}
+
+function fastifyError(statusCode: number, code: string, message: string): object {
+	return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+function validationError(message: string): Reply {
+	return { status: 400, body: fastifyError(400, 'VALIDATION_ERROR', message) };
+}
+
+function routeNotFound(): Reply {
+	return { status: 404, body: fastifyError(404, 'ROUTE_NOT_FOUND', 'Route not found') };
+}
+
+function internalError(error: unknown): Reply {
+	const message = error instanceof Error ? error.message : 'Internal error';
+	return { status: 500, body: fastifyError(500, 'INTERNAL_ERROR', message) };
+}
+
+// ----- request validation (messages in the style of Fastify's ajv errors) --------------------------
+
+function invalid(message: string): { ok: false; message: string } {
+	return { ok: false, message };
+}
+
+/** The first listed property that is absent or null, if any. */
+function missingProperty(object: Record<string, unknown>, keys: string[]): string | undefined {
+	return keys.find((key) => object[key] === undefined || object[key] === null);
+}
+
+function validateProofType(value: unknown): Validated<string> {
+	if (typeof value !== 'string') return invalid('body/proofType must be string');
+	if (!(SUPPORTED_PROOF_TYPES as readonly string[]).includes(value)) {
+		return invalid(
+			`body/proofType must be equal to one of the allowed values: ${SUPPORTED_PROOF_TYPES.join(', ')}`,
+		);
+	}
+	return { ok: true, value };
+}
+
+function validateRegisterVkBody(body: unknown): Validated<{ vk: unknown }> {
+	if (!isRecord(body)) return invalid('body must be object');
+	const missing = missingProperty(body, ['proofType', 'vk']);
+	if (missing) return invalid(`body must have required property '${missing}'`);
+	const proofType = validateProofType(body.proofType);
+	if (!proofType.ok) return proofType;
+	if (body.proofOptions !== undefined && !isRecord(body.proofOptions)) {
+		return invalid('body/proofOptions must be object');
+	}
+	return { ok: true, value: { vk: body.vk } };
+}
+
+function validateSubmitProofBody(body: unknown): Validated<SubmitProofRequest> {
+	if (!isRecord(body)) return invalid('body must be object');
+	const missing = missingProperty(body, ['proofType', 'vkRegistered', 'proofData']);
+	if (missing) return invalid(`body must have required property '${missing}'`);
+	const proofType = validateProofType(body.proofType);
+	if (!proofType.ok) return proofType;
+	const { vkRegistered, proofData, proofOptions, chainId } = body;
+	if (typeof vkRegistered !== 'boolean') return invalid('body/vkRegistered must be boolean');
+	if (!isRecord(proofData)) return invalid('body/proofData must be object');
+	const missingProofField = missingProperty(proofData, ['proof', 'vk']);
+	if (missingProofField) return invalid(`body/proofData must have required property '${missingProofField}'`);
+	if (proofOptions !== undefined && !isRecord(proofOptions)) return invalid('body/proofOptions must be object');
+	const chainIdOk = chainId === undefined || chainId === null || Number.isInteger(chainId);
+	if (!chainIdOk) return invalid('body/chainId must be integer');
+	return {
+		ok: true,
+		value: {
+			proofType: proofType.value,
+			vkRegistered,
+			proof: proofData.proof,
+			vk: proofData.vk,
+			chainId: typeof chainId === 'number' ? chainId : null,
+		},
+	};
+}
+
+// ----- WebSocket helpers --------------------------------------------------------------------------
+
+function sendText(socket: WebSocket, text: string): void {
+	if (socket.readyState === WebSocket.OPEN) socket.send(text);
+}
+
+function sendJson(socket: WebSocket, message: object): void {
+	sendText(socket, JSON.stringify(message));
+}
+
+function sendError(socket: WebSocket, code: string, message: string, jobId?: unknown): void {
+	sendJson(socket, { type: 'error', code, message, ...jobIdField(jobId) });
+}
+
+/** Echo the jobId only when it is a string, so the client can match the error to its request. */
+function jobIdField(jobId: unknown): { jobId?: string } {
+	return typeof jobId === 'string' ? { jobId } : {};
+}
+
+function parseClientMessage(data: RawData, isBinary: boolean): Validated<ClientMessage> {
+	if (isBinary) return invalid('Binary frames are not supported; send JSON text');
+	let value: unknown;
+	try {
+		value = JSON.parse(rawDataToText(data));
+	} catch {
+		return invalid('Message is not valid JSON');
+	}
+	if (!isRecord(value) || typeof value.type !== 'string') {
+		return invalid('Message must be a JSON object with a string "type" field');
+	}
+	return { ok: true, value: { type: value.type, jobId: value.jobId } };
+}
+
+function rawDataToText(data: RawData): string {
+	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+	return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
+}
