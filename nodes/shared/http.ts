@@ -1,5 +1,4 @@
 import type { Redactor } from './redact';
-import { redactedMessage } from './redact';
 
 /**
  * A small JSON-over-HTTP client on Node's own fetch. The nodes use it rather than n8n's request
@@ -68,9 +67,7 @@ export async function requestJson(request: JsonRequest, redact: Redactor): Promi
 		if (controller.signal.aborted) {
 			throw new ServiceUnreachableError(`${where} got no answer within ${timeoutMs} ms`);
 		}
-		const cause = (error as { cause?: unknown }).cause;
-		const detail = cause instanceof Error ? cause.message : redactedMessage(error, redact);
-		throw new ServiceUnreachableError(`Could not reach ${where}: ${redact(detail)}`);
+		throw new ServiceUnreachableError(`Could not reach ${where}: ${redact(networkErrorDetail(error))}`);
 	} finally {
 		clearTimeout(timer);
 	}
@@ -87,6 +84,19 @@ export function serviceErrorFrom(response: JsonResponse, what: string, redact: R
 	const code = firstString(body.code, nested.code);
 	const text = `${what} failed with HTTP ${response.status}${message ? `: ${message}` : ''}`;
 	return new ServiceApiError(redact(text), response.status, code ? redact(code) : null, response.retryAfterMs);
+}
+
+/**
+ * fetch reports every network failure as "fetch failed" and hides the useful part (ECONNREFUSED,
+ * ENOTFOUND…) in `cause`. Duck-typed: errors from Node internals may come from another realm.
+ */
+function networkErrorDetail(error: unknown): string {
+	const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+	const code = typeof cause?.code === 'string' ? cause.code : '';
+	const message = typeof cause?.message === 'string' ? cause.message : '';
+	if (message) return message.includes(code) ? message : `${code} ${message}`.trim();
+	if (code) return code;
+	return error instanceof Error || typeof (error as { message?: unknown })?.message === 'string' ? String((error as Error).message) : String(error);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -69,6 +69,8 @@ export interface NodeUnderTest {
 	parameters: INodeParameters;
 	/** Credential data by credential type name. */
 	credentials?: Record<string, ICredentialDataDecryptedObject>;
+	/** The node setting "On Error: Continue" (n8n's continueOnFail). */
+	continueOnFail?: boolean;
 }
 
 let workflowCounter = 0;
@@ -84,6 +86,7 @@ function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], connect
 		typeVersion: 1,
 		position: [0, 0],
 		parameters: subject.parameters,
+		...(subject.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 		credentials: Object.fromEntries(
 			Object.keys(subject.credentials ?? {}).map((name) => [name, { id: `cred-${name}`, name: `${name} (test)` }]),
 		),
