@@ -266,6 +266,15 @@ describe('credentials and failures', () => {
 		expect(error.message).not.toContain(KEY);
 	});
 
+	test("over the key's connection limit, activation fails with Kurier's reason", async () => {
+		await emulator.close();
+		emulator = await KurierEmulator.start({ apiKeys: [KEY, OTHER_KEY], maxConnectionsPerKey: 1 });
+		await activate({ event: 'allJobs', statuses: [] });
+		const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
+		expect(error.message).toMatch(/closed with code 1013.*CONNECTION_LIMIT.*Too many connections/);
+		expect(emulator.openConnectionCount(KEY)).toBe(1);
+	});
+
 	test('an unreachable host fails activation with a redacted message', async () => {
 		const port = emulator.port;
 		await emulator.close();

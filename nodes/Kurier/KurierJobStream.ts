@@ -43,6 +43,7 @@ export class KurierJobStream {
 	private readonly chainIds = new Map<string, number | null>();
 	private finished = false;
 	private subscriptionAnswered: (() => void) | null = null;
+	private lastServerError: string | null = null;
 
 	constructor(private readonly options: KurierJobStreamOptions) {
 		this.statuses = new Set(options.statuses ?? []);
@@ -63,7 +64,15 @@ export class KurierJobStream {
 
 	/** Resolves once subscribed (and, for one job, once its current status is known). */
 	async start(): Promise<void> {
-		await this.socket.start();
+		try {
+			await this.socket.start();
+		} catch (error) {
+			// The server often says why before it closes (e.g. the key's connection limit): keep that.
+			if (error instanceof SocketFatalError && this.lastServerError && !error.message.includes(this.lastServerError)) {
+				throw new SocketFatalError(`${error.message}. ${this.lastServerError}`, error.kind, error.httpStatus, error.closeCode);
+			}
+			throw error;
+		}
 	}
 
 	/** True once a single followed job reached a final status (its socket is then closed). */
@@ -128,6 +137,7 @@ export class KurierJobStream {
 
 	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string): void {
 		const text = this.options.client.redact(`Kurier reported an error${code ? ` (${code})` : ''}: ${message}`);
+		this.lastServerError = text;
 		const target = this.options.target;
 		if (retryAfterSeconds !== undefined) {
 			// Rate limited: the subscription was not applied. Try again when the server says so,
