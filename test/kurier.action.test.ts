@@ -196,7 +196,7 @@ describe('waitForJob', () => {
 		expect(result.error).toBeUndefined();
 		expect(result.items).toEqual([expect.objectContaining({ id: job.jobId, status: 'Finalized', isFinal: true })]);
 		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore);
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 	});
 
 	test('falls back to polling when the WebSocket cannot be had', async () => {
@@ -226,7 +226,7 @@ describe('waitForJob', () => {
 		const result = await run({ operation: 'waitForJob', jobId: job.jobId, timeoutSeconds: 1, options: { pollIntervalSeconds: 1 } });
 		expect(result.error?.message).toBe(`Kurier job ${job.jobId} was not final after 1 s (its last status was Valid)`);
 		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore);
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 	});
 
 	test('an unknown job fails at once instead of waiting for the timeout', async () => {

@@ -94,7 +94,6 @@ function recorder() {
 }
 
 let server: ScriptedServer;
-const timersBefore = activeTimerCount();
 
 afterEach(async () => {
 	await server?.close();
@@ -295,6 +294,7 @@ test('no ready frame within the connect timeout counts as a failed attempt', asy
 
 test('close() cancels every timer and socket at once, also while waiting to reconnect, and is idempotent', async () => {
 	server = await startServer();
+	const timersBefore = activeTimerCount();
 	const { socket } = socketFor(server, { keepAlive: { intervalMs: 20, timeoutMs: 1000 }, backoff: { initialMs: 5000 } });
 	const r = recorder();
 	socket.addListener(r.listener);
@@ -305,7 +305,7 @@ test('close() cancels every timer and socket at once, also while waiting to reco
 	await socket.close();
 	expect(socket.state).toBe('closed');
 	await eventually(() => expect(server.sockets.size).toBe(0));
-	expect(activeTimerCount()).toBe(timersBefore);
+	await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
 
 	const { socket: waiting } = socketFor(server, { backoff: { initialMs: 5000 } });
 	const w = recorder();

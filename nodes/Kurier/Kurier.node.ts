@@ -4,9 +4,9 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { asItemJson, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import type { KurierApiClient } from './KurierApiClient';
-import { KURIER_CREDENTIAL_TEST, kurierApiCredentialTest, kurierClientFor } from './kurierCredentials';
+import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
 import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions } from './proofInput';
-import { KURIER_PROOF_TYPES, isKurierJobId, normalizeKurierJob } from './protocol';
+import { KURIER_PROOF_TYPES, normalizeKurierJob } from './protocol';
 import type { SubmitProofRequest } from './protocol';
 import { WaitTimeoutError, waitForKurierJob } from './waitForJob';
 
@@ -129,15 +129,7 @@ const properties: INodeProperties[] = [
 		description: 'Name of the binary field of the input item that holds the verification key file',
 		displayOptions: { show: { operation: ['submitProof', 'registerVk'], inputSource: ['binary'] }, hide: { vkMode: ['hash'] } },
 	},
-	{
-		displayName: 'Job ID',
-		name: 'jobId',
-		type: 'string',
-		default: '',
-		required: true,
-		placeholder: '23382e04-3d57-11f0-af7b-32a805cdbfd3',
-		...show(['getJobStatus', 'waitForJob']),
-	},
+	jobIdProperty(show(['getJobStatus', 'waitForJob']).displayOptions),
 	{
 		displayName: 'Timeout (Seconds)',
 		name: 'timeoutSeconds',
@@ -341,12 +333,7 @@ async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, i
 }
 
 function jobIdOf(context: IExecuteFunctions, itemIndex: number): string {
-	const jobId = String(context.getNodeParameter('jobId', itemIndex, '') ?? '').trim();
-	if (!jobId) throw new NodeOperationError(context.getNode(), 'No job ID given', { itemIndex, description: 'Map the jobId from Submit Proof, e.g. {{ $json.jobId }}.' });
-	if (!isKurierJobId(jobId)) {
-		throw new NodeOperationError(context.getNode(), `"${jobId}" is not a Kurier job ID`, { itemIndex, description: 'Kurier job IDs are UUIDs, like 23382e04-3d57-11f0-af7b-32a805cdbfd3.' });
-	}
-	return jobId;
+	return readJobId(context.getNode(), context.getNodeParameter('jobId', itemIndex, ''), itemIndex);
 }
 
 function proofOptionsOf(context: IExecuteFunctions, itemIndex: number): Record<string, unknown> | undefined {

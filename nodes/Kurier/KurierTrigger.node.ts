@@ -1,4 +1,3 @@
-import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
 import type { NormalizedItem } from '../shared/NormalizedItem';
@@ -6,8 +5,8 @@ import { asItemJson, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
-import { KURIER_CREDENTIAL_TEST, kurierApiCredentialTest, kurierClientFor } from './kurierCredentials';
-import { KURIER_PHASES, isKurierJobId } from './protocol';
+import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
+import { KURIER_PHASES } from './protocol';
 
 export class KurierTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -33,16 +32,10 @@ export class KurierTrigger implements INodeType {
 				],
 				default: 'job',
 			},
-			{
-				displayName: 'Job ID',
-				name: 'jobId',
-				type: 'string',
-				default: '',
-				required: true,
-				placeholder: '23382e04-3d57-11f0-af7b-32a805cdbfd3',
-				description: 'The jobId that Submit Proof returned. If the job has already moved on, its current status is emitted at once.',
-				displayOptions: { show: { event: ['job'] } },
-			},
+			jobIdProperty(
+				{ show: { event: ['job'] } },
+				'The jobId that Submit Proof returned. If the job has already moved on, its current status is emitted at once.',
+			),
 			{
 				displayName: 'Statuses',
 				name: 'statuses',
@@ -102,16 +95,5 @@ export class KurierTrigger implements INodeType {
 function readTarget(context: ITriggerFunctions): KurierStreamTarget {
 	const event = context.getNodeParameter('event', 'job') as string;
 	if (event === 'allJobs') return { kind: 'allJobs' };
-	const jobId = String(context.getNodeParameter('jobId', '') ?? '').trim();
-	if (!jobId) {
-		throw new NodeOperationError(context.getNode(), 'No job ID given', {
-			description: 'Enter the jobId returned by Kurier\'s Submit Proof, or choose "All Jobs".',
-		});
-	}
-	if (!isKurierJobId(jobId)) {
-		throw new NodeOperationError(context.getNode(), `"${jobId}" is not a Kurier job ID`, {
-			description: 'Kurier job IDs are UUIDs, like 23382e04-3d57-11f0-af7b-32a805cdbfd3.',
-		});
-	}
-	return { kind: 'job', jobId };
+	return { kind: 'job', jobId: readJobId(context.getNode(), context.getNodeParameter('jobId', '')) };
 }
