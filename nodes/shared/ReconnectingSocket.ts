@@ -314,6 +314,8 @@ export class ReconnectingSocket {
 		this.startKeepAlive();
 		const connection: ConnectionHandle = { reconnected, send: (frame) => this.send(frame) };
 		const results = await Promise.allSettled([...this.listeners].map(async (l) => await l.onReady?.(connection)));
+		// Closed meanwhile (deactivated, or a listener called fail()): whoever closed it has reported.
+		if (this.isClosed()) return;
 		const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
 		const first = this.firstConnection;
 		this.firstConnection = null;
