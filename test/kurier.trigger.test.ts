@@ -218,6 +218,19 @@ describe('all jobs', () => {
 		expect(emulator.stats.restRequests).toBe(restBefore);
 	});
 
+	test('a job the service no longer knows does not stop the reconcile of the others', async () => {
+		const trigger = await activate({ event: 'allJobs', statuses: [] });
+		const ghostId = '99999999-8888-4777-8666-555555555555';
+		emulator.sendRawToAll(JSON.stringify({ type: 'job-status-update', data: { jobId: ghostId, status: 'Queued' } }));
+		const real = emulator.createJob(KEY);
+		await trigger.waitForItems(2);
+		emulator.dropAllConnections();
+		emulator.advance(real.jobId);
+		await eventually(() => expect(trigger.items().filter((i) => i.id === real.jobId).map((i) => i.status)).toEqual(['Queued', 'Valid']), 5000);
+		expect(engineLogs.messages('warn').join('\n')).toContain(`could not reconcile job ${ghostId}`);
+		expect(trigger.errors).toEqual([]);
+	});
+
 	test('the statuses filter applies to all jobs', async () => {
 		const trigger = await activate({ event: 'allJobs', statuses: ['Failed'] });
 		const ok = emulator.createJob(KEY);

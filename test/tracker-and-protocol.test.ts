@@ -48,6 +48,17 @@ describe('TransitionTracker', () => {
 		expect(tracker.size).toBe(100);
 	});
 
+	test('over the cap, finished ids are forgotten before unfinished ones', () => {
+		const tracker = new TransitionTracker({ maxIds: 3 });
+		tracker.accept({ id: 'open-old', transitionKey: 'Queued', isFinal: false });
+		tracker.accept({ id: 'done', transitionKey: 'Failed', isFinal: true });
+		tracker.accept({ id: 'open-2', transitionKey: 'Queued', isFinal: false });
+		tracker.accept({ id: 'open-3', transitionKey: 'Queued', isFinal: false });
+		expect(tracker.unfinishedIds()).toEqual(['open-old', 'open-2', 'open-3']);
+		tracker.accept({ id: 'open-4', transitionKey: 'Queued', isFinal: false });
+		expect(tracker.unfinishedIds()).toEqual(['open-2', 'open-3', 'open-4']);
+	});
+
 	test('a final id swallows a late duplicate during its grace period', () => {
 		const tracker = new TransitionTracker();
 		tracker.accept({ id: 't', transitionKey: 'EXECUTED#0', isFinal: true });

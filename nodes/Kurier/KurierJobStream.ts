@@ -24,6 +24,8 @@ export interface KurierJobStreamOptions {
 
 const MAX_REMEMBERED_CHAIN_IDS = 10_000;
 const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
+/** REST reads in flight at once during a reconcile: quick for many jobs, gentle on the rate limit. */
+const RECONCILE_CONCURRENCY = 4;
 
 /** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
 const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
@@ -58,6 +60,8 @@ export class KurierJobStream {
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
+			// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
+			onDisconnect: () => this.subscriptionAnswered?.(),
 			onFatal: (error) => options.onFatal(error),
 		});
 	}
@@ -89,11 +93,28 @@ export class KurierJobStream {
 		// One job: always read its current status, so a job that moved (or finished) before we
 		// listened still produces its item. All jobs: only those seen before the drop.
 		const target = this.options.target;
-		const ids = target.kind === 'job' ? [target.jobId] : connection.reconnected ? this.tracker.unfinishedIds() : [];
-		for (const jobId of ids) {
-			if (this.finished) return;
-			this.handleJob(await this.options.client.getJobStatus(jobId), 'rest');
+		if (target.kind === 'job') {
+			// An unknown job or a refused key fails the activation here, with the service's message.
+			this.handleJob(await this.options.client.getJobStatus(target.jobId), 'rest');
+			return;
 		}
+		if (connection.reconnected) await this.reconcile(this.tracker.unfinishedIds());
+	}
+
+	/** Reads the current status of every job seen but not final; one failure does not stop the others. */
+	private async reconcile(jobIds: string[]): Promise<void> {
+		const queue = [...jobIds];
+		const worker = async () => {
+			for (let jobId = queue.shift(); jobId !== undefined; jobId = queue.shift()) {
+				if (this.socket.state === 'closed') return;
+				try {
+					this.handleJob(await this.options.client.getJobStatus(jobId), 'rest');
+				} catch (error) {
+					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} after reconnecting: ${redactedMessage(error, this.options.client.redact)}`);
+				}
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, queue.length) }, worker));
 	}
 
 	/**

@@ -108,12 +108,17 @@ export class TransitionTracker {
 		}
 	}
 
+	/** Over the cap, forget finished ids first (oldest first), and only then the oldest unfinished ones. */
 	private enforceCap(): void {
+		for (const id of this.finishedOrder.keys()) {
+			if (this.records.size <= this.maxIds) return;
+			this.finishedOrder.delete(id);
+			this.records.delete(id);
+		}
 		// Map iteration order is insertion order, so the first keys are the oldest ids.
 		for (const id of this.records.keys()) {
 			if (this.records.size <= this.maxIds) return;
 			this.records.delete(id);
-			this.finishedOrder.delete(id);
 		}
 	}
 }
