@@ -79,12 +79,9 @@ export class KurierJobStream {
 		}
 	}
 
-	/** True once a single followed job reached a final status (its socket is then closed). */
-	get isFinished(): boolean {
-		return this.finished;
-	}
-
 	async close(): Promise<void> {
+		// Let a subscribe that is waiting for its confirmation finish (its timer is about to go).
+		this.subscriptionAnswered?.();
 		await this.socket.close();
 	}
 
