@@ -43,7 +43,6 @@ export class KurierJobStream {
 	private readonly statuses: ReadonlySet<string>;
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
 	private readonly chainIds = new Map<string, number | null>();
-	private finished = false;
 	private subscriptionAnswered: (() => void) | null = null;
 	private lastServerError: string | null = null;
 
@@ -195,7 +194,6 @@ export class KurierJobStream {
 		}
 		if (target.kind === 'job' && isFinal) {
 			// Nothing more will come for this job: free the connection (it counts against the key's limit).
-			this.finished = true;
 			void this.socket.close();
 		}
 	}
