@@ -1,0 +1,677 @@
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+
+/**
+ * Local emulator of the Tachyon (rath.fi) relayer: REST (submit-tx, tx status, register-websocket)
+ * and the `x-ws-token` WebSocket, for tests and demos. It follows /work/shared/api/tachyon-websocket-source.txt
+ * and Part A of tachyon-and-allfeat.md; where they disagree or are silent it makes one fixed choice,
+ * and the WebSocket speaks one of the three documented frame shapes, chosen per emulator:
+ * - 'bare': `{message:"WebSocket connected!"}`, bare transaction objects, `{echo}` (current service doc);
+ * - 'notification': `{type:"system"}`, `{type:"notification", data}`, echoes as `{type:"raw", data}` (SDK docs);
+ * - 'legacy': no greeting, `{event:"transaction.status_changed", timestamp, data:<REST object>}`, `{echo}`.
+ * Transactions move NOT_PICKED_UP → PENDING → (NEEDS_TO_BE_RETRIED → PENDING)* → EXECUTED | FAILED,
+ * by `advance()` or on a clock (`stepMs`), and fault-injection hooks break the service on purpose.
+ */
+
+export type TachyonStatus = 'NOT_PICKED_UP' | 'PENDING' | 'NEEDS_TO_BE_RETRIED' | 'EXECUTED' | 'FAILED';
+export type TachyonFrameShape = 'bare' | 'notification' | 'legacy';
+
+export interface TachyonAccount {
+	apiKey: string;
+	dashboardJwt: string;
+	/** Already registered WebSocket key; absent: registration creates one. */
+	wsKey?: string;
+}
+
+export interface TachyonEmulatorOptions {
+	/** Default 0 = random free port; the emulator always binds 127.0.0.1. */
+	port?: number;
+	accounts?: TachyonAccount[];
+	/** Default 'bare', the shape of the current service document. */
+	frameShape?: TachyonFrameShape;
+	/** > 0: every transaction advances one status every stepMs; 0 (default): only `advance()` moves them. */
+	stepMs?: number;
+}
+
+export interface SubmitOptions {
+	chainId?: number;
+	to?: string;
+	callData?: string;
+	value?: string;
+	label?: string | null;
+	/** Executions that fail and are retried before the last attempt. */
+	willRetry?: number;
+	/** The last attempt fails (FAILED) instead of executing. */
+	willFail?: boolean;
+	/** Explicit statuses after NOT_PICKED_UP; overrides willRetry / willFail. */
+	plan?: TachyonStatus[];
+}
+
+/** The REST transaction status object (A.6). */
+export interface EmulatedTransaction {
+	id: string;
+	userId: string;
+	to: string;
+	callData: string;
+	value: string;
+	chainId: number;
+	gasPrice: string | null;
+	maxFeePerGas: string | null;
+	maxPriorityFeePerGas: string | null;
+	gasLimit: string | null;
+	label: string | null;
+	status: TachyonStatus;
+	executionTxHash: string | null;
+	timestamp: string;
+	latency: number | null;
+	costUSD: number | null;
+	retries: number;
+	isAccountCharged: boolean;
+	extraData: null;
+	error: string | null;
+	transactionType: string;
+}
+
+export interface TachyonEmulatorStats {
+	connectionsAccepted: number;
+	/** Unauthorized sockets plus upgrades refused by `setRefuseUpgrades`. */
+	connectionsRefused: number;
+	restRequests: number;
+	/** GET /api/tx calls. */
+	transactionReads: number;
+	registrations: number;
+	/** Client messages received over the WebSocket (each echoed while pings are answered). */
+	clientMessages: number;
+	protocolPings: number;
+}
+
+const DEFAULT_ACCOUNT: TachyonAccount = { apiKey: 'tachyon-test-key', dashboardJwt: 'tachyon-test-jwt', wsKey: 'ws_tachyon_test_key' };
+const WS_PATH = '/ws';
+const SUPPORTED_CHAIN_IDS = new Set([1, 10, 56, 137, 8453, 42161, 84532, 11155111, 10100000, 88888888]);
+const ESTIMATED_COST_USD = 0.84;
+const GAS_PRICE_WEI = '1000000000';
+const NATIVE_TOKEN_USED_WEI = '1000000000000000';
+const FAILURE_REASON = 'execution reverted';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+interface AccountRecord {
+	userId: string;
+	apiKey: string;
+	dashboardJwt: string;
+	wsKey: string | null;
+}
+
+interface TransactionRecord {
+	tx: EmulatedTransaction;
+	owner: AccountRecord;
+	submittedAt: string;
+	updatedAt: string;
+	/** Statuses still to come. */
+	remaining: TachyonStatus[];
+	autoStepTimer?: ReturnType<typeof setInterval>;
+}
+
+interface ClientConnection {
+	socket: WebSocket;
+	account: AccountRecord;
+	wsKey: string;
+}
+
+interface Reply {
+	status: number;
+	body: unknown;
+}
+
+type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
+
+export class TachyonEmulator {
+	readonly port: number;
+	readonly baseUrl: string;
+	readonly wsUrl: string;
+	readonly frameShape: TachyonFrameShape;
+	readonly stats: TachyonEmulatorStats = {
+		connectionsAccepted: 0,
+		connectionsRefused: 0,
+		restRequests: 0,
+		transactionReads: 0,
+		registrations: 0,
+		clientMessages: 0,
+		protocolPings: 0,
+	};
+
+	private readonly accounts: AccountRecord[];
+	private readonly stepMs: number;
+	private readonly transactions = new Map<string, TransactionRecord>();
+	private readonly clients = new Set<ClientConnection>();
+	private readonly revokedWsKeys = new Set<string>();
+	private readonly restDelayTimers = new Set<ReturnType<typeof setTimeout>>();
+	// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
+	private readonly wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: MAX_BODY_BYTES });
+	private answerPings = true;
+	private restDelayMs = 0;
+	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
+	private closing: Promise<void> | undefined;
+
+	static async start(options: TachyonEmulatorOptions = {}): Promise<TachyonEmulator> {
+		const server = createServer();
+		const port = await listen(server, options.port ?? 0);
+		return new TachyonEmulator(server, port, options);
+	}
+
+	private constructor(
+		private readonly server: Server,
+		port: number,
+		options: TachyonEmulatorOptions,
+	) {
+		this.port = port;
+		this.baseUrl = `http://127.0.0.1:${port}`;
+		this.wsUrl = `ws://127.0.0.1:${port}${WS_PATH}`;
+		this.frameShape = options.frameShape ?? 'bare';
+		this.stepMs = options.stepMs ?? 0;
+		this.accounts = (options.accounts ?? [DEFAULT_ACCOUNT]).map((account) => ({
+			userId: objectId(),
+			apiKey: account.apiKey,
+			dashboardJwt: account.dashboardJwt,
+			wsKey: account.wsKey ?? null,
+		}));
+		server.on('request', (req, res) => this.onHttpRequest(req, res));
+		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+	}
+
+	// ----- transactions ---------------------------------------------------------------------------
+
+	/** Creates a NOT_PICKED_UP transaction for the account of `apiKey` and notifies its sockets. */
+	submit(apiKey: string, options: SubmitOptions = {}): EmulatedTransaction {
+		const owner = this.accounts.find((account) => account.apiKey === apiKey);
+		if (!owner) throw new Error('TachyonEmulator.submit: unknown API key');
+		const now = new Date().toISOString();
+		const record: TransactionRecord = {
+			owner,
+			submittedAt: now,
+			updatedAt: now,
+			remaining: options.plan ? [...options.plan] : statusPlan(options.willRetry ?? 0, options.willFail === true),
+			tx: {
+				id: objectId(),
+				userId: owner.userId,
+				to: options.to ?? '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49',
+				callData: options.callData ?? '0x',
+				value: options.value ?? '0',
+				chainId: options.chainId ?? 8453,
+				gasPrice: null,
+				maxFeePerGas: null,
+				maxPriorityFeePerGas: null,
+				gasLimit: null,
+				label: options.label ?? null,
+				status: 'NOT_PICKED_UP',
+				executionTxHash: null,
+				timestamp: now,
+				latency: null,
+				costUSD: null,
+				retries: 0,
+				isAccountCharged: false,
+				extraData: null,
+				error: null,
+				transactionType: 'flash',
+			},
+		};
+		this.transactions.set(record.tx.id, record);
+		this.broadcast(record);
+		if (this.stepMs > 0 && !this.closing) record.autoStepTimer = setInterval(() => this.advance(record.tx.id), this.stepMs);
+		return structuredClone(record.tx);
+	}
+
+	/** Moves the transaction to its next planned status and notifies; a final one is left alone. */
+	advance(txId: string): EmulatedTransaction {
+		const record = this.requireTransaction(txId);
+		const next = record.remaining.shift();
+		if (next === undefined) {
+			clearInterval(record.autoStepTimer);
+			return structuredClone(record.tx);
+		}
+		this.applyStatus(record, next);
+		this.broadcast(record);
+		if (record.remaining.length === 0) clearInterval(record.autoStepTimer);
+		return structuredClone(record.tx);
+	}
+
+	advanceToEnd(txId: string): EmulatedTransaction {
+		const record = this.requireTransaction(txId);
+		while (record.remaining.length > 0) this.advance(txId);
+		return structuredClone(record.tx);
+	}
+
+	/** A snapshot in the REST shape. */
+	getTransaction(txId: string): EmulatedTransaction | undefined {
+		const record = this.transactions.get(txId);
+		return record ? structuredClone(record.tx) : undefined;
+	}
+
+	/** The exact text this emulator sends for the transaction's current state (to replay it verbatim). */
+	frameOf(txId: string): string {
+		return JSON.stringify(this.updateFrame(this.requireTransaction(txId)));
+	}
+
+	/** The account's WebSocket key, as registration would return it (creating it if needed). */
+	wsKeyOf(apiKey: string): string {
+		const account = this.accounts.find((a) => a.apiKey === apiKey);
+		if (!account) throw new Error('TachyonEmulator.wsKeyOf: unknown API key');
+		return this.ensureWsKey(account);
+	}
+
+	// ----- fault injection ------------------------------------------------------------------------
+
+	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
+	dropAllConnections(): void {
+		for (const socket of this.wss.clients) socket.terminate();
+	}
+
+	/** Clean close of every socket; `code` must be one `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
+	closeAllConnections(code: number, reason?: string): void {
+		for (const socket of this.wss.clients) if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+	}
+
+	sendRawToAll(text: string): void {
+		for (const socket of this.wss.clients) sendText(socket, text);
+	}
+
+	/** false: echoes of client messages and protocol pongs both stop. */
+	setAnswerPings(answer: boolean): void {
+		this.answerPings = answer;
+	}
+
+	/** Every REST reply is written this much later (the state is read when the request arrives). */
+	setRestDelayMs(ms: number): void {
+		this.restDelayMs = ms;
+	}
+
+	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
+	setRefuseUpgrades(status: number | null, retryAfterSeconds?: number): void {
+		this.upgradeRefusal = status === null ? null : { status, retryAfterSeconds };
+	}
+
+	/** The key stops working: its open sockets get the unauthorized message and are closed, as new ones will be. */
+	revokeWsKey(wsKey: string): void {
+		this.revokedWsKeys.add(wsKey);
+		for (const client of [...this.clients]) {
+			if (client.wsKey === wsKey) this.refuseSocket(client.socket);
+		}
+	}
+
+	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
+	openConnectionCount(wsKey?: string): number {
+		let count = 0;
+		for (const client of this.clients) {
+			if ((wsKey === undefined || client.wsKey === wsKey) && client.socket.readyState === WebSocket.OPEN) count += 1;
+		}
+		return count;
+	}
+
+	/** Stops every timer, kills every socket and closes both servers; safe to call twice. */
+	close(): Promise<void> {
+		this.closing ??= this.shutdown();
+		return this.closing;
+	}
+
+	private async shutdown(): Promise<void> {
+		for (const record of this.transactions.values()) clearInterval(record.autoStepTimer);
+		for (const timer of this.restDelayTimers) clearTimeout(timer);
+		this.restDelayTimers.clear();
+		for (const socket of this.wss.clients) socket.terminate();
+		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+		await new Promise<void>((resolve) => {
+			this.server.close(() => resolve());
+			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
+			this.server.closeAllConnections();
+		});
+	}
+
+	// ----- transaction internals ------------------------------------------------------------------
+
+	private requireTransaction(txId: string): TransactionRecord {
+		const record = this.transactions.get(txId);
+		if (!record) throw new Error(`TachyonEmulator: unknown transaction ${txId}`);
+		return record;
+	}
+
+	/** Retries count up when a retry is scheduled (NEEDS_TO_BE_RETRIED), the research's reading of A.5. */
+	private applyStatus(record: TransactionRecord, status: TachyonStatus): void {
+		const { tx } = record;
+		tx.status = status;
+		record.updatedAt = laterIsoTimestamp(record.updatedAt);
+		if (status === 'NEEDS_TO_BE_RETRIED') {
+			tx.retries += 1;
+			tx.error = FAILURE_REASON;
+		}
+		if (status === 'PENDING') tx.error = null;
+		if (status === 'EXECUTED') {
+			tx.executionTxHash = `0x${randomBytes(32).toString('hex')}`;
+			tx.costUSD = ESTIMATED_COST_USD;
+			tx.gasPrice = GAS_PRICE_WEI;
+			tx.isAccountCharged = true;
+		}
+		if (status === 'FAILED') tx.error = FAILURE_REASON;
+		if (status === 'EXECUTED' || status === 'FAILED') tx.latency = Date.parse(record.updatedAt) - Date.parse(record.submittedAt);
+	}
+
+	private broadcast(record: TransactionRecord): void {
+		const text = JSON.stringify(this.updateFrame(record));
+		for (const client of this.clients) if (client.account === record.owner) sendText(client.socket, text);
+	}
+
+	private updateFrame(record: TransactionRecord): object {
+		switch (this.frameShape) {
+			case 'notification':
+				return { type: 'notification', data: notificationPayload(record) };
+			case 'legacy':
+				return { event: 'transaction.status_changed', timestamp: record.updatedAt, data: structuredClone(record.tx) };
+			default:
+				return notificationPayload(record);
+		}
+	}
+
+	// ----- REST -----------------------------------------------------------------------------------
+
+	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+		this.stats.restRequests += 1;
+		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
+		Promise.resolve()
+			.then(() => this.route(req))
+			.catch((error: unknown) => failure(500, 'INTERNAL_ERROR', error instanceof Error ? error.message : 'Internal error', 'SERVER_ERROR'))
+			.then((reply) => this.sendAfterDelay(res, reply));
+	}
+
+	private async route(req: IncomingMessage): Promise<Reply> {
+		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+		switch (`${req.method} ${url.pathname}`) {
+			case 'POST /api/submit-tx': {
+				const account = this.byApiKey(req);
+				if (!account) return unauthorizedApiKey();
+				return this.submitTx(account, await readJsonBody(req));
+			}
+			case 'GET /api/tx': {
+				const account = this.byApiKey(req);
+				if (!account) return unauthorizedApiKey();
+				this.stats.transactionReads += 1;
+				return this.readTx(account, url.searchParams.get('id'));
+			}
+			case 'POST /api/user/register-websocket':
+				return this.registerWebsocket(req);
+			default:
+				return failure(404, 'ROUTE_NOT_FOUND', `Route ${req.method} ${url.pathname} not found`, 'NOT_FOUND');
+		}
+	}
+
+	private byApiKey(req: IncomingMessage): AccountRecord | undefined {
+		const key = req.headers['api-key'];
+		return this.accounts.find((account) => account.apiKey === key);
+	}
+
+	private submitTx(account: AccountRecord, body: unknown): Reply {
+		if (body === INVALID_JSON) return failure(400, 'VALIDATION_001', 'Body is not valid JSON', 'VALIDATION');
+		const problem = submitProblem(body);
+		if (problem) return failure(400, problem.code, problem.message, 'VALIDATION');
+		const request = body as Record<string, unknown>;
+		const tx = this.submit(account.apiKey, {
+			chainId: request.chainId as number,
+			to: request.to as string,
+			callData: request.callData as string,
+			value: typeof request.value === 'string' ? request.value : '0',
+			label: typeof request.label === 'string' ? request.label : null,
+		});
+		const record = this.requireTransaction(tx.id);
+		record.tx.gasLimit = typeof request.gasLimit === 'string' ? request.gasLimit : null;
+		record.tx.maxFeePerGas = typeof request.maxFeePerGas === 'string' ? request.maxFeePerGas : null;
+		record.tx.maxPriorityFeePerGas = typeof request.maxPriorityFeePerGas === 'string' ? request.maxPriorityFeePerGas : null;
+		record.tx.gasPrice = typeof request.gasPrice === 'string' ? request.gasPrice : null;
+		if (typeof request.transactionType === 'string') record.tx.transactionType = request.transactionType;
+		return success({ txId: tx.id, estimatedCostUSD: ESTIMATED_COST_USD });
+	}
+
+	private readTx(account: AccountRecord, txId: string | null): Reply {
+		if (!txId) return failure(400, 'VALIDATION_001', 'Query parameter "id" is required', 'VALIDATION');
+		const record = this.transactions.get(txId);
+		// Another account's transaction looks exactly like a missing one.
+		if (!record || record.owner !== account) return failure(404, 'TX_NOT_FOUND', 'Transaction not found', 'NOT_FOUND');
+		return success(structuredClone(record.tx));
+	}
+
+	private registerWebsocket(req: IncomingMessage): Reply {
+		const header = req.headers.authorization ?? '';
+		const match = /^Bearer (.+)$/.exec(header);
+		if (!match) return failure(401, 'AUTH_001', 'Unauthorized', 'AUTH');
+		const account = this.accounts.find((a) => a.dashboardJwt === match[1]);
+		if (!account) return failure(401, 'AUTH_004', 'Malformed or invalid JWT', 'AUTH');
+		this.stats.registrations += 1;
+		return success({ wsUrl: this.wsUrl, apiKey: this.ensureWsKey(account) });
+	}
+
+	/** "Creates or returns" (A.7): the first registration creates the key, later ones return it. */
+	private ensureWsKey(account: AccountRecord): string {
+		account.wsKey ??= `ws_${randomBytes(16).toString('hex')}`;
+		return account.wsKey;
+	}
+
+	private sendAfterDelay(res: ServerResponse, reply: Reply): void {
+		if (this.restDelayMs <= 0) {
+			writeReply(res, reply);
+			return;
+		}
+		const timer = setTimeout(() => {
+			this.restDelayTimers.delete(timer);
+			writeReply(res, reply);
+		}, this.restDelayMs);
+		this.restDelayTimers.add(timer);
+	}
+
+	// ----- WebSocket ------------------------------------------------------------------------------
+
+	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
+		const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+		if (path !== WS_PATH) {
+			this.refuseUpgrade(socket, 404);
+		} else if (this.upgradeRefusal) {
+			this.refuseUpgrade(socket, this.upgradeRefusal.status, this.upgradeRefusal.retryAfterSeconds);
+		} else {
+			const token = req.headers['x-ws-token'];
+			this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocketOpen(ws, typeof token === 'string' ? token : null));
+		}
+	}
+
+	/** Answers the upgrade request with a plain HTTP response, as a proxy or overloaded server would. */
+	private refuseUpgrade(socket: UpgradeSocket, status: number, retryAfterSeconds?: number): void {
+		this.stats.connectionsRefused += 1;
+		const body = JSON.stringify({ success: false, error: { code: 'UPGRADE_REFUSED', message: STATUS_CODES[status] ?? 'Refused' } });
+		const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
+		if (retryAfterSeconds !== undefined) head.push(`Retry-After: ${retryAfterSeconds}`);
+		socket.on('error', () => socket.destroy());
+		socket.once('finish', () => socket.destroy());
+		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	}
+
+	/** The upgrade always succeeds (101); a bad or missing key gets the unauthorized message, then a close. */
+	private onSocketOpen(socket: WebSocket, wsKey: string | null): void {
+		socket.on('error', () => undefined);
+		const account = wsKey === null || this.revokedWsKeys.has(wsKey) ? undefined : this.accounts.find((a) => a.wsKey === wsKey);
+		if (!account) {
+			this.refuseSocket(socket);
+			return;
+		}
+		const client: ClientConnection = { socket, account, wsKey: account.wsKey as string };
+		this.clients.add(client);
+		this.stats.connectionsAccepted += 1;
+		socket.on('close', () => this.clients.delete(client));
+		socket.on('ping', (data) => this.onProtocolPing(socket, data));
+		socket.on('message', (data, isBinary) => this.onClientMessage(socket, data, isBinary));
+		const greeting = this.greetingFrame();
+		if (greeting) sendText(socket, JSON.stringify(greeting));
+	}
+
+	/** The close carries no code (the client sees 1005): only the message says why. */
+	private refuseSocket(socket: WebSocket): void {
+		this.stats.connectionsRefused += 1;
+		sendText(socket, JSON.stringify(this.unauthorizedFrame()));
+		socket.close();
+	}
+
+	private greetingFrame(): object | null {
+		switch (this.frameShape) {
+			case 'notification':
+				return { type: 'system', data: { message: 'Connection established successfully' } };
+			case 'legacy':
+				return null;
+			default:
+				return { message: 'WebSocket connected!' };
+		}
+	}
+
+	/** The docs only say "an unauthorized message": each shape words it differently, to keep clients honest. */
+	private unauthorizedFrame(): object {
+		switch (this.frameShape) {
+			case 'notification':
+				return { type: 'system', data: { message: 'Unauthorized: missing or invalid x-ws-token' } };
+			case 'legacy':
+				return { error: 'Unauthorized' };
+			default:
+				return { message: 'Unauthorized' };
+		}
+	}
+
+	private onProtocolPing(socket: WebSocket, data: Buffer): void {
+		this.stats.protocolPings += 1;
+		if (this.answerPings) socket.pong(data);
+	}
+
+	/** Every client message is echoed back (service doc), whatever it says. */
+	private onClientMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
+		this.stats.clientMessages += 1;
+		if (!this.answerPings) return;
+		const text = isBinary ? '[binary]' : rawDataToText(data);
+		sendText(socket, JSON.stringify(this.frameShape === 'notification' ? { type: 'raw', data: text } : { echo: text }));
+	}
+}
+
+// ----- helpers ------------------------------------------------------------------------------------
+
+function listen(server: Server, port: number): Promise<number> {
+	return new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(port, '127.0.0.1', () => {
+			server.off('error', reject);
+			const address = server.address();
+			resolve(typeof address === 'object' && address !== null ? address.port : port);
+		});
+	});
+}
+
+function statusPlan(retries: number, willFail: boolean): TachyonStatus[] {
+	const plan: TachyonStatus[] = ['PENDING'];
+	for (let i = 0; i < retries; i++) plan.push('NEEDS_TO_BE_RETRIED', 'PENDING');
+	plan.push(willFail ? 'FAILED' : 'EXECUTED');
+	return plan;
+}
+
+/** The WebSocket notification (service doc's field table); `error` added for failed states (emulator choice). */
+function notificationPayload(record: TransactionRecord): object {
+	const { tx } = record;
+	return {
+		txId: tx.id,
+		chainId: tx.chainId,
+		status: tx.status,
+		costUSD: tx.costUSD,
+		totalNativeTokenUsed: tx.status === 'EXECUTED' ? NATIVE_TOKEN_USED_WEI : null,
+		gasPrice: tx.gasPrice,
+		txHash: tx.executionTxHash,
+		submittedAt: record.submittedAt,
+		updatedAt: record.updatedAt,
+		retries: tx.retries,
+		...(tx.error ? { error: tx.error } : {}),
+	};
+}
+
+/** 24 hex digits, like Tachyon's (Mongo ObjectId-looking) ids. */
+function objectId(): string {
+	return randomBytes(12).toString('hex');
+}
+
+/** Strictly later than `previous`, so updatedAt changes even when two steps share a millisecond. */
+function laterIsoTimestamp(previous: string): string {
+	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
+}
+
+const DIGITS = /^\d+$/;
+
+/** The documented submit-tx rules (A.4), with the A.3 error codes. */
+function submitProblem(body: unknown): { code: string; message: string } | null {
+	if (typeof body !== 'object' || body === null || Array.isArray(body)) return { code: 'VALIDATION_004', message: 'Body must be a JSON object' };
+	const request = body as Record<string, unknown>;
+	for (const field of ['chainId', 'to', 'callData']) {
+		if (request[field] === undefined || request[field] === null) return { code: 'VALIDATION_004', message: `"${field}" is required` };
+	}
+	if (!Number.isInteger(request.chainId) || !SUPPORTED_CHAIN_IDS.has(request.chainId as number)) {
+		return { code: 'VALIDATION_003', message: `Invalid or unsupported chain ID: ${String(request.chainId)}` };
+	}
+	if (typeof request.to !== 'string' || request.to.length === 0) return { code: 'VALIDATION_002', message: 'Invalid address format' };
+	if (typeof request.callData !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(request.callData)) return { code: 'VALIDATION_001', message: 'callData must be hex' };
+	for (const field of ['value', 'gasLimit', 'maxFeePerGas', 'maxPriorityFeePerGas', 'gasPrice']) {
+		if (request[field] !== undefined && !(typeof request[field] === 'string' && DIGITS.test(request[field]))) {
+			return { code: 'VALIDATION_001', message: `"${field}" must be a string of digits` };
+		}
+	}
+	const eip1559 = [request.maxFeePerGas, request.maxPriorityFeePerGas].filter((v) => v !== undefined).length;
+	if (eip1559 === 1) return { code: 'VALIDATION_001', message: 'maxFeePerGas and maxPriorityFeePerGas must be sent together' };
+	if (eip1559 === 2 && request.gasPrice !== undefined) return { code: 'VALIDATION_001', message: 'gasPrice cannot be combined with maxFeePerGas/maxPriorityFeePerGas' };
+	return null;
+}
+
+const INVALID_JSON = Symbol('invalid JSON');
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of req) {
+		size += (chunk as Buffer).length;
+		if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+	}
+	const text = Buffer.concat(chunks).toString('utf8');
+	if (text.trim() === '') return undefined;
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return INVALID_JSON;
+	}
+}
+
+function success(data: unknown): Reply {
+	return { status: 200, body: { success: true, data, timestamp: new Date().toISOString() } };
+}
+
+/** Tachyon's error envelope (A.2). */
+function failure(status: number, code: string, message: string, category: string): Reply {
+	return {
+		status,
+		body: { success: false, error: { code, message, category, details: null, traceId: `trace_${randomBytes(6).toString('hex')}` }, timestamp: new Date().toISOString() },
+	};
+}
+
+function unauthorizedApiKey(): Reply {
+	return failure(401, 'AUTH_002', 'Invalid API key', 'AUTH');
+}
+
+function writeReply(res: ServerResponse, reply: Reply): void {
+	if (res.destroyed || res.writableEnded) return;
+	const text = JSON.stringify(reply.body);
+	res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+function sendText(socket: WebSocket, text: string): void {
+	if (socket.readyState === WebSocket.OPEN) socket.send(text);
+}
+
+function rawDataToText(data: RawData): string {
+	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+	return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
+}

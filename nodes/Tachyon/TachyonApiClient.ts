@@ -1,0 +1,196 @@
+import type { ZodType } from 'zod';
+
+import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
+import type { JsonResponse } from '../shared/http';
+import type { Redactor } from '../shared/redact';
+import { createRedactor } from '../shared/redact';
+import type { SubmitTxRequest, SubmitTxResult, TachyonTransaction } from './protocol';
+import { TACHYON_DEFAULT_BASE_URL, registerWebsocketDataSchema, submitTxDataSchema, transactionSchema, unwrapEnvelope } from './protocol';
+
+/** What a `tachyonApi` credential resolves to. */
+export interface TachyonConnection {
+	/** REST origin without a trailing slash, e.g. https://tachyon.rath.fi */
+	baseUrl: string;
+	apiKey: string;
+	dashboardJwt: string | null;
+	/** An already registered WebSocket key and its URL, when the credential has both. */
+	webSocket: TachyonWebSocketEndpoint | null;
+}
+
+export interface TachyonWebSocketEndpoint {
+	url: string;
+	key: string;
+}
+
+export interface TachyonCredentialFields {
+	baseUrl?: unknown;
+	apiKey?: unknown;
+	dashboardJwt?: unknown;
+	wsKey?: unknown;
+	wsUrl?: unknown;
+}
+
+/** Thrown for a credential or endpoint that cannot work whatever the service says. */
+export class TachyonConfigurationError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'TachyonConfigurationError';
+	}
+}
+
+export function resolveTachyonConnection(fields: TachyonCredentialFields): TachyonConnection {
+	const apiKey = text(fields.apiKey);
+	if (!apiKey) throw new TachyonConfigurationError('The Tachyon credential has no API key. Add the key from the Tachyon dashboard to the credential.');
+	return {
+		baseUrl: restBaseUrl(text(fields.baseUrl) || TACHYON_DEFAULT_BASE_URL),
+		apiKey,
+		dashboardJwt: text(fields.dashboardJwt) || null,
+		webSocket: credentialWebSocket(text(fields.wsUrl), text(fields.wsKey), Boolean(text(fields.dashboardJwt))),
+	};
+}
+
+function restBaseUrl(value: string): string {
+	// People paste the API root ("…/api") as often as the origin; the paths below add /api themselves.
+	const baseUrl = value.replace(/\/+$/, '').replace(/\/api$/i, '');
+	if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
+		throw new TachyonConfigurationError(`The Tachyon credential's base URL "${value}" is not an http(s) URL. Use ${TACHYON_DEFAULT_BASE_URL}, or your emulator's address.`);
+	}
+	return baseUrl;
+}
+
+/** Both fields, or neither; one alone is only fine when a JWT can register the pair. */
+function credentialWebSocket(wsUrl: string, wsKey: string, canRegister: boolean): TachyonWebSocketEndpoint | null {
+	if (wsUrl && wsKey) return { url: toWebSocketUrl(wsUrl, "The Tachyon credential's WebSocket URL"), key: wsKey };
+	if ((wsUrl || wsKey) && !canRegister) {
+		const [present, missing] = wsUrl ? ['WebSocket URL', 'WebSocket Key'] : ['WebSocket Key', 'WebSocket URL'];
+		throw new TachyonConfigurationError(
+			`The Tachyon credential has a ${present} but no ${missing}. Fill in both (the output of Tachyon → Register WebSocket), or add a dashboard JWT to register them.`,
+		);
+	}
+	return null;
+}
+
+/** Registration may answer with an http(s) URL for the same endpoint; the WebSocket client needs ws(s). */
+function toWebSocketUrl(raw: string, what: string): string {
+	const url = raw.trim().replace(/^http(s?):\/\//i, 'ws$1://');
+	if (!/^wss?:\/\/[^/\s]+/i.test(url)) throw new TachyonConfigurationError(`${what} "${raw}" is not a ws(s):// URL, e.g. wss://tachyon.rath.fi/ws.`);
+	return url;
+}
+
+function text(value: unknown): string {
+	return typeof value === 'string' ? value.trim() : '';
+}
+
+// A well-formed transaction id (24-hex, like Tachyon's ids) that no transaction has.
+const CREDENTIAL_PROBE_TX_ID = '000000000000000000000000';
+
+type Auth = 'apiKey' | 'dashboardJwt';
+
+/**
+ * Tachyon's REST API: `api-key` header for transactions, `Authorization: Bearer <dashboard JWT>`
+ * for account configuration. Its redactor hides the API key, the JWT and every WebSocket key the
+ * client has seen, including one it registered itself.
+ */
+export class TachyonApiClient {
+	private readonly secrets: string[];
+	private redactor: Redactor;
+	/** Bound, so that holders of it also hide a key registered later. */
+	readonly redact: Redactor = (message: string) => this.redactor(message);
+
+	constructor(
+		private readonly connection: TachyonConnection,
+		private readonly timeoutMs = 30_000,
+	) {
+		this.secrets = [connection.apiKey, connection.dashboardJwt ?? '', connection.webSocket?.key ?? ''];
+		this.redactor = createRedactor(this.secrets);
+	}
+
+	async submitTransaction(request: SubmitTxRequest): Promise<SubmitTxResult> {
+		const what = 'Relaying the transaction';
+		return this.expect(await this.call('POST', '/api/submit-tx', 'apiKey', what, request), submitTxDataSchema, what);
+	}
+
+	async getTransaction(txId: string): Promise<TachyonTransaction> {
+		const what = `Reading Tachyon transaction ${txId}`;
+		return this.expect(await this.call('GET', `/api/tx?id=${encodeURIComponent(txId)}`, 'apiKey', what), transactionSchema, what);
+	}
+
+	/** "Creates or returns" the account's persistent WebSocket key (A.7). The key is redacted from then on. */
+	async registerWebsocket(): Promise<{ wsUrl: string; wsKey: string }> {
+		const what = 'Registering the WebSocket';
+		if (!this.connection.dashboardJwt) {
+			throw new TachyonConfigurationError('Registering a Tachyon WebSocket needs the dashboard JWT: add it to the Tachyon credential.');
+		}
+		const data = this.expect(await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', what), registerWebsocketDataSchema, what);
+		const wsKey = (data.apiKey ?? data.wsKey) as string;
+		this.rememberSecret(wsKey);
+		return { wsUrl: toWebSocketUrl(data.wsUrl, 'Tachyon returned a WebSocket URL'), wsKey };
+	}
+
+	/** The credential's WebSocket key and URL, or, without them, the ones registration hands out. */
+	async webSocketEndpoint(): Promise<TachyonWebSocketEndpoint> {
+		if (this.connection.webSocket) return this.connection.webSocket;
+		if (!this.connection.dashboardJwt) {
+			throw new TachyonConfigurationError(
+				'The Tachyon credential has neither a WebSocket URL and key nor a dashboard JWT to register them. Add the dashboard JWT, or the output of Tachyon → Register WebSocket.',
+			);
+		}
+		const { wsUrl, wsKey } = await this.registerWebsocket();
+		return { url: wsUrl, key: wsKey };
+	}
+
+	/**
+	 * For the credential test. The API key: reading a transaction that cannot exist answers 401/403
+	 * for a refused key and 404 (or 200/400) for an accepted one; this proves the base URL is a
+	 * Tachyon-like JSON API and the key is not refused (if the read turns out to be public, as the
+	 * newer docs may suggest, a wrong key cannot be told apart). The JWT, when set: registering the
+	 * WebSocket is documented as "creates or returns", so calling it changes nothing once done.
+	 */
+	async verifyCredential(): Promise<{ valid: boolean; message: string }> {
+		const keyCheck = await this.call('GET', `/api/tx?id=${CREDENTIAL_PROBE_TX_ID}`, 'apiKey', 'Checking the API key');
+		if (keyCheck.status === 401 || keyCheck.status === 403 || keyCheck.status >= 500) {
+			return { valid: false, message: serviceErrorFrom(keyCheck, 'Checking the API key', this.redact).message };
+		}
+		if (!isRecord(keyCheck.body)) {
+			return { valid: false, message: this.redact(`${this.connection.baseUrl} answered HTTP ${keyCheck.status} without JSON: is it Tachyon's API?`) };
+		}
+		if (!this.connection.dashboardJwt) return { valid: true, message: 'Tachyon accepted the API key' };
+		const jwtCheck = await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', 'Checking the dashboard JWT');
+		if (jwtCheck.status < 200 || jwtCheck.status >= 300) {
+			return { valid: false, message: `The API key was accepted, but: ${serviceErrorFrom(jwtCheck, 'Checking the dashboard JWT', this.redact).message}` };
+		}
+		return { valid: true, message: 'Tachyon accepted the API key and the dashboard JWT' };
+	}
+
+	private rememberSecret(secret: string): void {
+		this.secrets.push(secret);
+		this.redactor = createRedactor(this.secrets);
+	}
+
+	private async call(method: 'GET' | 'POST', path: string, auth: Auth, what: string, body?: unknown): Promise<JsonResponse> {
+		const headers: Record<string, string> =
+			auth === 'apiKey' ? { 'api-key': this.connection.apiKey } : { authorization: `Bearer ${this.connection.dashboardJwt ?? ''}` };
+		return await requestJson({ method, url: `${this.connection.baseUrl}${path}`, headers, body, timeoutMs: this.timeoutMs }, this.redact).catch((error: Error) => {
+			error.message = `${what}: ${error.message}`;
+			throw error;
+		});
+	}
+
+	/** The envelope's `data`, checked against `schema`; non-2xx and `success:false` answers become ServiceApiErrors. */
+	private expect<T>(response: JsonResponse, schema: ZodType<T>, what: string): T {
+		if (response.status < 200 || response.status >= 300) throw serviceErrorFrom(response, what, this.redact);
+		const unwrapped = unwrapEnvelope(response.body);
+		if (!unwrapped.ok) {
+			throw new ServiceApiError(this.redact(`${what} failed: ${unwrapped.message}`), response.status, unwrapped.code ? this.redact(unwrapped.code) : null);
+		}
+		const parsed = schema.safeParse(unwrapped.data);
+		if (parsed.success) return parsed.data;
+		const issue = parsed.error.issues[0];
+		const shape = isRecord(unwrapped.data) ? `fields ${Object.keys(unwrapped.data).join(', ') || 'none'}` : typeof unwrapped.data;
+		throw new ServiceApiError(
+			this.redact(`${what}: Tachyon answered with an unexpected body (${shape}; ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
+			response.status,
+			null,
+		);
+	}
+}

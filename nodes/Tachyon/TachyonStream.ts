@@ -1,0 +1,203 @@
+import type { NormalizedItem } from '../shared/NormalizedItem';
+import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
+import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import { TransitionTracker } from '../shared/TransitionTracker';
+import { redactedMessage } from '../shared/redact';
+import type { TachyonApiClient } from './TachyonApiClient';
+import type { TachyonTransaction } from './protocol';
+import { PING_FRAME, classifyFrame, isTachyonFinal, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
+
+export interface TachyonStreamFilters {
+	/** Each filter empty or absent: no restriction. */
+	statuses?: readonly string[];
+	txIds?: readonly string[];
+	chainIds?: readonly number[];
+}
+
+export interface TachyonStreamOptions {
+	client: TachyonApiClient;
+	/** Filtered transitions are still tracked (so dedupe and reconcile stay right), just not emitted. */
+	filters?: TachyonStreamFilters;
+	onItem(item: NormalizedItem): void;
+	/** Something a retry cannot fix, after the stream started (e.g. the WebSocket key was revoked). */
+	onFatal(error: Error): void;
+	logger?: SocketLogger;
+	keepAlive?: KeepAliveOptions;
+	backoff?: Partial<BackoffOptions>;
+	/** How long a new connection may stay silent before it counts as ready anyway. */
+	greetingWaitMs?: number;
+}
+
+/**
+ * Keep-alive by application ping: the service doc confirms that Tachyon echoes every client message,
+ * and an echo proves the service's own message loop is alive, where a protocol pong may come from a
+ * proxy in front of it. Any frame counts as an answer, so the echo's exact shape does not matter.
+ */
+const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: PING_FRAME };
+const GREETING_WAIT_MS = 3_000;
+/** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
+const RECONCILE_CONCURRENCY = 4;
+const FRAME_EXCERPT_LENGTH = 160;
+
+/**
+ * Streams the account's transaction notifications over the shared reconnecting socket (`x-ws-token`
+ * header) and turns them into normalized items: each status transition once, in order, also across
+ * reconnects. After a reconnect it reads every transaction seen but not final over REST and emits
+ * what was missed (REST knows only the current state, so statuses passed entirely while disconnected
+ * collapse into the latest one).
+ */
+export class TachyonStream {
+	private socket: ReconnectingSocket | null = null;
+	private closed = false;
+	private readonly tracker = new TransitionTracker();
+	private readonly matches: (item: NormalizedItem) => boolean;
+	private readonly txIdFilter: ReadonlySet<string>;
+	private greetingReceived: (() => void) | null = null;
+	// Ids whose REST read is in flight; true once a WebSocket update for the id arrived meanwhile.
+	private readonly reconciling = new Map<string, boolean>();
+
+	constructor(private readonly options: TachyonStreamOptions) {
+		const statuses = new Set(options.filters?.statuses ?? []);
+		const chainIds = new Set(options.filters?.chainIds ?? []);
+		this.txIdFilter = new Set(options.filters?.txIds ?? []);
+		this.matches = (item) =>
+			(statuses.size === 0 || statuses.has(item.status)) &&
+			(this.txIdFilter.size === 0 || this.txIdFilter.has(item.id)) &&
+			(chainIds.size === 0 || (item.chainId !== null && chainIds.has(item.chainId)));
+	}
+
+	/**
+	 * Resolves once connected and greeted. Registers the WebSocket first when the credential has no
+	 * key; a refused key or JWT rejects here, so an activation fails at once with the reason.
+	 */
+	async start(): Promise<void> {
+		const endpoint = await this.options.client.webSocketEndpoint();
+		if (this.closed) return;
+		// The key is fixed for the activation ("persistent, reusable"), so registering once is enough.
+		this.socket = new ReconnectingSocket({
+			url: endpoint.url,
+			headers: { 'x-ws-token': endpoint.key },
+			redact: this.options.client.redact,
+			logger: this.options.logger,
+			keepAlive: this.options.keepAlive ?? DEFAULT_KEEP_ALIVE,
+			backoff: this.options.backoff,
+		});
+		this.socket.addListener({
+			onReady: async (connection) => await this.onReady(connection),
+			onFrame: (frame) => this.onFrame(frame),
+			// A drop cancels the greeting timer: stop waiting for a greeting that cannot come.
+			onDisconnect: () => this.greetingReceived?.(),
+			onFatal: (error) => this.options.onFatal(error),
+		});
+		await this.socket.start();
+	}
+
+	async close(): Promise<void> {
+		this.closed = true;
+		this.greetingReceived?.();
+		await this.socket?.close();
+	}
+
+	private async onReady(connection: ConnectionHandle): Promise<void> {
+		await this.awaitGreeting(connection);
+		if (connection.reconnected) await this.reconcile();
+	}
+
+	/**
+	 * Tachyon accepts the upgrade even for a bad key, then sends an unauthorized message and closes.
+	 * So the connection is ready only once the server has spoken: its greeting, or the echo of the
+	 * ping sent here (the legacy service may not greet). Silence past the wait is taken as ready.
+	 */
+	private async awaitGreeting(connection: ConnectionHandle): Promise<void> {
+		await new Promise<void>((resolve) => {
+			this.greetingReceived = resolve;
+			this.socket?.scheduleOnConnection(this.options.greetingWaitMs ?? GREETING_WAIT_MS, resolve);
+			connection.send(PING_FRAME);
+		});
+		this.greetingReceived = null;
+	}
+
+	/** Reads the current state of every transaction seen but not final; one failure does not stop the others. */
+	private async reconcile(): Promise<void> {
+		const queue = this.tracker.unfinishedIds().filter((id) => this.txIdFilter.size === 0 || this.txIdFilter.has(id));
+		const worker = async () => {
+			for (let txId = queue.shift(); txId !== undefined; txId = queue.shift()) {
+				if (this.isClosed()) return;
+				await this.reconcileOne(txId);
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, queue.length) }, worker));
+	}
+
+	private async reconcileOne(txId: string): Promise<void> {
+		this.reconciling.set(txId, false);
+		try {
+			const transaction = await this.options.client.getTransaction(txId);
+			// The socket spoke for this id while REST was answering: the socket's word is at least as
+			// new, and anything after it comes over the socket too. An older REST state would be out of order.
+			if (this.reconciling.get(txId) === false) this.handleTransaction(transaction, 'rest');
+		} catch (error) {
+			this.options.logger?.warn(`Tachyon: could not reconcile transaction ${txId} after reconnecting: ${redactedMessage(error, this.options.client.redact)}`);
+		} finally {
+			this.reconciling.delete(txId);
+		}
+	}
+
+	private onFrame(raw: unknown): void {
+		const frame = classifyFrame(raw);
+		switch (frame.kind) {
+			case 'tx-update': {
+				this.greetingReceived?.();
+				const txId = transactionIdOf(frame.transaction);
+				if (this.reconciling.has(txId)) this.reconciling.set(txId, true);
+				this.handleTransaction(frame.transaction, `websocket, ${frame.shape} frame`);
+				return;
+			}
+			case 'system':
+				this.greetingReceived?.();
+				this.options.logger?.debug(`Tachyon: ${this.options.client.redact(frame.message)}`);
+				return;
+			case 'echo':
+				this.greetingReceived?.();
+				return;
+			case 'unauthorized':
+				// Settle the greeting wait first; fail() then closes the socket before onReady goes on.
+				this.greetingReceived?.();
+				this.socket?.fail(
+					new SocketFatalError(
+						this.options.client.redact(`Tachyon refused the WebSocket key ("${frame.message}"). Check the credential's WebSocket Key, or its dashboard JWT if the key is registered on activation.`),
+						'auth',
+					),
+				);
+				return;
+			case 'unknown':
+				this.options.logger?.warn(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`);
+				return;
+		}
+	}
+
+	private handleTransaction(transaction: TachyonTransaction, via: string): void {
+		// Deactivated while a REST answer was on its way: emit nothing more.
+		if (this.isClosed()) return;
+		const txId = transactionIdOf(transaction);
+		const isNew = this.tracker.accept({ id: txId, transitionKey: transitionKeyOf(transaction), isFinal: isTachyonFinal(transaction.status) });
+		if (!isNew) return;
+		const item = normalizeTachyonTransaction(transaction, new Date().toISOString());
+		if (!this.matches(item)) return;
+		this.options.logger?.debug(`Tachyon transaction ${txId} is ${transitionKeyOf(transaction)} (via ${via})`);
+		try {
+			this.options.onItem(item);
+		} catch (error) {
+			this.options.logger?.error(`Tachyon: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
+		}
+	}
+
+	private isClosed(): boolean {
+		return this.closed || this.socket?.state === 'closed';
+	}
+
+	private excerpt(raw: unknown): string {
+		const text = JSON.stringify(raw) ?? String(raw);
+		return this.options.client.redact(text.length > FRAME_EXCERPT_LENGTH ? `${text.slice(0, FRAME_EXCERPT_LENGTH)}…` : text);
+	}
+}

@@ -1,0 +1,81 @@
+import { NodeOperationError } from 'n8n-workflow';
+import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult } from 'n8n-workflow';
+
+import { toNodeError } from '../shared/n8n';
+import { createRedactor, redactedMessage } from '../shared/redact';
+import { TachyonApiClient, TachyonConfigurationError, resolveTachyonConnection } from './TachyonApiClient';
+import type { TachyonCredentialFields } from './TachyonApiClient';
+
+/** n8n glue shared by the Tachyon nodes: credential, credential test, id list parameters. */
+
+export const TACHYON_CREDENTIAL_TEST = 'tachyonApiCredentialTest';
+
+interface CredentialReader {
+	getCredentials(type: string): Promise<object>;
+	getNode(): INode;
+}
+
+/** The client for the node's `tachyonApi` credential; an unusable credential is a NodeOperationError. */
+export async function tachyonClientFor(context: CredentialReader): Promise<TachyonApiClient> {
+	const fields = (await context.getCredentials('tachyonApi')) as TachyonCredentialFields;
+	try {
+		return new TachyonApiClient(resolveTachyonConnection(fields));
+	} catch (error) {
+		// The message may quote a credential field: hide every secret the credential holds.
+		throw toNodeError(context.getNode(), error, createRedactor([fields.apiKey, fields.dashboardJwt, fields.wsKey].filter((v): v is string => typeof v === 'string')));
+	}
+}
+
+/** Checks the API key and, when set, the dashboard JWT against the service (see verifyCredential). */
+export async function tachyonApiCredentialTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	let client: TachyonApiClient;
+	try {
+		client = new TachyonApiClient(resolveTachyonConnection(credential.data ?? {}), 15_000);
+	} catch (error) {
+		return { status: 'Error', message: error instanceof TachyonConfigurationError ? error.message : String(error) };
+	}
+	try {
+		const { valid, message } = await client.verifyCredential();
+		return { status: valid ? 'OK' : 'Error', message };
+	} catch (error) {
+		return { status: 'Error', message: redactedMessage(error, client.redact) };
+	}
+}
+
+/** Ids separated by commas, spaces or new lines; empty means "no filter". */
+export function parseTxIdList(value: unknown): string[] {
+	return [...new Set(String(value ?? '').split(/[\s,]+/).filter(Boolean))];
+}
+
+/** Chain ids as numbers, so that a typo is a clear error instead of a filter that never matches. */
+export function parseChainIdList(node: INode, value: unknown): number[] {
+	const parts = String(value ?? '').split(/[\s,]+/).filter(Boolean);
+	const invalid = parts.filter((part) => !/^\d+$/.test(part) || Number(part) === 0);
+	if (invalid.length > 0) {
+		throw new NodeOperationError(node, `Chain IDs must be positive whole numbers; "${invalid.join('", "')}" ${invalid.length === 1 ? 'is' : 'are'} not`, {
+			description: 'Separate chain IDs with commas, e.g. 8453, 42161.',
+		});
+	}
+	return [...new Set(parts.map(Number))];
+}
+
+/** A transaction id from a parameter, trimmed; missing or containing spaces is a clear error. */
+export function readTxId(node: INode, value: unknown, itemIndex?: number): string {
+	const txId = String(value ?? '').trim();
+	if (!txId) {
+		throw new NodeOperationError(node, 'No transaction ID given', {
+			itemIndex,
+			description: "Map the txId returned by Relay Transaction, e.g. {{ $json.txId }}.",
+		});
+	}
+	if (/\s/.test(txId)) {
+		throw new NodeOperationError(node, `"${txId}" is not a Tachyon transaction ID`, {
+			itemIndex,
+			description: 'Tachyon transaction IDs have no spaces, like 68fa3450539a3c9d28bbca33.',
+		});
+	}
+	return txId;
+}
