@@ -146,6 +146,17 @@ describe('WebSocket key and registration', () => {
 		expect(error.message).not.toContain(WS_KEY);
 	});
 
+	test('a plain-text (not JSON) unauthorized message is also one fatal error, not a reconnect loop', async () => {
+		const trigger = await activate();
+		emulator.sendRawToAll('Unauthorized: invalid x-ws-token');
+		const error = await trigger.waitForError();
+		expect(error.message).toMatch(/Tachyon refused the WebSocket key \("Unauthorized: invalid x-ws-token"\)/);
+		await sleep(800);
+		expect(trigger.errors).toHaveLength(1);
+		expect(emulator.stats.connectionsAccepted).toBe(1);
+		expect(emulator.openConnectionCount()).toBe(0);
+	});
+
 	test('an upgrade refused with HTTP 403 is an authentication error', async () => {
 		emulator.setRefuseUpgrades(403);
 		const error = await activationError(credentials());

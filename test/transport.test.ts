@@ -137,6 +137,20 @@ test('malformed frames are logged (redacted) and skipped; the connection stays u
 	await socket.close();
 });
 
+test('listeners see frames that are not JSON through onUnparsedFrame', async () => {
+	server = await startServer();
+	server.onConnection = (ws) => {
+		ws.send(JSON.stringify({ type: 'connected' }));
+		ws.send('Unauthorized');
+	};
+	const { socket } = socketFor(server);
+	const texts: string[] = [];
+	socket.addListener({ onUnparsedFrame: (text) => texts.push(text) });
+	await socket.start();
+	await eventually(() => expect(texts).toEqual(['Unauthorized']));
+	await socket.close();
+});
+
 test('a listener that throws does not stop the others or the connection', async () => {
 	server = await startServer();
 	const { socket, logger } = socketFor(server);

@@ -5,7 +5,7 @@ import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient } from './TachyonApiClient';
 import type { TachyonTransaction } from './protocol';
-import { PING_FRAME, classifyFrame, isTachyonFinal, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
+import { PING_FRAME, classifyFrame, isTachyonFinal, isUnauthorizedText, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
 
 export interface TachyonStreamFilters {
 	/** Each filter empty or absent: no restriction. */
@@ -85,6 +85,9 @@ export class TachyonStream {
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
+			onUnparsedFrame: (text) => {
+				if (isUnauthorizedText(text)) this.refuseKey(text);
+			},
 			// A drop cancels the greeting timer: stop waiting for a greeting that cannot come.
 			onDisconnect: () => this.greetingReceived?.(),
 			onFatal: (error) => this.options.onFatal(error),
@@ -161,19 +164,24 @@ export class TachyonStream {
 				this.greetingReceived?.();
 				return;
 			case 'unauthorized':
-				// Settle the greeting wait first; fail() then closes the socket before onReady goes on.
-				this.greetingReceived?.();
-				this.socket?.fail(
-					new SocketFatalError(
-						this.options.client.redact(`Tachyon refused the WebSocket key ("${frame.message}"). Check the credential's WebSocket Key, or its dashboard JWT if the key is registered on activation.`),
-						'auth',
-					),
-				);
+				this.refuseKey(frame.message);
 				return;
 			case 'unknown':
 				this.options.logger?.warn(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`);
 				return;
 		}
+	}
+
+	/** The service's unauthorized message: one fatal error, no reconnect. */
+	private refuseKey(message: string): void {
+		// Settle the greeting wait first; fail() then closes the socket before onReady goes on.
+		this.greetingReceived?.();
+		this.socket?.fail(
+			new SocketFatalError(
+				this.options.client.redact(`Tachyon refused the WebSocket key ("${message}"). Check the credential's WebSocket Key, or its dashboard JWT if the key is registered on activation.`),
+				'auth',
+			),
+		);
 	}
 
 	private handleTransaction(transaction: TachyonTransaction, via: string): void {

@@ -138,6 +138,11 @@ export const PING_FRAME = { type: 'ping' } as const;
 
 const UNAUTHORIZED = /unauthori[sz]ed/i;
 
+/** The docs do not say the unauthorized message is JSON: a plain-text one counts too. */
+export function isUnauthorizedText(text: string): boolean {
+	return UNAUTHORIZED.test(text);
+}
+
 /**
  * Sorts a JSON frame into what the stream acts on. Order matters: a transaction is recognised first
  * (its `error` may well read "Unauthorized" — a contract revert — and must still be an update), and

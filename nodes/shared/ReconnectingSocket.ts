@@ -68,6 +68,8 @@ export interface SocketListener {
 	/** After every (re)connection: subscribe again and reconcile what was missed. */
 	onReady?(connection: ConnectionHandle): void | Promise<void>;
 	onFrame?(frame: unknown): void;
+	/** A text frame that is not JSON (already logged and skipped); e.g. a plain-text refusal. */
+	onUnparsedFrame?(text: string): void;
 	/** A reconnect will follow (unless `willReconnect` is false). */
 	onDisconnect?(info: DisconnectInfo): void;
 	/** A retry cannot fix this (credentials refused, or a listener called `fail`). The socket is closed. */
@@ -287,10 +289,13 @@ export class ReconnectingSocket {
 		});
 		ws.on('message', (data: WebSocket.RawData) => {
 			this.noteActivity();
-			const frame = this.parseFrame(data);
-			if (frame === undefined) return;
-			if (!ready && this.options.isReadyFrame?.(frame)) becomeReady();
-			this.dispatchFrame(frame);
+			const parsed = this.parseFrame(data);
+			if ('text' in parsed) {
+				this.dispatch((listener) => listener.onUnparsedFrame?.(parsed.text));
+				return;
+			}
+			if (!ready && this.options.isReadyFrame?.(parsed.json)) becomeReady();
+			this.dispatch((listener) => listener.onFrame?.(parsed.json));
 		});
 		ws.on('pong', () => this.noteActivity());
 		ws.on('error', (error: Error) => {
@@ -404,23 +409,23 @@ export class ReconnectingSocket {
 		return serverDelay === null ? jittered : Math.max(jittered, serverDelay);
 	}
 
-	private parseFrame(data: WebSocket.RawData): unknown {
+	private parseFrame(data: WebSocket.RawData): { json: unknown } | { text: string } {
 		const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
 		this.stats.framesReceived += 1;
 		try {
-			return JSON.parse(text) as unknown;
+			return { json: JSON.parse(text) as unknown };
 		} catch {
 			this.stats.malformedFrames += 1;
 			const excerpt = this.options.redact(text.length > 120 ? `${text.slice(0, 120)}…` : text);
 			this.logger?.warn(`Skipped a frame that is not JSON from ${this.redactedUrl}: ${JSON.stringify(excerpt)}`);
-			return undefined;
+			return { text };
 		}
 	}
 
-	private dispatchFrame(frame: unknown): void {
+	private dispatch(deliver: (listener: SocketListener) => void): void {
 		for (const listener of [...this.listeners]) {
 			try {
-				listener.onFrame?.(frame);
+				deliver(listener);
 			} catch (error) {
 				// One listener's bug must not take the connection (or the other listeners) down.
 				this.logger?.error(`A frame handler failed: ${redactedMessage(error, this.options.redact)}`);
