@@ -1,0 +1,575 @@
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * Local emulator of the Allfeat ATS tracking API (REST `GET /v1/transactions/{id}`, the read-only
+ * WebSocket `/v1/ws/transactions/{id}`) and of its signed webhook sender, for tests. It follows
+ * /work/shared/api/allfeat-ats-tracking-source.txt and Part B of tachyon-and-allfeat.md; where the
+ * real service is undocumented it makes one fixed choice (marked "Emulator choice"). Transactions
+ * move one step per `advance()`, or on a clock when `stepMs > 0`; fault-injection hooks break the
+ * service on purpose.
+ */
+
+/** The documented steps (tracking.mdx). */
+export const ALLFEAT_STEP_SEQUENCE = ['validating', 'preparing_transaction', 'signing', 'submitting', 'confirming', 'completed'] as const;
+/** Documented progress values; `transferring_tokens` (widget only) gets the widget's 20 %. */
+const PROGRESS: Record<string, number> = {
+	validating: 5,
+	transferring_tokens: 20,
+	preparing_transaction: 20,
+	signing: 40,
+	submitting: 60,
+	confirming: 80,
+	completed: 100,
+	failed: 100,
+};
+const DESCRIPTIONS: Record<string, string> = {
+	validating: 'Validating input',
+	transferring_tokens: 'Transferring tokens',
+	preparing_transaction: 'Building the meta-transaction',
+	signing: 'Signing with the organization wallet',
+	submitting: 'Submitting to blockchain',
+	confirming: 'Waiting for block confirmation',
+	completed: 'Registered on chain',
+	failed: 'Transaction failed',
+};
+
+export type UnknownIdOnWebSocket = 'error-frame' | 'not-found-frame' | 'http-404';
+
+export interface AllfeatEmulatorOptions {
+	/** Default 0 = random free port; the emulator always binds 127.0.0.1. */
+	port?: number;
+	/** > 0: every transaction advances one step every stepMs; 0 (default): only `advance()` moves them. */
+	stepMs?: number;
+	/**
+	 * Keys accepted in `Authorization: Bearer`. Tracking needs no auth; Emulator choice: a request
+	 * that does send a key not in this list is refused with 401 `api_key.not_found`.
+	 */
+	apiKeys?: string[];
+	/** How the socket answers an unknown id (undocumented, open question 13). Default: an `error` frame, then close. */
+	unknownIdOnWebSocket?: UnknownIdOnWebSocket;
+	/** Deliver the signed `work_*` webhook to this URL when a transaction becomes final. */
+	webhook?: { url: string; secretBase64: string };
+	/** Terminal `update` frames carry the widget's `details` (default) or only the documented fields (false). */
+	terminalFrameDetails?: boolean;
+}
+
+export interface CreateTransactionOptions {
+	transactionType?: 'register' | 'add_version';
+	/** The widget's extra step, right after `validating`. */
+	withTokenTransfer?: boolean;
+	/** The transaction goes to `failed` instead of this step. */
+	failAt?: string;
+	externalUserRef?: string;
+}
+
+export interface EmulatedStep {
+	step: string;
+	progress: number;
+	description: string;
+	timestamp: string;
+}
+
+/** The REST resource (tracking.mdx), plus the terminal `result` of the widget's type. */
+export interface EmulatedTransaction {
+	id: string;
+	transaction_type: string;
+	current_step: string;
+	progress: number;
+	description: string;
+	is_complete: boolean;
+	result: Record<string, unknown> | null;
+	steps: EmulatedStep[];
+	created_at: string;
+	updated_at: string;
+}
+
+export interface WebhookDelivery {
+	status: number;
+	body: string;
+}
+
+export interface SignOptions {
+	/** Unix seconds; default now. */
+	timestamp?: number;
+	/** Replaces the whole `X-Allfeat-Signature` header (null: no header). */
+	signatureHeader?: string | null;
+	contentType?: string;
+}
+
+export interface AllfeatEmulatorStats {
+	connectionsAccepted: number;
+	connectionsRefused: number;
+	restRequests: number;
+	webhooksDelivered: number;
+}
+
+interface TransactionRecord {
+	transaction: EmulatedTransaction;
+	sequence: string[];
+	position: number;
+	externalUserRef?: string;
+	autoStepTimer?: NodeJS.Timeout;
+}
+
+interface Reply {
+	status: number;
+	body: unknown;
+}
+
+/** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
+type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
+
+const TRANSACTION_PATH = /^\/v1\/transactions\/([^/]+)$/;
+const SOCKET_PATH = /^\/v1\/ws\/transactions\/([^/]+)$/;
+const EXPLORER_BASE_URL = 'https://explorer.allfeat.org/tx';
+const FIRST_BLOCK_NUMBER = 1_234_000;
+const FIRST_ATS_ID = 1_000;
+const ORGANIZATION_ID = '4b0c8a4e-1f7a-4d61-9a55-3c2f0e9d7b11';
+const API_KEY_ID = 'b6a1d2e3-5f40-4a8b-9c7d-0e1f2a3b4c5d';
+const WEBHOOK_TIMEOUT_MS = 5_000;
+
+export class AllfeatEmulator {
+	readonly port: number;
+	/** The credential's base URL (without `/v1`). */
+	readonly baseUrl: string;
+	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0 };
+	readonly webhookDeliveries: WebhookDelivery[] = [];
+
+	private readonly apiKeys: ReadonlySet<string>;
+	private readonly stepMs: number;
+	private readonly unknownIdOnWebSocket: UnknownIdOnWebSocket;
+	private readonly webhook: AllfeatEmulatorOptions['webhook'];
+	private readonly terminalFrameDetails: boolean;
+	private readonly transactions = new Map<string, TransactionRecord>();
+	private readonly socketsByTransaction = new Map<string, Set<WebSocket>>();
+	private readonly inFlightWebhooks = new Set<Promise<unknown>>();
+	private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+	private nextBlockNumber = FIRST_BLOCK_NUMBER;
+	private nextAtsId = FIRST_ATS_ID;
+	private upgradeRefusal: number | null = null;
+	private restFailures = { remaining: 0, status: 503 };
+	private restDelayMs = 0;
+	private readonly restDelayTimers = new Set<NodeJS.Timeout>();
+	private closing: Promise<void> | undefined;
+
+	static async start(options: AllfeatEmulatorOptions = {}): Promise<AllfeatEmulator> {
+		const server = createServer();
+		const port = await listen(server, options.port ?? 0);
+		return new AllfeatEmulator(server, port, options);
+	}
+
+	// Handlers are attached right after `listen` resolves, before any I/O callback can deliver a request.
+	private constructor(
+		private readonly server: Server,
+		port: number,
+		options: AllfeatEmulatorOptions,
+	) {
+		this.port = port;
+		this.baseUrl = `http://127.0.0.1:${port}`;
+		this.apiKeys = new Set(options.apiKeys ?? []);
+		this.stepMs = options.stepMs ?? 0;
+		this.unknownIdOnWebSocket = options.unknownIdOnWebSocket ?? 'error-frame';
+		this.webhook = options.webhook;
+		this.terminalFrameDetails = options.terminalFrameDetails ?? true;
+		server.on('request', (req, res) => this.onHttpRequest(req, res));
+		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+	}
+
+	// ----- transactions ---------------------------------------------------------------------------
+
+	/** A new transaction at `validating`, as `confirm` leaves it. */
+	createTransaction(options: CreateTransactionOptions = {}): EmulatedTransaction {
+		const now = new Date().toISOString();
+		const sequence: string[] = [...ALLFEAT_STEP_SEQUENCE];
+		if (options.withTokenTransfer) sequence.splice(1, 0, 'transferring_tokens');
+		if (options.failAt) {
+			const failIndex = sequence.indexOf(options.failAt);
+			if (failIndex < 1) throw new Error(`AllfeatEmulator: cannot fail at "${options.failAt}"; choose a step after validating`);
+			sequence.splice(failIndex, sequence.length, 'failed');
+		}
+		const first = stepRecord(sequence[0], now);
+		const record: TransactionRecord = {
+			sequence,
+			position: 0,
+			externalUserRef: options.externalUserRef,
+			transaction: {
+				id: randomUUID(),
+				transaction_type: options.transactionType ?? 'register',
+				current_step: first.step,
+				progress: first.progress,
+				description: first.description,
+				is_complete: false,
+				result: null,
+				steps: [first],
+				created_at: now,
+				updated_at: now,
+			},
+		};
+		this.transactions.set(record.transaction.id, record);
+		if (this.stepMs > 0 && !this.closing) {
+			record.autoStepTimer = setInterval(() => this.advance(record.transaction.id), this.stepMs);
+		}
+		return structuredClone(record.transaction);
+	}
+
+	/** Moves one step forward and sends the `update` frame; at the final step the server closes the sockets. */
+	advance(transactionId: string): EmulatedTransaction {
+		const record = this.moveForward(transactionId);
+		if (record) this.broadcastStep(record);
+		return this.getTransaction(transactionId) as EmulatedTransaction;
+	}
+
+	/** Fault injection: the step happens but its frame is lost (REST history still has it). */
+	advanceSilently(transactionId: string): EmulatedTransaction {
+		const record = this.moveForward(transactionId);
+		if (record && record.transaction.is_complete) this.closeSocketsOf(transactionId, 1000, 'Transaction complete');
+		return this.getTransaction(transactionId) as EmulatedTransaction;
+	}
+
+	advanceToEnd(transactionId: string): EmulatedTransaction {
+		while (!this.requireRecord(transactionId).transaction.is_complete) this.advance(transactionId);
+		return this.getTransaction(transactionId) as EmulatedTransaction;
+	}
+
+	/** A snapshot: later steps do not alter the returned object. */
+	getTransaction(transactionId: string): EmulatedTransaction | undefined {
+		const record = this.transactions.get(transactionId);
+		return record ? structuredClone(record.transaction) : undefined;
+	}
+
+	// ----- fault injection ------------------------------------------------------------------------
+
+	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
+	dropAllConnections(): void {
+		for (const socket of this.wss.clients) socket.terminate();
+	}
+
+	sendRawToAll(text: string): void {
+		for (const socket of this.wss.clients) sendText(socket, text);
+	}
+
+	/** Sends `text` to the sockets following one transaction (e.g. a frame repeated verbatim). */
+	sendRawTo(transactionId: string, text: string): void {
+		for (const socket of this.socketsByTransaction.get(transactionId) ?? []) sendText(socket, text);
+	}
+
+	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status (a proxy without WebSocket support). */
+	setRefuseUpgrades(status: number | null): void {
+		this.upgradeRefusal = status;
+	}
+
+	/** The next `count` REST requests fail with `status` and the unified error envelope. */
+	failNextRestRequests(count: number, status = 503): void {
+		this.restFailures = { remaining: count, status };
+	}
+
+	/** REST answers are sent this much later (the answer reflects the state when the request arrived). */
+	setRestDelayMs(ms: number): void {
+		this.restDelayMs = ms;
+	}
+
+	/** Sockets still OPEN, for one transaction or all. */
+	openConnectionCount(transactionId?: string): number {
+		let count = 0;
+		for (const socket of this.wss.clients) {
+			const matches = transactionId === undefined || this.socketsByTransaction.get(transactionId)?.has(socket) === true;
+			if (matches && socket.readyState === WebSocket.OPEN) count += 1;
+		}
+		return count;
+	}
+
+	// ----- webhooks -------------------------------------------------------------------------------
+
+	/** The `work_registered` / `work_updated` / `work_failed` payload of a final transaction (webhooks.mdx). */
+	webhookPayload(transactionId: string): Record<string, unknown> {
+		const record = this.requireRecord(transactionId);
+		const { transaction } = record;
+		if (!transaction.is_complete || !transaction.result) throw new Error(`AllfeatEmulator: transaction ${transactionId} is not final`);
+		const common = {
+			transaction_id: transaction.id,
+			organization_id: ORGANIZATION_ID,
+			api_key_id: API_KEY_ID,
+			...(record.externalUserRef ? { external_user_ref: record.externalUserRef } : {}),
+		};
+		if (transaction.current_step === 'failed') {
+			return { event: 'work_failed', ...common, reason: transaction.result.error, failed_at: transaction.updated_at };
+		}
+		const { tx_hash, block_number, block_hash, ats_id, access_code, explorer_url } = transaction.result;
+		return {
+			event: transaction.transaction_type === 'add_version' ? 'work_updated' : 'work_registered',
+			...common,
+			network: 'testnet',
+			ats_id,
+			tx_hash,
+			block_number,
+			block_hash,
+			access_code,
+			explorer_url,
+			finalized_at: transaction.updated_at,
+		};
+	}
+
+	/** POSTs a body signed like Allfeat does; `body` as given (a string is sent verbatim). */
+	async deliverWebhook(url: string, body: object | string, secretBase64: string, options: SignOptions = {}): Promise<WebhookDelivery> {
+		const rawBody = typeof body === 'string' ? body : JSON.stringify(body);
+		const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+		const signature =
+			options.signatureHeader === undefined ? `t=${timestamp},v1=${signAllfeatWebhook(secretBase64, timestamp, rawBody)}` : options.signatureHeader;
+		const headers: Record<string, string> = {
+			'content-type': options.contentType ?? 'application/json',
+			'x-allfeat-timestamp': String(timestamp),
+			...(signature === null ? {} : { 'x-allfeat-signature': signature }),
+		};
+		const response = await fetch(url, { method: 'POST', headers, body: rawBody, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+		const delivery = { status: response.status, body: await response.text() };
+		this.stats.webhooksDelivered += 1;
+		this.webhookDeliveries.push(delivery);
+		return delivery;
+	}
+
+	/** Stops every timer, kills every socket, waits for webhooks in flight and closes the server; safe to call twice. */
+	close(): Promise<void> {
+		this.closing ??= this.shutdown();
+		return this.closing;
+	}
+
+	private async shutdown(): Promise<void> {
+		for (const record of this.transactions.values()) clearInterval(record.autoStepTimer);
+		for (const timer of this.restDelayTimers) clearTimeout(timer);
+		this.restDelayTimers.clear();
+		await Promise.allSettled([...this.inFlightWebhooks]);
+		for (const socket of this.wss.clients) socket.terminate();
+		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+		await new Promise<void>((resolve) => {
+			this.server.close(() => resolve());
+			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
+			this.server.closeAllConnections();
+		});
+	}
+
+	// ----- transaction internals ------------------------------------------------------------------
+
+	private requireRecord(transactionId: string): TransactionRecord {
+		const record = this.transactions.get(transactionId);
+		if (!record) throw new Error(`AllfeatEmulator: unknown transaction ${transactionId}`);
+		return record;
+	}
+
+	/** The record after one step forward, or undefined when it was already final. */
+	private moveForward(transactionId: string): TransactionRecord | undefined {
+		const record = this.requireRecord(transactionId);
+		const { transaction } = record;
+		if (transaction.is_complete) return undefined;
+		record.position += 1;
+		const step = stepRecord(record.sequence[record.position], laterIsoTimestamp(transaction.updated_at));
+		transaction.steps.push(step);
+		Object.assign(transaction, { current_step: step.step, progress: step.progress, description: step.description, updated_at: step.timestamp });
+		if (step.step === 'completed' || step.step === 'failed') this.finish(record);
+		return record;
+	}
+
+	private finish(record: TransactionRecord): void {
+		clearInterval(record.autoStepTimer);
+		const { transaction } = record;
+		transaction.is_complete = true;
+		transaction.result = transaction.current_step === 'failed' ? { success: false, error: 'Insufficient balance' } : this.successResult();
+		if (this.webhook) this.trackWebhook(this.deliverWebhook(this.webhook.url, this.webhookPayload(transaction.id), this.webhook.secretBase64));
+	}
+
+	private successResult(): Record<string, unknown> {
+		const txHash = randomHash();
+		return {
+			success: true,
+			tx_hash: txHash,
+			block_number: this.nextBlockNumber++,
+			block_hash: randomHash(),
+			ats_id: this.nextAtsId++,
+			work_id: randomUUID(),
+			explorer_url: `${EXPLORER_BASE_URL}/${txHash}`,
+			access_code: `atc_${randomBytes(8).toString('hex')}`,
+		};
+	}
+
+	private trackWebhook(delivery: Promise<unknown>): void {
+		const tracked = delivery.catch(() => undefined).finally(() => this.inFlightWebhooks.delete(tracked));
+		this.inFlightWebhooks.add(tracked);
+	}
+
+	/** One `update` frame per step; terminal frames carry the widget's `details` unless turned off. */
+	private broadcastStep(record: TransactionRecord): void {
+		const { transaction } = record;
+		const step = transaction.steps[transaction.steps.length - 1];
+		const details = transaction.is_complete && this.terminalFrameDetails ? { details: transaction.result } : {};
+		const frame = JSON.stringify({ type: 'update', ...step, ...details });
+		for (const socket of this.socketsByTransaction.get(transaction.id) ?? []) sendText(socket, frame);
+		if (transaction.is_complete) this.closeSocketsOf(transaction.id, 1000, 'Transaction complete');
+	}
+
+	private closeSocketsOf(transactionId: string, code: number, reason: string): void {
+		for (const socket of this.socketsByTransaction.get(transactionId) ?? []) {
+			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+		}
+	}
+
+	// ----- REST -----------------------------------------------------------------------------------
+
+	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+		this.stats.restRequests += 1;
+		// The request body (if any) is not needed; drain it so the connection can be reused.
+		req.resume();
+		const reply = this.route(req);
+		if (this.restDelayMs <= 0) {
+			writeReply(res, reply);
+			return;
+		}
+		const timer = setTimeout(() => {
+			this.restDelayTimers.delete(timer);
+			writeReply(res, reply);
+		}, this.restDelayMs);
+		this.restDelayTimers.add(timer);
+	}
+
+	private route(req: IncomingMessage): Reply {
+		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+		const match = TRANSACTION_PATH.exec(url.pathname);
+		if (req.method !== 'GET' || !match) return errorReply(404, 'common.not_found', 'Route not found');
+		const refusal = this.refuseKey(req.headers.authorization);
+		if (refusal) return refusal;
+		if (this.restFailures.remaining > 0) {
+			this.restFailures.remaining -= 1;
+			return errorReply(this.restFailures.status, 'common.service_unavailable', 'Service temporarily unavailable');
+		}
+		const record = this.transactions.get(decodeURIComponent(match[1]));
+		if (!record) return errorReply(404, 'common.not_found', 'Transaction not found');
+		return { status: 200, body: record.transaction };
+	}
+
+	private refuseKey(authorization: string | undefined): Reply | null {
+		if (authorization === undefined) return null;
+		const key = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim();
+		if (key === undefined) return errorReply(401, 'api_key.invalid_format', 'Malformed Authorization header');
+		return this.apiKeys.has(key) ? null : errorReply(401, 'api_key.not_found', 'Unknown API key');
+	}
+
+	// ----- WebSocket ------------------------------------------------------------------------------
+
+	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
+		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+		const match = SOCKET_PATH.exec(url.pathname);
+		if (!match) return this.refuseUpgrade(socket, 404);
+		if (this.upgradeRefusal !== null) return this.refuseUpgrade(socket, this.upgradeRefusal);
+		const transactionId = decodeURIComponent(match[1]);
+		const known = this.transactions.has(transactionId);
+		if (!known && this.unknownIdOnWebSocket === 'http-404') return this.refuseUpgrade(socket, 404);
+		this.wss.handleUpgrade(req, socket, head, (ws) => (known ? this.acceptSocket(ws, transactionId) : this.refuseUnknownId(ws, transactionId)));
+	}
+
+	/** Answers the upgrade request with a plain HTTP response, as a proxy or a missing route would. */
+	private refuseUpgrade(socket: UpgradeSocket, status: number): void {
+		this.stats.connectionsRefused += 1;
+		const body = JSON.stringify({ error: { code: 'common.not_found', message: 'WebSocket upgrade refused', details: {}, request_id: requestId() } });
+		const head = [
+			`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+			'Connection: close',
+			'Content-Type: application/json; charset=utf-8',
+			`Content-Length: ${Buffer.byteLength(body)}`,
+		];
+		socket.on('error', () => socket.destroy());
+		// Destroy once flushed so a client that never closes cannot keep the server open.
+		socket.once('finish', () => socket.destroy());
+		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	}
+
+	/** Emulator choice for an unknown id: one error (or `not_found`) frame, then a normal close. */
+	private refuseUnknownId(socket: WebSocket, transactionId: string): void {
+		this.stats.connectionsRefused += 1;
+		socket.on('error', ignoreError);
+		const frame =
+			this.unknownIdOnWebSocket === 'not-found-frame'
+				? { type: 'not_found', transaction_id: transactionId, message: 'Transaction not found' }
+				: { type: 'error', error: { code: 'common.not_found', message: 'Transaction not found', details: {}, request_id: requestId() } };
+		sendText(socket, JSON.stringify(frame));
+		socket.close(1000, 'Transaction not found');
+	}
+
+	/**
+	 * `connected` first. Emulator choice: the current step is not replayed (clients read the REST
+	 * history), and a transaction that is already final is closed right after `connected`.
+	 */
+	private acceptSocket(socket: WebSocket, transactionId: string): void {
+		this.stats.connectionsAccepted += 1;
+		socket.on('error', ignoreError);
+		let sockets = this.socketsByTransaction.get(transactionId);
+		if (!sockets) {
+			sockets = new Set();
+			this.socketsByTransaction.set(transactionId, sockets);
+		}
+		sockets.add(socket);
+		socket.on('close', () => sockets.delete(socket));
+		sendText(socket, JSON.stringify({ type: 'connected', transaction_id: transactionId }));
+		if (this.requireRecord(transactionId).transaction.is_complete) socket.close(1000, 'Transaction complete');
+	}
+}
+
+// ----- helpers ------------------------------------------------------------------------------------
+
+/** The signature Allfeat sends: hex HMAC-SHA256 of `"<t>.<body>"` keyed with the base64-decoded secret. */
+export function signAllfeatWebhook(secretBase64: string, timestamp: number | string, rawBody: string | Buffer): string {
+	return createHmac('sha256', Buffer.from(secretBase64, 'base64'))
+		.update(Buffer.concat([Buffer.from(`${timestamp}.`), Buffer.from(rawBody)]))
+		.digest('hex');
+}
+
+/** A fresh 32-byte secret, base64, as `webhook_secret_base64` is handed out. */
+export function newWebhookSecret(): string {
+	return randomBytes(32).toString('base64');
+}
+
+function listen(server: Server, port: number): Promise<number> {
+	return new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(port, '127.0.0.1', () => {
+			server.off('error', reject);
+			const address = server.address();
+			resolve(typeof address === 'object' && address !== null ? address.port : port);
+		});
+	});
+}
+
+function stepRecord(step: string, timestamp: string): EmulatedStep {
+	return { step, progress: PROGRESS[step] ?? 0, description: DESCRIPTIONS[step] ?? step, timestamp };
+}
+
+/** Strictly later than `previous`, so every step has its own timestamp even within one millisecond. */
+function laterIsoTimestamp(previous: string): string {
+	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
+}
+
+function randomHash(): string {
+	return `0x${randomBytes(32).toString('hex')}`;
+}
+
+function requestId(): string {
+	return `req_${randomBytes(6).toString('hex')}`;
+}
+
+/** The unified error envelope (reference/errors.mdx). */
+function errorReply(status: number, code: string, message: string): Reply {
+	return { status, body: { error: { code, message, details: {}, request_id: requestId() } } };
+}
+
+function writeReply(res: ServerResponse, reply: Reply): void {
+	if (res.destroyed || res.writableEnded) return;
+	const text = JSON.stringify(reply.body);
+	res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+function sendText(socket: WebSocket, text: string): void {
+	if (socket.readyState === WebSocket.OPEN) socket.send(text);
+}
+
+function ignoreError(): void {}

@@ -1,0 +1,157 @@
+import { NodeOperationError } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
+
+import { asItemJson, toNodeError } from '../shared/n8n';
+import { createRedactor } from '../shared/redact';
+import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
+import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest, allfeatClientFor, readTransactionId, transactionIdProperty } from './allfeatAtsNodeCommon';
+import { normalizeTransaction } from './protocol';
+import { TransactionWaitTimeoutError, waitForAllfeatTransaction } from './waitForTransaction';
+
+const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Operation',
+		name: 'operation',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'Get Transaction',
+				value: 'getTransaction',
+				action: 'Get a transaction',
+				description: 'Read a transaction\'s current step, as a normalized item with its step history',
+			},
+			{
+				name: 'Wait for Transaction',
+				value: 'waitForTransaction',
+				action: 'Wait for a transaction to be final',
+				description: 'Wait until the transaction is completed or failed',
+			},
+		],
+		default: 'getTransaction',
+	},
+	transactionIdProperty(show(['getTransaction', 'waitForTransaction']).displayOptions),
+	{
+		displayName: 'Timeout (Seconds)',
+		name: 'timeoutSeconds',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 300,
+		description: 'Fail if the transaction is not final by then. A registration usually takes a few blocks (6 s on mainnet, 12 s on testnet).',
+		...show(['waitForTransaction']),
+	},
+	{
+		displayName: 'Fail If the Transaction Failed',
+		name: 'failOnTransactionFailure',
+		type: 'boolean',
+		default: true,
+		description: 'Whether to stop with an error when the transaction ends in failed. Off: the failed item is output.',
+		...show(['waitForTransaction']),
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		...show(['waitForTransaction']),
+		options: [
+			{
+				displayName: 'Poll Interval (Seconds)',
+				name: 'pollIntervalSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 2,
+				description: 'The wait listens on the WebSocket; only when it cannot be had does it poll the REST resource this often (slower after 30 s)',
+			},
+		],
+	},
+];
+
+export class AllfeatAts implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Allfeat ATS',
+		name: 'allfeatAts',
+		icon: 'file:allfeatAts.svg',
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["operation"]}}',
+		description: 'Read and wait for Allfeat ATS work-registration transactions',
+		defaults: { name: 'Allfeat ATS' },
+		inputs: ['main'],
+		outputs: ['main'],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		properties,
+	};
+
+	methods = { credentialTest: { [ALLFEAT_CREDENTIAL_TEST]: allfeatAtsApiCredentialTest } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const client = await allfeatClientFor(this).catch((error: unknown) => {
+			throw toNodeError(this.getNode(), error, createRedactor([]));
+		});
+		const output: INodeExecutionData[] = [];
+		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+			try {
+				const json = await runOperation(this, client, itemIndex);
+				output.push({ json, pairedItem: { item: itemIndex } });
+			} catch (caught) {
+				const error = toNodeError(this.getNode(), caught, client.redact, itemIndex);
+				if (!this.continueOnFail()) throw error;
+				output.push({ json: { error: error.message }, pairedItem: { item: itemIndex } });
+			}
+		}
+		return [output];
+	}
+}
+
+async function runOperation(context: IExecuteFunctions, client: AllfeatAtsApiClient, itemIndex: number): Promise<IDataObject> {
+	const operation = context.getNodeParameter('operation', itemIndex) as string;
+	const transactionId = readTransactionId(context.getNode(), context.getNodeParameter('transactionId', itemIndex, ''), itemIndex);
+	switch (operation) {
+		case 'getTransaction':
+			return asItemJson(normalizeTransaction(transactionId, await client.getTransaction(transactionId), new Date().toISOString()));
+		case 'waitForTransaction':
+			return await waitForTransaction(context, client, transactionId, itemIndex);
+		default:
+			throw new NodeOperationError(context.getNode(), `Unknown operation "${operation}"`, { itemIndex });
+	}
+}
+
+async function waitForTransaction(context: IExecuteFunctions, client: AllfeatAtsApiClient, transactionId: string, itemIndex: number): Promise<IDataObject> {
+	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, 300));
+	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const pollIntervalSeconds = Number(options.pollIntervalSeconds ?? 2);
+	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
+		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
+	}
+	let item;
+	try {
+		item = await waitForAllfeatTransaction({
+			client,
+			transactionId,
+			timeoutMs: timeoutSeconds * 1000,
+			pollIntervalMs: pollIntervalSeconds * 1000,
+			logger: context.logger,
+			signal: context.getExecutionCancelSignal?.(),
+		});
+	} catch (error) {
+		if (error instanceof TransactionWaitTimeoutError) {
+			throw new NodeOperationError(context.getNode(), error.message, {
+				itemIndex,
+				description: 'Raise "Timeout (Seconds)", or use the Allfeat ATS Trigger (or its webhook trigger) to react when the transaction moves on.',
+			});
+		}
+		throw error;
+	}
+	if (item.phase === 'failed' && context.getNodeParameter('failOnTransactionFailure', itemIndex, true) === true) {
+		throw new NodeOperationError(context.getNode(), `Allfeat ATS transaction ${transactionId} failed: ${item.error ?? item.status}`, {
+			itemIndex,
+			description: 'Turn off "Fail If the Transaction Failed" to output the failed transaction as an item instead.',
+		});
+	}
+	return asItemJson(item);
+}

@@ -1,0 +1,116 @@
+import { NodeOperationError } from 'n8n-workflow';
+import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult, INodeProperties } from 'n8n-workflow';
+
+import { redactedMessage } from '../shared/redact';
+import { AllfeatAtsApiClient, AllfeatConfigurationError, resolveAllfeatConnection } from './AllfeatAtsApiClient';
+import { ALLFEAT_PHASES, isAllfeatTransactionId, splitTransactionIds } from './protocol';
+import { WebhookSecretError, decodeWebhookSecret } from './webhookSignature';
+
+/** n8n glue shared by the Allfeat ATS nodes: credential, credential test, transaction id parameters. */
+
+export const ALLFEAT_CREDENTIAL_TEST = 'allfeatAtsApiCredentialTest';
+
+const EXAMPLE_ID = '6f1c2a4e-9b7d-4c3e-8f21-0a5b6c7d8e9f';
+
+interface CredentialReader {
+	getCredentials(type: string): Promise<object>;
+}
+
+/** The client for the node's `allfeatAtsApi` credential. Throws AllfeatConfigurationError on an unusable credential. */
+export async function allfeatClientFor(context: CredentialReader): Promise<AllfeatAtsApiClient> {
+	return new AllfeatAtsApiClient(resolveAllfeatConnection(await context.getCredentials('allfeatAtsApi')));
+}
+
+/** Checks what can be checked: the webhook secret's form, and that the base URL answers like the ATS API (see checkService). */
+export async function allfeatAtsApiCredentialTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	let client: AllfeatAtsApiClient;
+	try {
+		const connection = resolveAllfeatConnection(credential.data ?? {});
+		if (connection.webhookSecret) decodeWebhookSecret(connection.webhookSecret);
+		client = new AllfeatAtsApiClient(connection, 15_000);
+	} catch (error) {
+		const known = error instanceof AllfeatConfigurationError || error instanceof WebhookSecretError;
+		return { status: 'Error', message: known ? error.message : 'The credential could not be read' };
+	}
+	try {
+		const { ok, message } = await client.checkService();
+		return { status: ok ? 'OK' : 'Error', message };
+	} catch (error) {
+		return { status: 'Error', message: redactedMessage(error, client.redact) };
+	}
+}
+
+export const transactionIdProperty = (displayOptions: INodeProperties['displayOptions']): INodeProperties => ({
+	displayName: 'Transaction ID',
+	name: 'transactionId',
+	type: 'string',
+	default: '',
+	required: true,
+	placeholder: EXAMPLE_ID,
+	description: 'The transaction_id that Allfeat\'s confirm call returned',
+	displayOptions,
+});
+
+export const transactionIdsProperty: INodeProperties = {
+	displayName: 'Transaction IDs',
+	name: 'transactionIds',
+	type: 'string',
+	typeOptions: { rows: 3 },
+	default: '',
+	required: true,
+	placeholder: `${EXAMPLE_ID}, …`,
+	description:
+		'One or several transaction_id values returned by Allfeat\'s confirm calls, separated by commas, spaces or new lines. Steps a transaction already passed are emitted at once.',
+};
+
+export const stepsProperty: INodeProperties = {
+	displayName: 'Steps',
+	name: 'steps',
+	type: 'multiOptions',
+	options: ALLFEAT_PHASES.knownStatuses().map((step) => ({ name: step, value: step })),
+	default: [],
+	description: 'Only start the workflow for these steps. Empty: every step. An unknown transaction ID is always reported.',
+};
+
+/** The ids of the trigger's parameter, trimmed, de-duplicated and checked before anything is sent. */
+export function readTransactionIds(node: INode, value: unknown): string[] {
+	const ids = splitTransactionIds(value);
+	if (ids.length === 0) {
+		throw new NodeOperationError(node, 'No transaction ID given', {
+			description: 'Map the transaction_id returned by Allfeat\'s confirm call, e.g. {{ $json.transaction_id }}, or list several separated by commas.',
+		});
+	}
+	const invalid = ids.filter((id) => !isAllfeatTransactionId(id));
+	if (invalid.length > 0) throw notATransactionId(node, invalid);
+	return ids;
+}
+
+/** One transaction id, for the action node's operations. */
+export function readTransactionId(node: INode, value: unknown, itemIndex?: number): string {
+	const ids = splitTransactionIds(value);
+	if (ids.length === 0) {
+		throw new NodeOperationError(node, 'No transaction ID given', {
+			itemIndex,
+			description: 'Map the transaction_id returned by Allfeat\'s confirm call, e.g. {{ $json.transaction_id }}.',
+		});
+	}
+	if (ids.length > 1) {
+		throw new NodeOperationError(node, `Give one transaction ID per item, not ${ids.length}`, {
+			itemIndex,
+			description: 'To follow several transactions at once, use the Allfeat ATS Trigger, or split them into one item each.',
+		});
+	}
+	if (!isAllfeatTransactionId(ids[0])) throw notATransactionId(node, ids, itemIndex);
+	return ids[0];
+}
+
+function notATransactionId(node: INode, invalid: string[], itemIndex?: number): NodeOperationError {
+	const quoted = invalid.map((id) => `"${id.length > 60 ? `${id.slice(0, 60)}…` : id}"`).join(', ');
+	return new NodeOperationError(node, `${quoted} ${invalid.length === 1 ? 'is not an Allfeat ATS transaction ID' : 'are not Allfeat ATS transaction IDs'}`, {
+		itemIndex,
+		description: `Allfeat ATS transaction IDs are UUIDs, like ${EXAMPLE_ID}.`,
+	});
+}

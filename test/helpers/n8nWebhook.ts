@@ -1,0 +1,291 @@
+/**
+ * Runs a webhook node inside n8n's engine the way n8n's webhook server does, behind a small real
+ * HTTP server on 127.0.0.1: per request it reads the raw body (kept as `req.rawBody`, a Buffer, and
+ * parsed into `req.body` like n8n's body parser), builds n8n-core's `WebhookContext` with the request
+ * and response, calls the node's `webhook()`, and answers as n8n does from what it returns:
+ * - `noWebhookResponse`: the node answered itself;
+ * - no `workflowData`: `webhookResponse` (or n8n's "Webhook call received") with the response code;
+ * - `workflowData`: the items are collected as one emission (the execution n8n would start) and the
+ *   caller gets the "onReceived" answer;
+ * - a thrown error: 500 "Workflow Webhook Error: Workflow could not be started!".
+ * Only the credential store is a stand-in (the one in n8nEngine.ts is not exported).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { WebhookContext } from 'n8n-core';
+import { ICredentialsHelper, Workflow } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	IDataObject,
+	IHttpRequestOptions,
+	INode,
+	INodeExecutionData,
+	INodeParameters,
+	INodeProperties,
+	INodeType,
+	INodeTypes,
+	IWebhookData,
+	IWebhookDescription,
+	IWorkflowExecuteAdditionalData,
+	WorkflowExecuteMode,
+} from 'n8n-workflow';
+
+// Importing the engine harness also routes every node log line into `engineLogs`.
+import { PACKAGE } from './n8nEngine';
+
+export interface WebhookNodeUnderTest {
+	nodeType: INodeType;
+	parameters: INodeParameters;
+	credentials: Record<string, ICredentialDataDecryptedObject>;
+	/** `webhook` (production URL, the default) or `manual` (the editor's test URL). */
+	mode?: WorkflowExecuteMode;
+}
+
+export interface WebhookCall {
+	status: number;
+	body: string;
+}
+
+export interface ServedWebhook {
+	/** POST deliveries here. */
+	readonly url: string;
+	/** Items of each started execution, one array per accepted call. */
+	readonly emissions: INodeExecutionData[][];
+	/** Flattened json of every emitted item. */
+	items(): IDataObject[];
+	/** Errors thrown by the node's webhook(). */
+	readonly errors: Error[];
+	close(): Promise<void>;
+}
+
+const WEBHOOK_PATH = '/webhook/allfeat-test';
+let workflowCounter = 0;
+
+/** Serves one webhook node on a random port of 127.0.0.1. */
+export async function serveWebhookNode(subject: WebhookNodeUnderTest): Promise<ServedWebhook> {
+	const { workflow, node } = buildWorkflow(subject);
+	const description = subject.nodeType.description.webhooks?.[0];
+	if (!description || !subject.nodeType.webhook) throw new Error(`${subject.nodeType.description.name} is not a webhook node`);
+	const emissions: INodeExecutionData[][] = [];
+	const errors: Error[] = [];
+
+	const server = createServer((req, res) => {
+		void handle(req, res).catch((error: unknown) => {
+			errors.push(error as Error);
+			if (!res.headersSent) reply(res, 500, { code: 500, message: 'Workflow Webhook Error: Workflow could not be started!' });
+		});
+	});
+	const handle = async (req: IncomingMessage, res: ServerResponse) => {
+		if (req.method !== description.httpMethod || new URL(req.url ?? '/', 'http://127.0.0.1').pathname !== WEBHOOK_PATH) {
+			reply(res, 404, { code: 404, message: 'The requested webhook is not registered.' });
+			return;
+		}
+		const parsed = await readBody(req);
+		if (!parsed.ok) {
+			reply(res, 422, { code: 422, message: 'Failed to parse request body', hint: parsed.message });
+			return;
+		}
+		const additionalData = additionalDataFor(subject.credentials, req, withExpressMethods(res));
+		const context = new WebhookContext(workflow, node, additionalData, subject.mode ?? 'webhook', webhookDataFor(workflow, node, description, additionalData), [], null);
+		const result = await subject.nodeType.webhook!.call(context);
+		if (result.noWebhookResponse === true) return;
+		if (result.workflowData === undefined) {
+			reply(res, 200, result.webhookResponse ?? { message: 'Webhook call received' });
+			return;
+		}
+		emissions.push(result.workflowData[0] ?? []);
+		reply(res, 200, result.webhookResponse ?? { message: 'Workflow was started' });
+	};
+
+	const port = await listen(server);
+	return {
+		url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+		emissions,
+		items: () => emissions.flat().map((item) => item.json),
+		errors,
+		close: async () => await closeServer(server),
+	};
+}
+
+/**
+ * What n8n's `rawBodyReader` + `parseBody` leave on the request: `rawBody` always, `contentType`
+ * without parameters, and `body` parsed for JSON (a JSON parse failure is n8n's 422) or kept as text.
+ */
+async function readBody(req: IncomingMessage): Promise<{ ok: true } | { ok: false; message: string }> {
+	const chunks: Buffer[] = [];
+	for await (const chunk of req) chunks.push(chunk as Buffer);
+	const rawBody = Buffer.concat(chunks);
+	const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+	const request = req as IncomingMessage & { body?: unknown; params?: object; query?: object };
+	request.rawBody = rawBody;
+	request.readRawBody = async () => undefined;
+	request.contentType = contentType;
+	request.encoding = 'utf8';
+	request.params = {};
+	request.query = Object.fromEntries(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams);
+	request.body = {};
+	if (rawBody.length === 0) return { ok: true };
+	if (contentType === 'application/json') {
+		try {
+			request.body = JSON.parse(rawBody.toString('utf8')) as unknown;
+		} catch (error) {
+			return { ok: false, message: (error as Error).message };
+		}
+	} else if (contentType === 'text/plain') {
+		request.body = rawBody.toString('utf8');
+	}
+	return { ok: true };
+}
+
+/** The few express response methods nodes commonly use, on Node's own response. */
+function withExpressMethods(res: ServerResponse): ServerResponse {
+	const express = res as ServerResponse & { status(code: number): unknown; json(body: unknown): unknown; send(body: unknown): unknown };
+	express.status = (code: number) => {
+		res.statusCode = code;
+		return express;
+	};
+	express.json = (body: unknown) => {
+		reply(res, res.statusCode, body);
+		return express;
+	};
+	express.send = (body: unknown) => (typeof body === 'string' || Buffer.isBuffer(body) ? res.end(body) : express.json(body));
+	return express;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+	const text = JSON.stringify(body);
+	res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+class PackageNodeTypes implements INodeTypes {
+	constructor(private readonly nodeType: INodeType) {}
+
+	getByName(): INodeType {
+		return this.nodeType;
+	}
+
+	getByNameAndVersion(): INodeType {
+		return this.nodeType;
+	}
+
+	getKnownTypes(): IDataObject {
+		return {};
+	}
+}
+
+function buildWorkflow(subject: WebhookNodeUnderTest): { workflow: Workflow; node: INode } {
+	workflowCounter += 1;
+	const node: INode = {
+		id: `webhook-node-${workflowCounter}`,
+		name: subject.nodeType.description.defaults.name ?? 'Webhook',
+		type: `${PACKAGE}.${subject.nodeType.description.name}`,
+		typeVersion: 1,
+		position: [0, 0],
+		webhookId: `webhook-${workflowCounter}`,
+		parameters: subject.parameters,
+		credentials: Object.fromEntries(Object.keys(subject.credentials).map((name) => [name, { id: `cred-${name}`, name: `${name} (test)` }])),
+	};
+	const workflow = new Workflow({
+		id: `webhook-wf-${workflowCounter}`,
+		name: 'webhook test workflow',
+		nodes: [node],
+		connections: {},
+		active: true,
+		nodeTypes: new PackageNodeTypes(subject.nodeType),
+		settings: {},
+	});
+	return { workflow, node };
+}
+
+function webhookDataFor(workflow: Workflow, node: INode, description: IWebhookDescription, additionalData: IWorkflowExecuteAdditionalData): IWebhookData {
+	return {
+		httpMethod: 'POST',
+		node: node.name,
+		path: WEBHOOK_PATH,
+		webhookDescription: description,
+		workflowId: workflow.id,
+		workflowExecuteAdditionalData: additionalData,
+		webhookId: node.webhookId,
+	};
+}
+
+/** The credential store: hands out the test's credential data, as n8n's would after decrypting it. */
+class TestCredentialsHelper extends ICredentialsHelper {
+	constructor(private readonly credentials: Record<string, ICredentialDataDecryptedObject>) {
+		super();
+	}
+
+	getParentTypes(): string[] {
+		return [];
+	}
+
+	isCredentialUsableByNode(): boolean {
+		return true;
+	}
+
+	async authenticate(_credentials: ICredentialDataDecryptedObject, _typeName: string, requestOptions: IHttpRequestOptions) {
+		return requestOptions;
+	}
+
+	async preAuthentication() {
+		return undefined;
+	}
+
+	async runPreAuthentication() {
+		return undefined;
+	}
+
+	async getCredentials(): Promise<never> {
+		throw new Error('Encrypted credentials are not used in tests');
+	}
+
+	async getDecrypted(_data: IWorkflowExecuteAdditionalData, _details: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
+		const found = this.credentials[type];
+		if (!found) throw new Error(`No test credential of type ${type}`);
+		return { ...found };
+	}
+
+	async updateCredentials() {}
+
+	async updateCredentialsOauthTokenData() {}
+
+	getCredentialsProperties(): INodeProperties[] {
+		return [];
+	}
+}
+
+function additionalDataFor(credentials: Record<string, ICredentialDataDecryptedObject>, httpRequest: IncomingMessage, httpResponse: ServerResponse): IWorkflowExecuteAdditionalData {
+	return {
+		credentialsHelper: new TestCredentialsHelper(credentials),
+		httpRequest,
+		httpResponse,
+		restApiUrl: 'http://127.0.0.1:5678/rest',
+		instanceBaseUrl: 'http://127.0.0.1:5678/',
+		webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
+		webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
+		webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
+		formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
+		variables: {},
+		userId: 'test-user',
+	} as unknown as IWorkflowExecuteAdditionalData;
+}
+
+function listen(server: Server): Promise<number> {
+	return new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			server.off('error', reject);
+			const address = server.address();
+			resolve(typeof address === 'object' && address !== null ? address.port : 0);
+		});
+	});
+}
+
+function closeServer(server: Server): Promise<void> {
+	return new Promise((resolve) => {
+		server.close(() => resolve());
+		// fetch keeps connections alive; they would hold `close` open.
+		server.closeAllConnections();
+	});
+}
