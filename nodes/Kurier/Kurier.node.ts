@@ -1,7 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, toNodeError } from '../shared/n8n';
+import { asItemJson, executeForEachItem, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import type { KurierApiClient } from './KurierApiClient';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
@@ -214,22 +214,10 @@ export class Kurier implements INodeType {
 	methods = { credentialTest: { [KURIER_CREDENTIAL_TEST]: kurierApiCredentialTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
 		const client = await kurierClientFor(this).catch((error: unknown) => {
 			throw toNodeError(this.getNode(), error, createRedactor([]));
 		});
-		const output: INodeExecutionData[] = [];
-		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			try {
-				const json = await runOperation(this, client, itemIndex);
-				output.push({ json, pairedItem: { item: itemIndex } });
-			} catch (caught) {
-				const error = toNodeError(this.getNode(), caught, client.redact, itemIndex);
-				if (!this.continueOnFail()) throw error;
-				output.push({ json: { error: error.message }, pairedItem: { item: itemIndex } });
-			}
-		}
-		return [output];
+		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex));
 	}
 }
 

@@ -1,7 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import type { NormalizedItem } from '../shared/NormalizedItem';
-import { asItemJson, toNodeError } from '../shared/n8n';
+import { runStreamTrigger, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
@@ -55,40 +54,10 @@ export class KurierTrigger implements INodeType {
 		const client = await kurierClientFor(this).catch((error: unknown) => {
 			throw toNodeError(this.getNode(), error, createRedactor([]));
 		});
-		const manual = this.getMode() === 'manual';
-		let delivered = false;
-
-		const stream = new KurierJobStream({
-			client,
-			target,
-			statuses,
-			logger: this.logger,
-			onItem: (item: NormalizedItem) => {
-				// "Listen for test event" wants one item; later ones would go nowhere.
-				if (manual && delivered) return;
-				delivered = true;
-				// this.emit is read at event time: n8n swaps it after trigger() returns in manual mode.
-				this.emit([this.helpers.returnJsonArray([asItemJson(item)])]);
-				if (manual) void stream.close();
-			},
-			onFatal: (error: Error) => this.emitError(toNodeError(this.getNode(), error, client.redact)),
+		return await runStreamTrigger(this, {
+			redact: client.redact,
+			createStream: (handlers) => new KurierJobStream({ client, target, statuses, logger: this.logger, ...handlers }),
 		});
-
-		const start = async () => {
-			try {
-				await stream.start();
-			} catch (error) {
-				throw toNodeError(this.getNode(), error, client.redact);
-			}
-		};
-		const closeFunction = async () => {
-			// Must never throw: a failing close blocks deactivation.
-			await stream.close().catch(() => undefined);
-		};
-
-		if (manual) return { closeFunction, manualTriggerFunction: start };
-		await start();
-		return { closeFunction };
 	}
 }
 

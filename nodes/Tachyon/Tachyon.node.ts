@@ -1,7 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, toNodeError } from '../shared/n8n';
+import { asItemJson, executeForEachItem } from '../shared/n8n';
 import type { TachyonApiClient } from './TachyonApiClient';
 import { TACHYON_CREDENTIAL_TEST, readTxId, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
 import { normalizeTachyonTransaction, parseSubmitTxRequest } from './protocol';
@@ -131,20 +131,8 @@ export class Tachyon implements INodeType {
 	methods = { credentialTest: { [TACHYON_CREDENTIAL_TEST]: tachyonApiCredentialTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
 		const client = await tachyonClientFor(this);
-		const output: INodeExecutionData[] = [];
-		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			try {
-				const json = await runOperation(this, client, itemIndex);
-				output.push({ json, pairedItem: { item: itemIndex } });
-			} catch (caught) {
-				const error = toNodeError(this.getNode(), caught, client.redact, itemIndex);
-				if (!this.continueOnFail()) throw error;
-				output.push({ json: { error: error.message }, pairedItem: { item: itemIndex } });
-			}
-		}
-		return [output];
+		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex));
 	}
 }
 

@@ -1,7 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import type { NormalizedItem } from '../shared/NormalizedItem';
-import { asItemJson, toNodeError } from '../shared/n8n';
+import { runStreamTrigger } from '../shared/n8n';
 import { TachyonStream } from './TachyonStream';
 import type { TachyonStreamFilters } from './TachyonStream';
 import { TACHYON_CREDENTIAL_TEST, parseChainIdList, parseTxIdList, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
@@ -60,39 +59,10 @@ export class TachyonTrigger implements INodeType {
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		const filters = readFilters(this);
 		const client = await tachyonClientFor(this);
-		const manual = this.getMode() === 'manual';
-		let delivered = false;
-
-		const stream = new TachyonStream({
-			client,
-			filters,
-			logger: this.logger,
-			onItem: (item: NormalizedItem) => {
-				// "Listen for test event" wants one item; later ones would go nowhere.
-				if (manual && delivered) return;
-				delivered = true;
-				// this.emit is read at event time: n8n swaps it after trigger() returns in manual mode.
-				this.emit([this.helpers.returnJsonArray([asItemJson(item)])]);
-				if (manual) void stream.close();
-			},
-			onFatal: (error: Error) => this.emitError(toNodeError(this.getNode(), error, client.redact)),
+		return await runStreamTrigger(this, {
+			redact: client.redact,
+			createStream: (handlers) => new TachyonStream({ client, filters, logger: this.logger, ...handlers }),
 		});
-
-		const start = async () => {
-			try {
-				await stream.start();
-			} catch (error) {
-				throw toNodeError(this.getNode(), error, client.redact);
-			}
-		};
-		const closeFunction = async () => {
-			// Must never throw: a failing close blocks deactivation.
-			await stream.close().catch(() => undefined);
-		};
-
-		if (manual) return { closeFunction, manualTriggerFunction: start };
-		await start();
-		return { closeFunction };
 	}
 }
 

@@ -1,5 +1,5 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, INode, JsonObject } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITriggerFunctions, ITriggerResponse, JsonObject } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
 import type { NormalizedItem } from './NormalizedItem';
@@ -60,4 +60,96 @@ function describeSocketFailure(error: SocketFatalError, message: string): string
 /** A normalized item as n8n item JSON (it is plain JSON; the cast only widens the type). */
 export function asItemJson(item: NormalizedItem): IDataObject {
 	return item as unknown as IDataObject;
+}
+
+/** What a stream trigger runs: started on activation (or "Listen for test event"), closed on deactivation. */
+export interface ItemStream {
+	start(): Promise<void>;
+	close(): Promise<void>;
+}
+
+export interface StreamHandlers {
+	onItem(item: NormalizedItem): void;
+	/** Something a retry cannot fix, after the stream started. */
+	onFatal(error: Error): void;
+}
+
+export interface StreamTriggerOptions {
+	/** Redacts the credential's secrets from error messages. */
+	redact: Redactor;
+	createStream(handlers: StreamHandlers): ItemStream;
+	/** In manual mode: an item that should fail the test run rather than be its output (e.g. an unknown id). */
+	manualRunError?(item: NormalizedItem): Error | null;
+}
+
+/**
+ * The trigger() every stream trigger of this package shares, shaped like n8n's own persistent-
+ * connection triggers: wire the stream to `emit`, return `closeFunction` (and in manual mode
+ * `manualTriggerFunction`, which emits the first item and stops).
+ * - `context.emit` is read at event time: in manual mode n8n swaps it after trigger() returns.
+ * - `emitError` only for what a retry cannot fix: it makes n8n tear the trigger down and reactivate it.
+ * - `closeFunction` never throws: a failing close blocks deactivation.
+ */
+export async function runStreamTrigger(context: ITriggerFunctions, options: StreamTriggerOptions): Promise<ITriggerResponse> {
+	const manual = context.getMode() === 'manual';
+	const emit = (item: NormalizedItem) => context.emit([context.helpers.returnJsonArray([asItemJson(item)])]);
+	let delivered = false;
+	let starting = true;
+	// A manual-run error found while starting fails start() itself (emitError would come too early).
+	let errorWhileStarting: Error | null = null;
+
+	const onManualItem = (item: NormalizedItem) => {
+		// "Listen for test event" wants one item; later ones would go nowhere.
+		if (delivered) return;
+		delivered = true;
+		void close();
+		const error = options.manualRunError?.(item) ?? null;
+		if (error === null) emit(item);
+		else if (starting) errorWhileStarting = error;
+		else context.emitError(error);
+	};
+	const stream = options.createStream({
+		onItem: manual ? onManualItem : emit,
+		onFatal: (error) => context.emitError(toNodeError(context.getNode(), error, options.redact)),
+	});
+	const close = async () => {
+		await stream.close().catch(() => undefined);
+	};
+	const start = async () => {
+		try {
+			await stream.start();
+		} catch (error) {
+			await close();
+			throw toNodeError(context.getNode(), error, options.redact);
+		} finally {
+			starting = false;
+		}
+		if (errorWhileStarting) throw errorWhileStarting;
+	};
+
+	if (manual) return { closeFunction: close, manualTriggerFunction: start };
+	await start();
+	return { closeFunction: close };
+}
+
+/**
+ * An action node's execute(): runs `operation` for every input item, pairs each output with its
+ * item, and turns failures into n8n errors, or into `{ error }` items with "On Error: Continue".
+ */
+export async function executeForEachItem(
+	context: IExecuteFunctions,
+	redact: Redactor,
+	operation: (itemIndex: number) => Promise<IDataObject>,
+): Promise<INodeExecutionData[][]> {
+	const output: INodeExecutionData[] = [];
+	for (let itemIndex = 0; itemIndex < context.getInputData().length; itemIndex++) {
+		try {
+			output.push({ json: await operation(itemIndex), pairedItem: { item: itemIndex } });
+		} catch (caught) {
+			const error = toNodeError(context.getNode(), caught, redact, itemIndex);
+			if (!context.continueOnFail()) throw error;
+			output.push({ json: { error: error.message }, pairedItem: { item: itemIndex } });
+		}
+	}
+	return [output];
 }
