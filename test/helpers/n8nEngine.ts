@@ -75,7 +75,8 @@ export interface NodeUnderTest {
 
 let workflowCounter = 0;
 
-function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], connections = {}, extraTypes: INodeType[] = []) {
+/** A workflow holding the node under test (plus `extraNodes`), as n8n would build it from its JSON. */
+export function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], connections = {}, extraTypes: INodeType[] = []) {
 	const nodeTypes = new PackageNodeTypes();
 	const type = nodeTypes.register(subject.nodeType);
 	extraTypes.forEach((t) => nodeTypes.register(t));
@@ -85,6 +86,8 @@ function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], connect
 		type,
 		typeVersion: 1,
 		position: [0, 0],
+		// Webhook nodes need one; other nodes ignore it.
+		webhookId: `webhook-${workflowCounter}`,
 		parameters: subject.parameters,
 		...(subject.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 		credentials: Object.fromEntries(
@@ -148,7 +151,8 @@ class TestCredentialsHelper extends ICredentialsHelper {
 	}
 }
 
-function additionalDataFor(credentials: Record<string, ICredentialDataDecryptedObject> = {}): IWorkflowExecuteAdditionalData {
+/** What n8n hands the engine per execution; only the credential store is a stand-in. */
+export function additionalDataFor(credentials: Record<string, ICredentialDataDecryptedObject> = {}): IWorkflowExecuteAdditionalData {
 	const credentialsHelper = new TestCredentialsHelper(credentials);
 	return {
 		credentialsHelper,

@@ -8,22 +8,19 @@
  * - `workflowData`: the items are collected as one emission (the execution n8n would start) and the
  *   caller gets the "onReceived" answer;
  * - a thrown error: 500 "Workflow Webhook Error: Workflow could not be started!".
- * Only the credential store is a stand-in (the one in n8nEngine.ts is not exported).
+ * Workflow and credential store come from n8nEngine.ts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { WebhookContext } from 'n8n-core';
-import { ICredentialsHelper, Workflow } from 'n8n-workflow';
+import type { Workflow } from 'n8n-workflow';
 import type {
 	ICredentialDataDecryptedObject,
 	IDataObject,
-	IHttpRequestOptions,
 	INode,
 	INodeExecutionData,
 	INodeParameters,
-	INodeProperties,
 	INodeType,
-	INodeTypes,
 	IWebhookData,
 	IWebhookDescription,
 	IWorkflowExecuteAdditionalData,
@@ -31,7 +28,7 @@ import type {
 } from 'n8n-workflow';
 
 // Importing the engine harness also routes every node log line into `engineLogs`.
-import { PACKAGE } from './n8nEngine';
+import { additionalDataFor, buildWorkflow } from './n8nEngine';
 
 export interface WebhookNodeUnderTest {
 	nodeType: INodeType;
@@ -59,7 +56,6 @@ export interface ServedWebhook {
 }
 
 const WEBHOOK_PATH = '/webhook/allfeat-test';
-let workflowCounter = 0;
 
 /** Serves one webhook node on a random port of 127.0.0.1. */
 export async function serveWebhookNode(subject: WebhookNodeUnderTest): Promise<ServedWebhook> {
@@ -85,7 +81,7 @@ export async function serveWebhookNode(subject: WebhookNodeUnderTest): Promise<S
 			reply(res, 422, { code: 422, message: 'Failed to parse request body', hint: parsed.message });
 			return;
 		}
-		const additionalData = additionalDataFor(subject.credentials, req, withExpressMethods(res));
+		const additionalData = { ...additionalDataFor(subject.credentials), httpRequest: req, httpResponse: withExpressMethods(res) } as IWorkflowExecuteAdditionalData;
 		const context = new WebhookContext(workflow, node, additionalData, subject.mode ?? 'webhook', webhookDataFor(workflow, node, description, additionalData), [], null);
 		const result = await subject.nodeType.webhook!.call(context);
 		if (result.noWebhookResponse === true) return;
@@ -158,46 +154,6 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 	res.end(text);
 }
 
-class PackageNodeTypes implements INodeTypes {
-	constructor(private readonly nodeType: INodeType) {}
-
-	getByName(): INodeType {
-		return this.nodeType;
-	}
-
-	getByNameAndVersion(): INodeType {
-		return this.nodeType;
-	}
-
-	getKnownTypes(): IDataObject {
-		return {};
-	}
-}
-
-function buildWorkflow(subject: WebhookNodeUnderTest): { workflow: Workflow; node: INode } {
-	workflowCounter += 1;
-	const node: INode = {
-		id: `webhook-node-${workflowCounter}`,
-		name: subject.nodeType.description.defaults.name ?? 'Webhook',
-		type: `${PACKAGE}.${subject.nodeType.description.name}`,
-		typeVersion: 1,
-		position: [0, 0],
-		webhookId: `webhook-${workflowCounter}`,
-		parameters: subject.parameters,
-		credentials: Object.fromEntries(Object.keys(subject.credentials).map((name) => [name, { id: `cred-${name}`, name: `${name} (test)` }])),
-	};
-	const workflow = new Workflow({
-		id: `webhook-wf-${workflowCounter}`,
-		name: 'webhook test workflow',
-		nodes: [node],
-		connections: {},
-		active: true,
-		nodeTypes: new PackageNodeTypes(subject.nodeType),
-		settings: {},
-	});
-	return { workflow, node };
-}
-
 function webhookDataFor(workflow: Workflow, node: INode, description: IWebhookDescription, additionalData: IWorkflowExecuteAdditionalData): IWebhookData {
 	return {
 		httpMethod: 'POST',
@@ -208,67 +164,6 @@ function webhookDataFor(workflow: Workflow, node: INode, description: IWebhookDe
 		workflowExecuteAdditionalData: additionalData,
 		webhookId: node.webhookId,
 	};
-}
-
-/** The credential store: hands out the test's credential data, as n8n's would after decrypting it. */
-class TestCredentialsHelper extends ICredentialsHelper {
-	constructor(private readonly credentials: Record<string, ICredentialDataDecryptedObject>) {
-		super();
-	}
-
-	getParentTypes(): string[] {
-		return [];
-	}
-
-	isCredentialUsableByNode(): boolean {
-		return true;
-	}
-
-	async authenticate(_credentials: ICredentialDataDecryptedObject, _typeName: string, requestOptions: IHttpRequestOptions) {
-		return requestOptions;
-	}
-
-	async preAuthentication() {
-		return undefined;
-	}
-
-	async runPreAuthentication() {
-		return undefined;
-	}
-
-	async getCredentials(): Promise<never> {
-		throw new Error('Encrypted credentials are not used in tests');
-	}
-
-	async getDecrypted(_data: IWorkflowExecuteAdditionalData, _details: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
-		const found = this.credentials[type];
-		if (!found) throw new Error(`No test credential of type ${type}`);
-		return { ...found };
-	}
-
-	async updateCredentials() {}
-
-	async updateCredentialsOauthTokenData() {}
-
-	getCredentialsProperties(): INodeProperties[] {
-		return [];
-	}
-}
-
-function additionalDataFor(credentials: Record<string, ICredentialDataDecryptedObject>, httpRequest: IncomingMessage, httpResponse: ServerResponse): IWorkflowExecuteAdditionalData {
-	return {
-		credentialsHelper: new TestCredentialsHelper(credentials),
-		httpRequest,
-		httpResponse,
-		restApiUrl: 'http://127.0.0.1:5678/rest',
-		instanceBaseUrl: 'http://127.0.0.1:5678/',
-		webhookBaseUrl: 'http://127.0.0.1:5678/webhook',
-		webhookWaitingBaseUrl: 'http://127.0.0.1:5678/webhook-waiting',
-		webhookTestBaseUrl: 'http://127.0.0.1:5678/webhook-test',
-		formWaitingBaseUrl: 'http://127.0.0.1:5678/form-waiting',
-		variables: {},
-		userId: 'test-user',
-	} as unknown as IWorkflowExecuteAdditionalData;
 }
 
 function listen(server: Server): Promise<number> {
