@@ -85,9 +85,9 @@ export class AllfeatAtsApiClient {
 	}
 
 	/** The transaction with its full step history. A 404 is a TransactionNotFoundError. */
-	async getTransaction(transactionId: string): Promise<AllfeatTransaction> {
+	async getTransaction(transactionId: string, signal?: AbortSignal): Promise<AllfeatTransaction> {
 		const what = `Reading Allfeat ATS transaction ${transactionId}`;
-		const response = await this.get(this.transactionUrl(transactionId), what);
+		const response = await this.get(this.transactionUrl(transactionId), what, signal);
 		if (response.status < 200 || response.status >= 300) {
 			const error = serviceErrorFrom(response, what, this.redact);
 			throw response.status === 404 ? new TransactionNotFoundError(transactionId, error.serviceCode) : error;
@@ -126,9 +126,9 @@ export class AllfeatAtsApiClient {
 		return { ok: true, message: `Allfeat ATS answered at ${this.connection.baseUrl}.${keyNote}` };
 	}
 
-	private async get(url: string, what: string): Promise<JsonResponse> {
+	private async get(url: string, what: string, signal?: AbortSignal): Promise<JsonResponse> {
 		const headers: Record<string, string> = this.connection.apiKey ? { authorization: `Bearer ${this.connection.apiKey}` } : {};
-		return await requestJson({ method: 'GET', url, headers, timeoutMs: this.timeoutMs }, this.redact).catch((error: Error) => {
+		return await requestJson({ method: 'GET', url, headers, timeoutMs: this.timeoutMs, signal }, this.redact).catch((error: Error) => {
 			error.message = `${what}: ${error.message}`;
 			throw error;
 		});

@@ -55,6 +55,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * service does not know) it closes its socket itself, so the server's close is never taken for a drop.
  */
 export class AllfeatTransactionStream {
+	// Cancels REST reads in flight when the stream ends, so nothing outlives it.
+	private readonly requests = new AbortController();
 	private readonly socket: ReconnectingSocket;
 	private readonly tracker = new TransitionTracker({ maxIds: 1 });
 	private readonly steps: ReadonlySet<string>;
@@ -228,7 +230,7 @@ export class AllfeatTransactionStream {
 		if (this.ended) return;
 		let transaction: AllfeatTransaction;
 		try {
-			transaction = await this.options.client.getTransaction(this.options.transactionId);
+			transaction = await this.options.client.getTransaction(this.options.transactionId, this.requests.signal);
 		} catch (error) {
 			if (error instanceof TransactionNotFoundError) {
 				this.endUnknown('HTTP 404');
@@ -338,6 +340,7 @@ export class AllfeatTransactionStream {
 	/** Nothing more will come: free the socket (the server closes it at the final step anyway) and the poll timer. */
 	private end(): void {
 		this.ended = true;
+		this.requests.abort();
 		this.heldFrames.length = 0;
 		if (this.pollTimer !== null) clearTimeout(this.pollTimer);
 		this.pollTimer = null;

@@ -85,8 +85,8 @@ export class KurierApiClient {
 		return { vkHash, alreadyRegistered: false };
 	}
 
-	async getJobStatus(jobId: string): Promise<KurierJobStatus> {
-		const response = await this.call('GET', `job-status/{key}/${encodeURIComponent(jobId)}`, `Reading the status of job ${jobId}`);
+	async getJobStatus(jobId: string, signal?: AbortSignal): Promise<KurierJobStatus> {
+		const response = await this.call('GET', `job-status/{key}/${encodeURIComponent(jobId)}`, `Reading the status of job ${jobId}`, undefined, signal);
 		return this.expect(response, jobStatusSchema, `Reading the status of job ${jobId}`);
 	}
 
@@ -103,11 +103,11 @@ export class KurierApiClient {
 	}
 
 	/** `path` puts the key where `{key}` stands, or appends it (`/submit-proof/{apiKey}`). */
-	private async call(method: 'GET' | 'POST', path: string, what: string, body?: unknown): Promise<JsonResponse> {
+	private async call(method: 'GET' | 'POST', path: string, what: string, body?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
 		const key = encodeURIComponent(this.connection.apiKey);
 		const withKey = path.includes('{key}') ? path.replace('{key}', key) : `${path}/${key}`;
 		return await requestJson(
-			{ method, url: `${this.connection.restBaseUrl}/${withKey}`, body, timeoutMs: this.timeoutMs },
+			{ method, url: `${this.connection.restBaseUrl}/${withKey}`, body, timeoutMs: this.timeoutMs, signal },
 			this.redact,
 		).catch((error: Error) => {
 			error.message = `${what}: ${error.message}`;

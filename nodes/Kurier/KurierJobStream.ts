@@ -45,6 +45,8 @@ export class KurierJobStream {
 	private readonly chainIds = new Map<string, number | null>();
 	private subscriptionAnswered: (() => void) | null = null;
 	private lastServerError: string | null = null;
+	// Cancels REST reads in flight on close, so nothing outlives the trigger.
+	private readonly requests = new AbortController();
 
 	constructor(private readonly options: KurierJobStreamOptions) {
 		this.statuses = new Set(options.statuses ?? []);
@@ -81,6 +83,7 @@ export class KurierJobStream {
 	async close(): Promise<void> {
 		// Let a subscribe that is waiting for its confirmation finish (its timer is about to go).
 		this.subscriptionAnswered?.();
+		this.requests.abort();
 		await this.socket.close();
 	}
 
@@ -91,7 +94,7 @@ export class KurierJobStream {
 		const target = this.options.target;
 		if (target.kind === 'job') {
 			// An unknown job or a refused key fails the activation here, with the service's message.
-			this.handleJob(await this.options.client.getJobStatus(target.jobId), 'rest');
+			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
 			return;
 		}
 		if (connection.reconnected) await this.reconcile(this.tracker.unfinishedIds());
@@ -104,7 +107,7 @@ export class KurierJobStream {
 			for (let jobId = queue.shift(); jobId !== undefined; jobId = queue.shift()) {
 				if (this.socket.state === 'closed') return;
 				try {
-					this.handleJob(await this.options.client.getJobStatus(jobId), 'rest');
+					this.handleJob(await this.options.client.getJobStatus(jobId, this.requests.signal), 'rest');
 				} catch (error) {
 					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} after reconnecting: ${redactedMessage(error, this.options.client.redact)}`);
 				}

@@ -52,13 +52,14 @@ export async function waitForKurierJob(options: WaitForJobOptions): Promise<Norm
 
 	let pollTimer: NodeJS.Timeout | null = null;
 	let settled = false;
+	const requests = new AbortController();
 	const schedulePoll = (delayMs: number) => {
 		// A poll that was in flight when the wait ended must not start another.
 		if (!settled) pollTimer = setTimeout(() => void poll(), delayMs);
 	};
 	const poll = async () => {
 		try {
-			observe(normalizeKurierJob(await client.getJobStatus(jobId), new Date().toISOString()));
+			observe(normalizeKurierJob(await client.getJobStatus(jobId, requests.signal), new Date().toISOString()));
 		} catch (error) {
 			if (isPermanent(error)) settle.reject(error as Error);
 			else logger?.warn(`Polling Kurier job ${jobId} failed, will retry: ${redactedMessage(error, client.redact)}`);
@@ -90,6 +91,7 @@ export async function waitForKurierJob(options: WaitForJobOptions): Promise<Norm
 		return await done;
 	} finally {
 		settled = true;
+		requests.abort();
 		clearTimeout(timeout);
 		if (pollTimer) clearTimeout(pollTimer);
 		options.signal?.removeEventListener('abort', onAbort);

@@ -110,9 +110,9 @@ export class TachyonApiClient {
 		return this.expect(await this.call('POST', '/api/submit-tx', 'apiKey', what, request), submitTxDataSchema, what);
 	}
 
-	async getTransaction(txId: string): Promise<TachyonTransaction> {
+	async getTransaction(txId: string, signal?: AbortSignal): Promise<TachyonTransaction> {
 		const what = `Reading Tachyon transaction ${txId}`;
-		return this.expect(await this.call('GET', `/api/tx?id=${encodeURIComponent(txId)}`, 'apiKey', what), transactionSchema, what);
+		return this.expect(await this.call('GET', `/api/tx?id=${encodeURIComponent(txId)}`, 'apiKey', what, undefined, signal), transactionSchema, what);
 	}
 
 	/** "Creates or returns" the account's persistent WebSocket key (A.7). The key is redacted from then on. */
@@ -167,10 +167,10 @@ export class TachyonApiClient {
 		this.redactor = createRedactor(this.secrets);
 	}
 
-	private async call(method: 'GET' | 'POST', path: string, auth: Auth, what: string, body?: unknown): Promise<JsonResponse> {
+	private async call(method: 'GET' | 'POST', path: string, auth: Auth, what: string, body?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
 		const headers: Record<string, string> =
 			auth === 'apiKey' ? { 'api-key': this.connection.apiKey } : { authorization: `Bearer ${this.connection.dashboardJwt ?? ''}` };
-		return await requestJson({ method, url: `${this.connection.baseUrl}${path}`, headers, body, timeoutMs: this.timeoutMs }, this.redact).catch((error: Error) => {
+		return await requestJson({ method, url: `${this.connection.baseUrl}${path}`, headers, body, timeoutMs: this.timeoutMs, signal }, this.redact).catch((error: Error) => {
 			error.message = `${what}: ${error.message}`;
 			throw error;
 		});

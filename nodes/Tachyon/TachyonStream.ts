@@ -55,6 +55,8 @@ export class TachyonStream {
 	private greetingReceived: (() => void) | null = null;
 	// Ids whose REST read is in flight; true once a WebSocket update for the id arrived meanwhile.
 	private readonly reconciling = new Map<string, boolean>();
+	// Cancels REST reads in flight on close, so nothing outlives the trigger.
+	private readonly requests = new AbortController();
 
 	constructor(private readonly options: TachyonStreamOptions) {
 		const statuses = new Set(options.filters?.statuses ?? []);
@@ -97,6 +99,7 @@ export class TachyonStream {
 
 	async close(): Promise<void> {
 		this.closed = true;
+		this.requests.abort();
 		this.greetingReceived?.();
 		await this.socket?.close();
 	}
@@ -135,7 +138,7 @@ export class TachyonStream {
 	private async reconcileOne(txId: string): Promise<void> {
 		this.reconciling.set(txId, false);
 		try {
-			const transaction = await this.options.client.getTransaction(txId);
+			const transaction = await this.options.client.getTransaction(txId, this.requests.signal);
 			// The socket spoke for this id while REST was answering: the socket's word is at least as
 			// new, and anything after it comes over the socket too. An older REST state would be out of order.
 			if (this.reconciling.get(txId) === false) this.handleTransaction(transaction, 'rest');

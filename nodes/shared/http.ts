@@ -11,6 +11,8 @@ export interface JsonRequest {
 	body?: unknown;
 	headers?: Record<string, string>;
 	timeoutMs?: number;
+	/** Cancels the request (a trigger being deactivated must not leave a request and its timer behind). */
+	signal?: AbortSignal;
 }
 
 export interface JsonResponse {
@@ -47,6 +49,9 @@ export async function requestJson(request: JsonRequest, redact: Redactor): Promi
 	const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 	const controller = new AbortController();
 	const timer = setTimeout(() => controller.abort(), timeoutMs);
+	const cancel = () => controller.abort();
+	request.signal?.addEventListener('abort', cancel, { once: true });
+	if (request.signal?.aborted) cancel();
 	const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
 	if (request.body !== undefined) headers['content-type'] = 'application/json';
 	try {
@@ -64,12 +69,14 @@ export async function requestJson(request: JsonRequest, redact: Redactor): Promi
 		};
 	} catch (error) {
 		const where = `${request.method} ${redact(request.url)}`;
+		if (request.signal?.aborted) throw new ServiceUnreachableError(`${where} was cancelled`);
 		if (controller.signal.aborted) {
 			throw new ServiceUnreachableError(`${where} got no answer within ${timeoutMs} ms`);
 		}
 		throw new ServiceUnreachableError(`Could not reach ${where}: ${redact(networkErrorDetail(error))}`);
 	} finally {
 		clearTimeout(timer);
+		request.signal?.removeEventListener('abort', cancel);
 	}
 }
 
