@@ -38,7 +38,7 @@ export function toNodeError(node: INode, error: unknown, redact: Redactor, itemI
 
 function describeStatus(status: number): string | undefined {
 	if (status === 401 || status === 403) return 'The service refused the credentials. Check the key or token in the credential (and that it belongs to the chosen network or environment).';
-	if (status === 404) return 'The service does not know this id for this API key.';
+	if (status === 404) return 'The service does not know this id (or it belongs to another account).';
 	if (status === 429) return 'The service is rate limiting this API key. Try again later.';
 	if (status >= 500) return 'The service had an internal error. Try again later.';
 	return undefined;
