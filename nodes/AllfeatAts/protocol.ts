@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { NormalizedItem } from '../shared/NormalizedItem';
-import { PhaseTable, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
+import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 
 /**
  * Allfeat ATS (Allfeat Time-Stamp) tracking protocol: the transaction resource, the WebSocket
@@ -261,10 +261,11 @@ export interface TransactionContext {
 export function normalizeStep(context: TransactionContext, event: StepEvent, receivedAt: string): NormalizedItem {
 	const phase = ALLFEAT_PHASES.phaseOf(event.step);
 	const outcome = event.outcome ?? {};
-	const details: Record<string, unknown> = { transaction_type: context.transactionType, description: event.description ?? null };
-	for (const [key, value] of Object.entries(outcome)) {
-		if (!PROMOTED_OUTCOME_FIELDS.has(key) && value !== undefined) details[key] = value;
-	}
+	const details = {
+		transaction_type: context.transactionType,
+		description: event.description ?? null,
+		...detailsWithout(outcome, PROMOTED_OUTCOME_FIELDS),
+	};
 	return {
 		source: 'allfeat-ats',
 		id: context.transactionId,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { NormalizedItem } from '../shared/NormalizedItem';
-import { PhaseTable, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
+import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 
 /**
  * Kurier (zkVerify relayer) wire protocol: message schemas, the status table and the normalizer.
@@ -183,10 +183,7 @@ const PROMOTED_FIELDS = new Set(['jobId', 'status', 'chainId', 'txHash', 'blockH
 export function normalizeKurierJob(job: KurierJobStatus, receivedAt: string): NormalizedItem {
 	const chainId = numberOrNull(job.chainId);
 	const phase = KURIER_PHASES.phaseOf(job.status);
-	const details: Record<string, unknown> = {};
-	for (const [key, value] of Object.entries(job)) {
-		if (!PROMOTED_FIELDS.has(key) && value !== undefined) details[key] = value;
-	}
+	const details = detailsWithout(job, PROMOTED_FIELDS);
 	return {
 		source: 'kurier',
 		id: job.jobId,

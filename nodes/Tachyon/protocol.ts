@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { isRecord } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
-import { PhaseTable, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
+import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 
 /**
  * Tachyon (Rath Finance relayer) wire protocol: REST envelopes, transaction objects, WebSocket frame
@@ -205,10 +205,7 @@ const PROMOTED_FIELDS = new Set(['txId', 'id', 'status', 'chainId', 'txHash', 'e
 
 export function normalizeTachyonTransaction(tx: TachyonTransaction, receivedAt: string): NormalizedItem {
 	const phase = TACHYON_PHASES.phaseOf(tx.status);
-	const details: Record<string, unknown> = {};
-	for (const [key, value] of Object.entries(tx)) {
-		if (!PROMOTED_FIELDS.has(key) && value !== undefined) details[key] = value;
-	}
+	const details = detailsWithout(tx, PROMOTED_FIELDS);
 	// Always present: with the status it identifies the transition (see transitionKeyOf).
 	details.retries = retriesOf(tx);
 	return {

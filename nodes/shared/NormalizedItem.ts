@@ -69,3 +69,12 @@ export function numberOrNull(value: unknown): number | null {
 	}
 	return null;
 }
+
+/** The service's fields not promoted to the item's top level: they go to `details`, unknown ones included. */
+export function detailsWithout(fields: Record<string, unknown>, promoted: ReadonlySet<string>): Record<string, unknown> {
+	const details: Record<string, unknown> = {};
+	for (const [key, value] of Object.entries(fields)) {
+		if (!promoted.has(key) && value !== undefined) details[key] = value;
+	}
+	return details;
+}
