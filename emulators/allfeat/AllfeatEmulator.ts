@@ -2,6 +2,8 @@ import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeServers, ignoreError, laterIsoTimestamp, listenOnLoopback, randomHash, sendText, writeReply } from '../shared/serverKit';
+import type { Reply } from '../shared/serverKit';
 
 /**
  * Local emulator of the Allfeat ATS tracking API (REST `GET /v1/transactions/{id}`, the read-only
@@ -114,10 +116,6 @@ interface TransactionRecord {
 	autoStepTimer?: NodeJS.Timeout;
 }
 
-interface Reply {
-	status: number;
-	body: unknown;
-}
 
 /** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
 type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
@@ -157,7 +155,7 @@ export class AllfeatEmulator {
 
 	static async start(options: AllfeatEmulatorOptions = {}): Promise<AllfeatEmulator> {
 		const server = createServer();
-		const port = await listen(server, options.port ?? 0);
+		const port = await listenOnLoopback(server, options.port ?? 0);
 		return new AllfeatEmulator(server, port, options);
 	}
 
@@ -341,13 +339,7 @@ export class AllfeatEmulator {
 		for (const timer of this.restDelayTimers) clearTimeout(timer);
 		this.restDelayTimers.clear();
 		await Promise.allSettled([...this.inFlightWebhooks]);
-		for (const socket of this.wss.clients) socket.terminate();
-		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-		await new Promise<void>((resolve) => {
-			this.server.close(() => resolve());
-			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
-			this.server.closeAllConnections();
-		});
+		await closeServers(this.wss, this.server);
 	}
 
 	// ----- transaction internals ------------------------------------------------------------------
@@ -528,29 +520,12 @@ export function newWebhookSecret(): string {
 	return randomBytes(32).toString('base64');
 }
 
-function listen(server: Server, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(port, '127.0.0.1', () => {
-			server.off('error', reject);
-			const address = server.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : port);
-		});
-	});
-}
 
 function stepRecord(step: string, timestamp: string): EmulatedStep {
 	return { step, progress: PROGRESS[step] ?? 0, description: DESCRIPTIONS[step] ?? step, timestamp };
 }
 
-/** Strictly later than `previous`, so every step has its own timestamp even within one millisecond. */
-function laterIsoTimestamp(previous: string): string {
-	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
-}
 
-function randomHash(): string {
-	return `0x${randomBytes(32).toString('hex')}`;
-}
 
 function requestId(): string {
 	return `req_${randomBytes(6).toString('hex')}`;
@@ -561,15 +536,5 @@ function errorReply(status: number, code: string, message: string): Reply {
 	return { status, body: { error: { code, message, details: {}, request_id: requestId() } } };
 }
 
-function writeReply(res: ServerResponse, reply: Reply): void {
-	if (res.destroyed || res.writableEnded) return;
-	const text = JSON.stringify(reply.body);
-	res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-	res.end(text);
-}
 
-function sendText(socket: WebSocket, text: string): void {
-	if (socket.readyState === WebSocket.OPEN) socket.send(text);
-}
 
-function ignoreError(): void {}

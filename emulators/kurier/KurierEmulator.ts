@@ -1,8 +1,10 @@
 import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
+import { closeServers, ignoreError, laterIsoTimestamp, listenOnLoopback, randomHash, rawDataToText, sendText, writeReply } from '../shared/serverKit';
+import type { Reply } from '../shared/serverKit';
 
 /**
  * Local emulator of the Kurier (zkVerify relayer) REST + WebSocket API, for tests, the benchmark
@@ -136,10 +138,6 @@ interface ClientMessage {
 	jobId?: unknown;
 }
 
-interface Reply {
-	status: number;
-	body: unknown;
-}
 
 type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -191,7 +189,7 @@ export class KurierEmulator {
 
 	static async start(options: KurierEmulatorOptions = {}): Promise<KurierEmulator> {
 		const server = createServer();
-		const port = await listen(server, options.port ?? 0);
+		const port = await listenOnLoopback(server, options.port ?? 0);
 		return new KurierEmulator(server, port, options);
 	}
 
@@ -330,13 +328,7 @@ export class KurierEmulator {
 		for (const record of this.jobs.values()) clearInterval(record.autoStepTimer);
 		for (const timer of this.restDelayTimers) clearTimeout(timer);
 		this.restDelayTimers.clear();
-		for (const socket of this.wss.clients) socket.terminate();
-		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-		await new Promise<void>((resolve) => {
-			this.server.close(() => resolve());
-			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
-			this.server.closeAllConnections();
-		});
+		await closeServers(this.wss, this.server);
 	}
 
 	// ----- job internals --------------------------------------------------------------------------
@@ -683,16 +675,6 @@ export class KurierEmulator {
 
 // ----- helpers ------------------------------------------------------------------------------------
 
-function listen(server: Server, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(port, '127.0.0.1', () => {
-			server.off('error', reject);
-			const address = server.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : port);
-		});
-	});
-}
 
 function statusSequence(chainId: number | null, willFail: boolean): readonly KurierStatus[] {
 	if (willFail) return STATUS_SEQUENCE_FAILING;
@@ -703,14 +685,7 @@ function isFinal(record: JobRecord): boolean {
 	return record.position === record.sequence.length - 1;
 }
 
-/** Strictly later than `previous`, so updatedAt changes even when two steps share a millisecond. */
-function laterIsoTimestamp(previous: string): string {
-	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
-}
 
-function randomHash(): string {
-	return `0x${randomBytes(32).toString('hex')}`;
-}
 
 function inclusionFields(): Partial<EmulatedJob> {
 	const txHash = randomHash();
@@ -740,7 +715,6 @@ function isUuid(value: unknown): value is string {
 	return typeof value === 'string' && UUID_PATTERN.test(value);
 }
 
-function ignoreError(): void {}
 
 // ----- HTTP helpers -------------------------------------------------------------------------------
 
@@ -805,15 +779,6 @@ function readBody(req: IncomingMessage): Promise<{ text: string; tooLarge: boole
 	});
 }
 
-function writeReply(res: ServerResponse, reply: Reply): void {
-	if (res.destroyed || res.writableEnded) return;
-	const text = JSON.stringify(reply.body);
-	res.writeHead(reply.status, {
-		'content-type': 'application/json; charset=utf-8',
-		'content-length': Buffer.byteLength(text),
-	});
-	res.end(text);
-}
 
 function ok(body: unknown): Reply {
 	return { status: 200, body };
@@ -897,9 +862,6 @@ function validateSubmitProofBody(body: unknown): Validated<SubmitProofRequest> {
 
 // ----- WebSocket helpers --------------------------------------------------------------------------
 
-function sendText(socket: WebSocket, text: string): void {
-	if (socket.readyState === WebSocket.OPEN) socket.send(text);
-}
 
 function sendJson(socket: WebSocket, message: object): void {
 	sendText(socket, JSON.stringify(message));
@@ -928,7 +890,3 @@ function parseClientMessage(data: RawData, isBinary: boolean): Validated<ClientM
 	return { ok: true, value: { type: value.type, jobId: value.jobId } };
 }
 
-function rawDataToText(data: RawData): string {
-	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-	return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
-}

@@ -3,6 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
+import { closeServers, laterIsoTimestamp, listenOnLoopback, randomHash, rawDataToText, sendText, writeReply } from '../shared/serverKit';
+import type { Reply } from '../shared/serverKit';
 
 /**
  * Local emulator of the Tachyon (rath.fi) relayer: REST (submit-tx, tx status, register-websocket)
@@ -120,10 +122,6 @@ interface ClientConnection {
 	wsKey: string;
 }
 
-interface Reply {
-	status: number;
-	body: unknown;
-}
 
 type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
 
@@ -157,7 +155,7 @@ export class TachyonEmulator {
 
 	static async start(options: TachyonEmulatorOptions = {}): Promise<TachyonEmulator> {
 		const server = createServer();
-		const port = await listen(server, options.port ?? 0);
+		const port = await listenOnLoopback(server, options.port ?? 0);
 		return new TachyonEmulator(server, port, options);
 	}
 
@@ -319,13 +317,7 @@ export class TachyonEmulator {
 		for (const record of this.transactions.values()) clearInterval(record.autoStepTimer);
 		for (const timer of this.restDelayTimers) clearTimeout(timer);
 		this.restDelayTimers.clear();
-		for (const socket of this.wss.clients) socket.terminate();
-		await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-		await new Promise<void>((resolve) => {
-			this.server.close(() => resolve());
-			// Keep-alive HTTP connections (e.g. from fetch) would otherwise hold `close` open.
-			this.server.closeAllConnections();
-		});
+		await closeServers(this.wss, this.server);
 	}
 
 	// ----- transaction internals ------------------------------------------------------------------
@@ -347,7 +339,7 @@ export class TachyonEmulator {
 		}
 		if (status === 'PENDING') tx.error = null;
 		if (status === 'EXECUTED') {
-			tx.executionTxHash = `0x${randomBytes(32).toString('hex')}`;
+			tx.executionTxHash = randomHash();
 			tx.costUSD = ESTIMATED_COST_USD;
 			tx.gasPrice = GAS_PRICE_WEI;
 			tx.isAccountCharged = true;
@@ -555,16 +547,6 @@ export class TachyonEmulator {
 
 // ----- helpers ------------------------------------------------------------------------------------
 
-function listen(server: Server, port: number): Promise<number> {
-	return new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(port, '127.0.0.1', () => {
-			server.off('error', reject);
-			const address = server.address();
-			resolve(typeof address === 'object' && address !== null ? address.port : port);
-		});
-	});
-}
 
 function statusPlan(retries: number, willFail: boolean): TachyonStatus[] {
 	const plan: TachyonStatus[] = ['PENDING'];
@@ -596,10 +578,6 @@ function objectId(): string {
 	return randomBytes(12).toString('hex');
 }
 
-/** Strictly later than `previous`, so updatedAt changes even when two steps share a millisecond. */
-function laterIsoTimestamp(previous: string): string {
-	return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
-}
 
 const DIGITS = /^\d+$/;
 
@@ -660,18 +638,5 @@ function unauthorizedApiKey(): Reply {
 	return failure(401, 'AUTH_002', 'Invalid API key', 'AUTH');
 }
 
-function writeReply(res: ServerResponse, reply: Reply): void {
-	if (res.destroyed || res.writableEnded) return;
-	const text = JSON.stringify(reply.body);
-	res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-	res.end(text);
-}
 
-function sendText(socket: WebSocket, text: string): void {
-	if (socket.readyState === WebSocket.OPEN) socket.send(text);
-}
 
-function rawDataToText(data: RawData): string {
-	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-	return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
-}
