@@ -1,12 +1,12 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem, toNodeError } from '../shared/n8n';
+import { asItemJson, executeForEachItem, runWaitOperation, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest, allfeatClientFor, readTransactionId, transactionIdProperty } from './allfeatAtsNodeCommon';
 import { normalizeTransaction } from './protocol';
-import { TransactionWaitTimeoutError, waitForAllfeatTransaction } from './waitForTransaction';
+import { waitForAllfeatTransaction } from './waitForTransaction';
 
 const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
 
@@ -110,36 +110,13 @@ async function runOperation(context: IExecuteFunctions, client: AllfeatAtsApiCli
 }
 
 async function waitForTransaction(context: IExecuteFunctions, client: AllfeatAtsApiClient, transactionId: string, itemIndex: number): Promise<IDataObject> {
-	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, 300));
-	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const pollIntervalSeconds = Number(options.pollIntervalSeconds ?? 2);
-	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
-		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
-	}
-	let item;
-	try {
-		item = await waitForAllfeatTransaction({
-			client,
-			transactionId,
-			timeoutMs: timeoutSeconds * 1000,
-			pollIntervalMs: pollIntervalSeconds * 1000,
-			logger: context.logger,
-			signal: context.getExecutionCancelSignal?.(),
-		});
-	} catch (error) {
-		if (error instanceof TransactionWaitTimeoutError) {
-			throw new NodeOperationError(context.getNode(), error.message, {
-				itemIndex,
-				description: 'Raise "Timeout (Seconds)", or use the Allfeat ATS Trigger (or its webhook trigger) to react when the transaction moves on.',
-			});
-		}
-		throw error;
-	}
-	if (item.phase === 'failed' && context.getNodeParameter('failOnTransactionFailure', itemIndex, true) === true) {
-		throw new NodeOperationError(context.getNode(), `Allfeat ATS transaction ${transactionId} failed: ${item.error ?? item.status}`, {
-			itemIndex,
-			description: 'Turn off "Fail If the Transaction Failed" to output the failed transaction as an item instead.',
-		});
-	}
-	return asItemJson(item);
+	return await runWaitOperation(context, itemIndex, {
+		defaultTimeoutSeconds: 300,
+		defaultPollIntervalSeconds: 2,
+		failParameter: 'failOnTransactionFailure',
+		failParameterLabel: 'Fail If the Transaction Failed',
+		subject: `Allfeat ATS transaction ${transactionId}`,
+		timeoutHint: 'use the Allfeat ATS Trigger (or its webhook trigger) to react when the transaction moves on',
+		wait: async (timing) => await waitForAllfeatTransaction({ client, transactionId, logger: context.logger, ...timing }),
+	});
 }

@@ -1,6 +1,7 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { SocketLogger } from '../shared/ReconnectingSocket';
 import { redactedMessage } from '../shared/redact';
+import { waitUntilFinal } from '../shared/waitUntilFinal';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { TransactionNotFoundError } from './AllfeatAtsApiClient';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
@@ -17,16 +18,6 @@ export interface WaitForTransactionOptions {
 	signal?: AbortSignal;
 }
 
-export class TransactionWaitTimeoutError extends Error {
-	constructor(
-		message: string,
-		readonly lastItem: NormalizedItem | null,
-	) {
-		super(message);
-		this.name = 'TransactionWaitTimeoutError';
-	}
-}
-
 /**
  * Waits until an Allfeat ATS transaction is `completed` or `failed`, over its WebSocket (REST
  * polling when the socket cannot be had). Resolves with the final state as Get Transaction returns
@@ -35,42 +26,20 @@ export class TransactionWaitTimeoutError extends Error {
  */
 export async function waitForAllfeatTransaction(options: WaitForTransactionOptions): Promise<NormalizedItem> {
 	const { client, transactionId } = options;
-	let lastItem: NormalizedItem | null = null;
-	let settle: { resolve(item: NormalizedItem): void; reject(error: Error): void };
-	const done = new Promise<NormalizedItem>((resolve, reject) => (settle = { resolve, reject }));
-
-	const stream = new AllfeatTransactionStream({
-		client,
-		transactionId,
-		logger: options.logger,
-		polling: { intervalMs: options.pollIntervalMs },
-		onItem: (item) => {
-			if (item.status === NOT_FOUND_STATUS) {
-				settle.reject(new TransactionNotFoundError(transactionId, null));
-				return;
-			}
-			lastItem = item;
-			if (item.isFinal) settle.resolve(item);
-		},
-		onFatal: (error) => settle.reject(error),
+	const subject = `Allfeat ATS transaction ${transactionId}`;
+	const finalItem = await waitUntilFinal({ subject, stateName: 'step', timeoutMs: options.timeoutMs, signal: options.signal }, ({ observe, fail }) => {
+		const stream = new AllfeatTransactionStream({
+			client,
+			transactionId,
+			logger: options.logger,
+			polling: { intervalMs: options.pollIntervalMs },
+			onItem: (item) => (item.status === NOT_FOUND_STATUS ? fail(new TransactionNotFoundError(transactionId, null)) : observe(item)),
+			onFatal: fail,
+		});
+		stream.start().catch(fail);
+		return async () => await stream.close();
 	});
-
-	const timeout = setTimeout(() => {
-		const last = lastItem ? `its last step was ${lastItem.status}` : 'no step was received';
-		settle.reject(new TransactionWaitTimeoutError(`Allfeat ATS transaction ${transactionId} was not final after ${Math.round(options.timeoutMs / 1000)} s (${last})`, lastItem));
-	}, options.timeoutMs);
-	const onAbort = () => settle.reject(new Error(`Waiting for Allfeat ATS transaction ${transactionId} was cancelled`));
-	options.signal?.addEventListener('abort', onAbort, { once: true });
-	if (options.signal?.aborted) onAbort();
-	stream.start().catch((error: Error) => settle.reject(error));
-
-	try {
-		return await finalState(client, transactionId, await done, options.logger);
-	} finally {
-		clearTimeout(timeout);
-		options.signal?.removeEventListener('abort', onAbort);
-		await stream.close();
-	}
+	return await finalState(client, transactionId, finalItem, options.logger);
 }
 
 /** The final state with its whole history, as Get Transaction gives it; the step item if REST cannot say more. */

@@ -1,14 +1,14 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem, toNodeError } from '../shared/n8n';
+import { asItemJson, executeForEachItem, runWaitOperation, toNodeError } from '../shared/n8n';
 import { createRedactor } from '../shared/redact';
 import type { KurierApiClient } from './KurierApiClient';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
 import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions } from './proofInput';
 import { KURIER_PROOF_TYPES, normalizeKurierJob } from './protocol';
 import type { SubmitProofRequest } from './protocol';
-import { WaitTimeoutError, waitForKurierJob } from './waitForJob';
+import { waitForKurierJob } from './waitForJob';
 
 const show = (operation: string[], extra: Record<string, string[]> = {}) => ({ displayOptions: { show: { operation, ...extra } } });
 
@@ -286,38 +286,15 @@ async function submitProof(context: IExecuteFunctions, client: KurierApiClient, 
 
 async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, itemIndex: number): Promise<IDataObject> {
 	const jobId = jobIdOf(context, itemIndex);
-	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, 600));
-	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const pollIntervalSeconds = Number(options.pollIntervalSeconds ?? 15);
-	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
-		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
-	}
-	let item;
-	try {
-		item = await waitForKurierJob({
-			client,
-			jobId,
-			timeoutMs: timeoutSeconds * 1000,
-			pollIntervalMs: pollIntervalSeconds * 1000,
-			logger: context.logger,
-			signal: context.getExecutionCancelSignal?.(),
-		});
-	} catch (error) {
-		if (error instanceof WaitTimeoutError) {
-			throw new NodeOperationError(context.getNode(), error.message, {
-				itemIndex,
-				description: 'Raise "Timeout (Seconds)", or use the Kurier Trigger to react when the job moves on.',
-			});
-		}
-		throw error;
-	}
-	if (item.phase === 'failed' && context.getNodeParameter('failOnJobFailure', itemIndex, true) === true) {
-		throw new NodeOperationError(context.getNode(), `Kurier job ${jobId} failed: ${item.error ?? item.status}`, {
-			itemIndex,
-			description: 'Turn off "Fail If the Job Failed" to output the failed job as an item instead.',
-		});
-	}
-	return asItemJson(item);
+	return await runWaitOperation(context, itemIndex, {
+		defaultTimeoutSeconds: 600,
+		defaultPollIntervalSeconds: 15,
+		failParameter: 'failOnJobFailure',
+		failParameterLabel: 'Fail If the Job Failed',
+		subject: `Kurier job ${jobId}`,
+		timeoutHint: 'use the Kurier Trigger to react when the job moves on',
+		wait: async (timing) => await waitForKurierJob({ client, jobId, logger: context.logger, ...timing }),
+	});
 }
 
 function jobIdOf(context: IExecuteFunctions, itemIndex: number): string {

@@ -6,6 +6,7 @@ import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
 import { redactedMessage } from './redact';
 import { SocketFatalError } from './ReconnectingSocket';
+import { WaitTimeoutError } from './waitUntilFinal';
 
 /**
  * Turns the protocol layer's errors into n8n's: NodeApiError for what the service said or did,
@@ -152,4 +153,52 @@ export async function executeForEachItem(
 		}
 	}
 	return [output];
+}
+
+export interface WaitOperationOptions {
+	defaultTimeoutSeconds: number;
+	defaultPollIntervalSeconds: number;
+	/** The boolean parameter "fail the node when it ended failed" (default on). */
+	failParameter: string;
+	/** How to change course after a timeout, e.g. "use the Kurier Trigger instead". */
+	timeoutHint: string;
+	/** Names the id in the failure message, e.g. "Kurier job 1234…". */
+	subject: string;
+	/** The label of `failParameter` in the editor, for the failure's hint. */
+	failParameterLabel: string;
+	wait(timing: { timeoutMs: number; pollIntervalMs: number; signal?: AbortSignal }): Promise<NormalizedItem>;
+}
+
+/**
+ * The n8n side of every "wait for …" operation: reads "Timeout (Seconds)" and the poll interval
+ * option, runs the wait (cancelled with the execution), words a timeout, and fails the node on a
+ * failed outcome when the user asked for it.
+ */
+export async function runWaitOperation(context: IExecuteFunctions, itemIndex: number, options: WaitOperationOptions): Promise<IDataObject> {
+	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, options.defaultTimeoutSeconds));
+	const extra = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const pollIntervalSeconds = Number(extra.pollIntervalSeconds ?? options.defaultPollIntervalSeconds);
+	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
+		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
+	}
+	let item: NormalizedItem;
+	try {
+		item = await options.wait({
+			timeoutMs: timeoutSeconds * 1000,
+			pollIntervalMs: pollIntervalSeconds * 1000,
+			signal: context.getExecutionCancelSignal?.(),
+		});
+	} catch (error) {
+		if (error instanceof WaitTimeoutError) {
+			throw new NodeOperationError(context.getNode(), error.message, { itemIndex, description: `Raise "Timeout (Seconds)", or ${options.timeoutHint}.` });
+		}
+		throw error;
+	}
+	if (item.phase === 'failed' && context.getNodeParameter(options.failParameter, itemIndex, true) === true) {
+		throw new NodeOperationError(context.getNode(), `${options.subject} failed: ${item.error ?? item.status}`, {
+			itemIndex,
+			description: `Turn off "${options.failParameterLabel}" to output it as an item instead.`,
+		});
+	}
+	return asItemJson(item);
 }
