@@ -1,8 +1,9 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { WebSocket, WebSocketServer } from 'ws';
-import { closeServers, ignoreError, laterIsoTimestamp, listenOnLoopback, randomHash, sendText, writeReply } from '../shared/serverKit';
+import { WebSocket } from 'ws';
+import { EmulatorServer } from '../shared/EmulatorServer';
+import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import { laterIsoTimestamp, randomHash, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
 /**
@@ -116,9 +117,11 @@ interface TransactionRecord {
 	autoStepTimer?: NodeJS.Timeout;
 }
 
-
-/** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
-type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
+/** A socket following one transaction. */
+interface TransactionFollower {
+	socket: WebSocket;
+	transactionId: string;
+}
 
 const TRANSACTION_PATH = /^\/v1\/transactions\/([^/]+)$/;
 const SOCKET_PATH = /^\/v1\/ws\/transactions\/([^/]+)$/;
@@ -129,51 +132,33 @@ const ORGANIZATION_ID = '4b0c8a4e-1f7a-4d61-9a55-3c2f0e9d7b11';
 const API_KEY_ID = 'b6a1d2e3-5f40-4a8b-9c7d-0e1f2a3b4c5d';
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
-export class AllfeatEmulator {
-	readonly port: number;
+export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	/** The credential's base URL (without `/v1`). */
 	readonly baseUrl: string;
 	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0 };
 	readonly webhookDeliveries: WebhookDelivery[] = [];
 
 	private readonly apiKeys: ReadonlySet<string>;
-	private readonly stepMs: number;
 	private readonly unknownIdOnWebSocket: UnknownIdOnWebSocket;
 	private readonly webhook: AllfeatEmulatorOptions['webhook'];
 	private readonly terminalFrameDetails: boolean;
 	private readonly transactions = new Map<string, TransactionRecord>();
-	private readonly socketsByTransaction = new Map<string, Set<WebSocket>>();
 	private readonly inFlightWebhooks = new Set<Promise<unknown>>();
-	private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 	private nextBlockNumber = FIRST_BLOCK_NUMBER;
 	private nextAtsId = FIRST_ATS_ID;
-	private upgradeRefusal: number | null = null;
 	private restFailures = { remaining: 0, status: 503 };
-	private restDelayMs = 0;
-	private readonly restDelayTimers = new Set<NodeJS.Timeout>();
-	private closing: Promise<void> | undefined;
 
 	static async start(options: AllfeatEmulatorOptions = {}): Promise<AllfeatEmulator> {
-		const server = createServer();
-		const port = await listenOnLoopback(server, options.port ?? 0);
-		return new AllfeatEmulator(server, port, options);
+		return new AllfeatEmulator(await EmulatorServer.listen(options.port), options);
 	}
 
-	// Handlers are attached right after `listen` resolves, before any I/O callback can deliver a request.
-	private constructor(
-		private readonly server: Server,
-		port: number,
-		options: AllfeatEmulatorOptions,
-	) {
-		this.port = port;
-		this.baseUrl = `http://127.0.0.1:${port}`;
+	private constructor(listening: ListeningServer, options: AllfeatEmulatorOptions) {
+		super(listening, { stepMs: options.stepMs, webSocket: { maxPayload: 64 * 1024 } });
+		this.baseUrl = `http://127.0.0.1:${listening.port}`;
 		this.apiKeys = new Set(options.apiKeys ?? []);
-		this.stepMs = options.stepMs ?? 0;
 		this.unknownIdOnWebSocket = options.unknownIdOnWebSocket ?? 'error-frame';
 		this.webhook = options.webhook;
 		this.terminalFrameDetails = options.terminalFrameDetails ?? true;
-		server.on('request', (req, res) => this.onHttpRequest(req, res));
-		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
 	}
 
 	// ----- transactions ---------------------------------------------------------------------------
@@ -207,9 +192,7 @@ export class AllfeatEmulator {
 			},
 		};
 		this.transactions.set(record.transaction.id, record);
-		if (this.stepMs > 0 && !this.closing) {
-			record.autoStepTimer = setInterval(() => this.advance(record.transaction.id), this.stepMs);
-		}
+		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.transaction.id));
 		return structuredClone(record.transaction);
 	}
 
@@ -240,23 +223,14 @@ export class AllfeatEmulator {
 
 	// ----- fault injection ------------------------------------------------------------------------
 
-	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
-	dropAllConnections(): void {
-		for (const socket of this.wss.clients) socket.terminate();
-	}
-
-	sendRawToAll(text: string): void {
-		for (const socket of this.wss.clients) sendText(socket, text);
-	}
-
 	/** Sends `text` to the sockets following one transaction (e.g. a frame repeated verbatim). */
 	sendRawTo(transactionId: string, text: string): void {
-		for (const socket of this.socketsByTransaction.get(transactionId) ?? []) sendText(socket, text);
+		for (const socket of this.socketsOf(transactionId)) sendText(socket, text);
 	}
 
-	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status (a proxy without WebSocket support). */
-	setRefuseUpgrades(status: number | null): void {
-		this.upgradeRefusal = status;
+	/** A proxy without WebSocket support sends no Retry-After, so this takes only the status. */
+	override setRefuseUpgrades(status: number | null): void {
+		super.setRefuseUpgrades(status);
 	}
 
 	/** The next `count` REST requests fail with `status` and the unified error envelope. */
@@ -264,19 +238,9 @@ export class AllfeatEmulator {
 		this.restFailures = { remaining: count, status };
 	}
 
-	/** REST answers are sent this much later (the answer reflects the state when the request arrived). */
-	setRestDelayMs(ms: number): void {
-		this.restDelayMs = ms;
-	}
-
 	/** Sockets still OPEN, for one transaction or all. */
 	openConnectionCount(transactionId?: string): number {
-		let count = 0;
-		for (const socket of this.wss.clients) {
-			const matches = transactionId === undefined || this.socketsByTransaction.get(transactionId)?.has(socket) === true;
-			if (matches && socket.readyState === WebSocket.OPEN) count += 1;
-		}
-		return count;
+		return this.countOpenClients((follower) => transactionId === undefined || follower.transactionId === transactionId);
 	}
 
 	// ----- webhooks -------------------------------------------------------------------------------
@@ -328,18 +292,9 @@ export class AllfeatEmulator {
 		return delivery;
 	}
 
-	/** Stops every timer, kills every socket, waits for webhooks in flight and closes the server; safe to call twice. */
-	close(): Promise<void> {
-		this.closing ??= this.shutdown();
-		return this.closing;
-	}
-
-	private async shutdown(): Promise<void> {
-		for (const record of this.transactions.values()) clearInterval(record.autoStepTimer);
-		for (const timer of this.restDelayTimers) clearTimeout(timer);
-		this.restDelayTimers.clear();
+	/** `close()` waits for webhooks in flight, so a test sees every delivery it caused. */
+	protected override async settleBeforeClose(): Promise<void> {
 		await Promise.allSettled([...this.inFlightWebhooks]);
-		await closeServers(this.wss, this.server);
 	}
 
 	// ----- transaction internals ------------------------------------------------------------------
@@ -364,7 +319,7 @@ export class AllfeatEmulator {
 	}
 
 	private finish(record: TransactionRecord): void {
-		clearInterval(record.autoStepTimer);
+		this.stopAutoSteps(record.autoStepTimer);
 		const { transaction } = record;
 		transaction.is_complete = true;
 		transaction.result = transaction.current_step === 'failed' ? { success: false, error: 'Insufficient balance' } : this.successResult();
@@ -396,35 +351,25 @@ export class AllfeatEmulator {
 		const step = transaction.steps[transaction.steps.length - 1];
 		const details = transaction.is_complete && this.terminalFrameDetails ? { details: transaction.result } : {};
 		const frame = JSON.stringify({ type: 'update', ...step, ...details });
-		for (const socket of this.socketsByTransaction.get(transaction.id) ?? []) sendText(socket, frame);
+		for (const socket of this.socketsOf(transaction.id)) sendText(socket, frame);
 		if (transaction.is_complete) this.closeSocketsOf(transaction.id, 1000, 'Transaction complete');
 	}
 
 	private closeSocketsOf(transactionId: string, code: number, reason: string): void {
-		for (const socket of this.socketsByTransaction.get(transactionId) ?? []) {
+		for (const socket of this.socketsOf(transactionId)) {
 			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
 		}
 	}
 
-	// ----- REST -----------------------------------------------------------------------------------
-
-	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
-		this.stats.restRequests += 1;
-		// The request body (if any) is not needed; drain it so the connection can be reused.
-		req.resume();
-		const reply = this.route(req);
-		if (this.restDelayMs <= 0) {
-			writeReply(res, reply);
-			return;
-		}
-		const timer = setTimeout(() => {
-			this.restDelayTimers.delete(timer);
-			writeReply(res, reply);
-		}, this.restDelayMs);
-		this.restDelayTimers.add(timer);
+	private *socketsOf(transactionId: string): Iterable<WebSocket> {
+		for (const follower of this.clients) if (follower.transactionId === transactionId) yield follower.socket;
 	}
 
-	private route(req: IncomingMessage): Reply {
+	// ----- REST -----------------------------------------------------------------------------------
+
+	protected route(req: IncomingMessage): Reply {
+		// The request body (if any) is not needed; drain it so the connection can be reused.
+		req.resume();
 		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
 		const match = TRANSACTION_PATH.exec(url.pathname);
 		if (req.method !== 'GET' || !match) return errorReply(404, 'common.not_found', 'Route not found');
@@ -446,39 +391,29 @@ export class AllfeatEmulator {
 		return this.apiKeys.has(key) ? null : errorReply(401, 'api_key.not_found', 'Unknown API key');
 	}
 
-	// ----- WebSocket ------------------------------------------------------------------------------
-
-	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
-		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-		const match = SOCKET_PATH.exec(url.pathname);
-		if (!match) return this.refuseUpgrade(socket, 404);
-		if (this.upgradeRefusal !== null) return this.refuseUpgrade(socket, this.upgradeRefusal);
-		const transactionId = decodeURIComponent(match[1]);
-		const known = this.transactions.has(transactionId);
-		if (!known && this.unknownIdOnWebSocket === 'http-404') return this.refuseUpgrade(socket, 404);
-		this.wss.handleUpgrade(req, socket, head, (ws) => (known ? this.acceptSocket(ws, transactionId) : this.refuseUnknownId(ws, transactionId)));
+	/** Emulator choice: a route that throws gets the unified envelope with status 500. */
+	protected internalErrorReply(error: unknown): Reply {
+		return errorReply(500, 'common.internal_error', error instanceof Error ? error.message : 'Internal error');
 	}
 
-	/** Answers the upgrade request with a plain HTTP response, as a proxy or a missing route would. */
-	private refuseUpgrade(socket: UpgradeSocket, status: number): void {
-		this.stats.connectionsRefused += 1;
-		const body = JSON.stringify({ error: { code: 'common.not_found', message: 'WebSocket upgrade refused', details: {}, request_id: requestId() } });
-		const head = [
-			`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
-			'Connection: close',
-			'Content-Type: application/json; charset=utf-8',
-			`Content-Length: ${Buffer.byteLength(body)}`,
-		];
-		socket.on('error', () => socket.destroy());
-		// Destroy once flushed so a client that never closes cannot keep the server open.
-		socket.once('finish', () => socket.destroy());
-		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	// ----- WebSocket ------------------------------------------------------------------------------
+
+	protected routeUpgrade(_req: IncomingMessage, url: URL): UpgradeRoute | null {
+		const match = SOCKET_PATH.exec(url.pathname);
+		if (!match) return null;
+		const transactionId = decodeURIComponent(match[1]);
+		const known = this.transactions.has(transactionId);
+		if (!known && this.unknownIdOnWebSocket === 'http-404') return { refuseStatus: 404 };
+		return (socket) => (known ? this.acceptSocket(socket, transactionId) : this.refuseUnknownId(socket, transactionId));
+	}
+
+	protected upgradeRefusalBody(): object {
+		return { error: { code: 'common.not_found', message: 'WebSocket upgrade refused', details: {}, request_id: requestId() } };
 	}
 
 	/** Emulator choice for an unknown id: one error (or `not_found`) frame, then a normal close. */
 	private refuseUnknownId(socket: WebSocket, transactionId: string): void {
 		this.stats.connectionsRefused += 1;
-		socket.on('error', ignoreError);
 		const frame =
 			this.unknownIdOnWebSocket === 'not-found-frame'
 				? { type: 'not_found', transaction_id: transactionId, message: 'Transaction not found' }
@@ -492,15 +427,7 @@ export class AllfeatEmulator {
 	 * history), and a transaction that is already final is closed right after `connected`.
 	 */
 	private acceptSocket(socket: WebSocket, transactionId: string): void {
-		this.stats.connectionsAccepted += 1;
-		socket.on('error', ignoreError);
-		let sockets = this.socketsByTransaction.get(transactionId);
-		if (!sockets) {
-			sockets = new Set();
-			this.socketsByTransaction.set(transactionId, sockets);
-		}
-		sockets.add(socket);
-		socket.on('close', () => sockets.delete(socket));
+		this.acceptClient({ socket, transactionId });
 		sendText(socket, JSON.stringify({ type: 'connected', transaction_id: transactionId }));
 		if (this.requireRecord(transactionId).transaction.is_complete) socket.close(1000, 'Transaction complete');
 	}

@@ -1,9 +1,10 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
-import { WebSocket, WebSocketServer } from 'ws';
-import type { RawData } from 'ws';
-import { closeServers, ignoreError, laterIsoTimestamp, listenOnLoopback, randomHash, rawDataToText, sendText, writeReply } from '../shared/serverKit';
+import type { RawData, WebSocket } from 'ws';
+import { EmulatorServer } from '../shared/EmulatorServer';
+import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import { laterIsoTimestamp, parseRequestUrl, randomHash, rawDataToText, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
 /**
@@ -123,7 +124,7 @@ interface JobRecord {
 	sequence: readonly KurierStatus[];
 	/** Index of `job.status` in `sequence`. */
 	position: number;
-	autoStepTimer?: ReturnType<typeof setInterval>;
+	autoStepTimer?: NodeJS.Timeout;
 }
 
 interface ClientConnection {
@@ -148,12 +149,7 @@ interface SubmitProofRequest {
 	vk: unknown;
 	chainId: number | null;
 }
-
-/** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
-type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
-
-export class KurierEmulator {
-	readonly port: number;
+export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	readonly restBaseUrl: string;
 	readonly wsUrl: string;
 	readonly stats: KurierEmulatorStats = {
@@ -165,48 +161,26 @@ export class KurierEmulator {
 	};
 
 	private readonly apiKeys: ReadonlySet<string>;
-	private readonly stepMs: number;
 	private readonly maxConnectionsPerKey: number;
 	private readonly startedAt = Date.now();
 	private readonly jobs = new Map<string, JobRecord>();
 	/** vkHashes registered per API key. */
 	private readonly registeredVks = new Map<string, Set<string>>();
-	/** Authorised connections only; refused sockets are never added. */
-	private readonly clients = new Set<ClientConnection>();
-	private readonly restDelayTimers = new Set<ReturnType<typeof setTimeout>>();
-	// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
-	private readonly wss = new WebSocketServer({
-		noServer: true,
-		autoPong: false,
-		maxPayload: MAX_WS_PAYLOAD_BYTES,
-	});
 	private nextAggregationId = FIRST_AGGREGATION_ID;
 	private answerPings = true;
-	private restDelayMs = 0;
-	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
 	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
-	private closing: Promise<void> | undefined;
 
 	static async start(options: KurierEmulatorOptions = {}): Promise<KurierEmulator> {
-		const server = createServer();
-		const port = await listenOnLoopback(server, options.port ?? 0);
-		return new KurierEmulator(server, port, options);
+		return new KurierEmulator(await EmulatorServer.listen(options.port), options);
 	}
 
-	// Handlers are attached right after `listen` resolves, before any I/O callback can deliver a request.
-	private constructor(
-		private readonly server: Server,
-		port: number,
-		options: KurierEmulatorOptions,
-	) {
-		this.port = port;
-		this.restBaseUrl = `http://127.0.0.1:${port}/api/v1`;
-		this.wsUrl = `ws://127.0.0.1:${port}${WS_PATH}`;
+	private constructor(listening: ListeningServer, options: KurierEmulatorOptions) {
+		// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
+		super(listening, { stepMs: options.stepMs, webSocket: { autoPong: false, maxPayload: MAX_WS_PAYLOAD_BYTES } });
+		this.restBaseUrl = `http://127.0.0.1:${listening.port}/api/v1`;
+		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_API_KEY]);
-		this.stepMs = options.stepMs ?? 0;
 		this.maxConnectionsPerKey = options.maxConnectionsPerKey ?? DEFAULT_MAX_CONNECTIONS_PER_KEY;
-		server.on('request', (req, res) => this.onHttpRequest(req, res));
-		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
 	}
 
 	// ----- jobs -----------------------------------------------------------------------------------
@@ -243,7 +217,7 @@ export class KurierEmulator {
 		};
 		this.jobs.set(record.job.jobId, record);
 		this.broadcastStatus(record);
-		this.startAutoSteps(record);
+		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.job.jobId));
 		return structuredClone(record.job);
 	}
 
@@ -273,34 +247,14 @@ export class KurierEmulator {
 
 	// ----- fault injection ------------------------------------------------------------------------
 
-	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
-	dropAllConnections(): void {
-		for (const socket of this.wss.clients) socket.terminate();
-	}
-
-	/** Clean close of every socket; `code` must be a code `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
+	/** Clean close of every socket, with a code `ws` may send. */
 	closeAllConnections(code: number, reason?: string): void {
-		for (const socket of this.wss.clients) {
-			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
-		}
-	}
-
-	sendRawToAll(text: string): void {
-		for (const socket of this.wss.clients) sendText(socket, text);
+		this.closeOpenSockets(code, reason);
 	}
 
 	/** false: JSON `{"type":"ping"}` and protocol ping frames both go unanswered. */
 	setAnswerPings(answer: boolean): void {
 		this.answerPings = answer;
-	}
-
-	setRestDelayMs(ms: number): void {
-		this.restDelayMs = ms;
-	}
-
-	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
-	setRefuseUpgrades(status: number | null, retryAfterSeconds?: number): void {
-		this.upgradeRefusal = status === null ? null : { status, retryAfterSeconds };
 	}
 
 	/** The next `count` subscribe / subscribe-all / unsubscribe messages get a RATE_LIMITED error instead. */
@@ -310,25 +264,7 @@ export class KurierEmulator {
 
 	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
 	openConnectionCount(apiKey?: string): number {
-		let count = 0;
-		for (const client of this.clients) {
-			const keyMatches = apiKey === undefined || client.apiKey === apiKey;
-			if (keyMatches && client.socket.readyState === WebSocket.OPEN) count += 1;
-		}
-		return count;
-	}
-
-	/** Stops every timer, kills every socket and closes both servers; safe to call twice. */
-	close(): Promise<void> {
-		this.closing ??= this.shutdown();
-		return this.closing;
-	}
-
-	private async shutdown(): Promise<void> {
-		for (const record of this.jobs.values()) clearInterval(record.autoStepTimer);
-		for (const timer of this.restDelayTimers) clearTimeout(timer);
-		this.restDelayTimers.clear();
-		await closeServers(this.wss, this.server);
+		return this.countOpenClients((client) => apiKey === undefined || client.apiKey === apiKey);
 	}
 
 	// ----- job internals --------------------------------------------------------------------------
@@ -343,11 +279,6 @@ export class KurierEmulator {
 	private ownedJob(apiKey: string, jobId: string): JobRecord | undefined {
 		const record = this.jobs.get(jobId);
 		return record?.ownerKey === apiKey ? record : undefined;
-	}
-
-	private startAutoSteps(record: JobRecord): void {
-		if (this.stepMs <= 0 || this.closing) return;
-		record.autoStepTimer = setInterval(() => this.advance(record.job.jobId), this.stepMs);
 	}
 
 	private applyStatus(job: EmulatedJob, status: KurierStatus): void {
@@ -379,7 +310,7 @@ export class KurierEmulator {
 
 	/** Final status reached: stop the timer and drop per-job subscriptions ("automatically cleaned up"). */
 	private finishJob(record: JobRecord): void {
-		clearInterval(record.autoStepTimer);
+		this.stopAutoSteps(record.autoStepTimer);
 		for (const client of this.clients) client.subscribedJobs.delete(record.job.jobId);
 	}
 
@@ -397,16 +328,7 @@ export class KurierEmulator {
 
 	// ----- REST -----------------------------------------------------------------------------------
 
-	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
-		this.stats.restRequests += 1;
-		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
-		Promise.resolve()
-			.then(() => this.routeRequest(req))
-			.catch((error: unknown) => internalError(error))
-			.then((reply) => this.sendAfterDelay(res, reply));
-	}
-
-	private routeRequest(req: IncomingMessage): Promise<Reply> | Reply {
+	protected route(req: IncomingMessage): Promise<Reply> | Reply {
 		const segments = apiPathSegments(req.url);
 		if (!segments) return routeNotFound();
 		const [name, ...params] = segments;
@@ -439,18 +361,6 @@ export class KurierEmulator {
 			status: 401,
 			body: fastifyError(401, 'UNAUTHORIZED', 'Unauthorized or disabled API key'),
 		};
-	}
-
-	private sendAfterDelay(res: ServerResponse, reply: Reply): void {
-		if (this.restDelayMs <= 0) {
-			writeReply(res, reply);
-			return;
-		}
-		const timer = setTimeout(() => {
-			this.restDelayTimers.delete(timer);
-			writeReply(res, reply);
-		}, this.restDelayMs);
-		this.restDelayTimers.add(timer);
 	}
 
 	private serviceStatus(): object {
@@ -527,38 +437,22 @@ export class KurierEmulator {
 
 	// ----- WebSocket ------------------------------------------------------------------------------
 
-	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
-		const url = parseRequestUrl(req.url);
-		if (url?.pathname !== WS_PATH) {
-			this.refuseUpgrade(socket, 404);
-		} else if (this.upgradeRefusal) {
-			this.refuseUpgrade(socket, this.upgradeRefusal.status, this.upgradeRefusal.retryAfterSeconds);
-		} else {
-			const apiKey = url.searchParams.get('apiKey');
-			this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocketOpen(ws, apiKey));
-		}
+	protected internalErrorReply(error: unknown): Reply {
+		const message = error instanceof Error ? error.message : 'Internal error';
+		return { status: 500, body: fastifyError(500, 'INTERNAL_ERROR', message) };
 	}
 
-	/** Answers the upgrade request with a plain HTTP response, as a proxy or overloaded server would. */
-	private refuseUpgrade(socket: UpgradeSocket, status: number, retryAfterSeconds?: number): void {
-		this.stats.connectionsRefused += 1;
-		const body = JSON.stringify(fastifyError(status, 'UPGRADE_REFUSED', 'WebSocket upgrade refused'));
-		const head = [
-			`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
-			'Connection: close',
-			'Content-Type: application/json; charset=utf-8',
-			`Content-Length: ${Buffer.byteLength(body)}`,
-		];
-		if (retryAfterSeconds !== undefined) head.push(`Retry-After: ${retryAfterSeconds}`);
-		socket.on('error', () => socket.destroy());
-		// Destroy once flushed so a client that never closes cannot keep the server open.
-		socket.once('finish', () => socket.destroy());
-		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	protected routeUpgrade(_req: IncomingMessage, url: URL): UpgradeRoute | null {
+		if (url.pathname !== WS_PATH) return null;
+		const apiKey = url.searchParams.get('apiKey');
+		return (socket) => this.onSocketOpen(socket, apiKey);
+	}
+
+	protected upgradeRefusalBody(status: number): object {
+		return fastifyError(status, 'UPGRADE_REFUSED', 'WebSocket upgrade refused');
 	}
 
 	private onSocketOpen(socket: WebSocket, apiKey: string | null): void {
-		// ws closes the connection itself on protocol errors; without a listener the error would crash us.
-		socket.on('error', ignoreError);
 		if (apiKey === null || !this.apiKeys.has(apiKey)) {
 			this.stats.connectionsRefused += 1;
 			socket.close(1008, 'Unauthorized');
@@ -575,14 +469,8 @@ export class KurierEmulator {
 			socket.close(1013, 'Try Again Later');
 			return;
 		}
-		this.acceptClient(socket, apiKey);
-	}
-
-	private acceptClient(socket: WebSocket, apiKey: string): void {
 		const client: ClientConnection = { socket, apiKey, subscribedJobs: new Set(), subscribedAll: false };
-		this.clients.add(client);
-		this.stats.connectionsAccepted += 1;
-		socket.on('close', () => this.clients.delete(client));
+		this.acceptClient(client);
 		socket.on('ping', (data) => this.onProtocolPing(socket, data));
 		socket.on('message', (data, isBinary) => this.onClientMessage(client, data, isBinary));
 		sendJson(socket, { type: 'connected', connectionId: randomUUID(), message: 'Connected successfully' });
@@ -718,14 +606,6 @@ function isUuid(value: unknown): value is string {
 
 // ----- HTTP helpers -------------------------------------------------------------------------------
 
-function parseRequestUrl(rawUrl: string | undefined): URL | null {
-	try {
-		return new URL(rawUrl ?? '/', 'http://127.0.0.1');
-	} catch {
-		return null;
-	}
-}
-
 /** Decoded path segments after `/api/v1/`, or null for a path outside the API. */
 function apiPathSegments(rawUrl: string | undefined): string[] | null {
 	const url = parseRequestUrl(rawUrl);
@@ -794,11 +674,6 @@ function validationError(message: string): Reply {
 
 function routeNotFound(): Reply {
 	return { status: 404, body: fastifyError(404, 'ROUTE_NOT_FOUND', 'Route not found') };
-}
-
-function internalError(error: unknown): Reply {
-	const message = error instanceof Error ? error.message : 'Internal error';
-	return { status: 500, body: fastifyError(500, 'INTERNAL_ERROR', message) };
 }
 
 // ----- request validation (messages in the style of Fastify's ajv errors) --------------------------

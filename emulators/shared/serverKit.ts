@@ -33,6 +33,15 @@ export async function closeServers(wss: WebSocketServer, server: Server): Promis
 	});
 }
 
+/** null for a request target that is not a valid URL path. */
+export function parseRequestUrl(rawUrl: string | undefined): URL | null {
+	try {
+		return new URL(rawUrl ?? '/', 'http://127.0.0.1');
+	} catch {
+		return null;
+	}
+}
+
 export function writeReply(res: ServerResponse, reply: Reply): void {
 	if (res.destroyed || res.writableEnded) return;
 	const text = JSON.stringify(reply.body);

@@ -1,9 +1,10 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { WebSocket, WebSocketServer } from 'ws';
-import type { RawData } from 'ws';
-import { closeServers, laterIsoTimestamp, listenOnLoopback, randomHash, rawDataToText, sendText, writeReply } from '../shared/serverKit';
+import type { RawData, WebSocket } from 'ws';
+import { EmulatorServer } from '../shared/EmulatorServer';
+import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import { laterIsoTimestamp, randomHash, rawDataToText, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
 /**
@@ -113,7 +114,7 @@ interface TransactionRecord {
 	updatedAt: string;
 	/** Statuses still to come. */
 	remaining: TachyonStatus[];
-	autoStepTimer?: ReturnType<typeof setInterval>;
+	autoStepTimer?: NodeJS.Timeout;
 }
 
 interface ClientConnection {
@@ -122,11 +123,7 @@ interface ClientConnection {
 	wsKey: string;
 }
 
-
-type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
-
-export class TachyonEmulator {
-	readonly port: number;
+export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	readonly baseUrl: string;
 	readonly wsUrl: string;
 	readonly frameShape: TachyonFrameShape;
@@ -140,43 +137,29 @@ export class TachyonEmulator {
 		protocolPings: 0,
 	};
 
+	protected override readonly upgradeRefusalContentType = 'application/json';
+
 	private readonly accounts: AccountRecord[];
-	private readonly stepMs: number;
 	private readonly transactions = new Map<string, TransactionRecord>();
-	private readonly clients = new Set<ClientConnection>();
 	private readonly revokedWsKeys = new Set<string>();
-	private readonly restDelayTimers = new Set<ReturnType<typeof setTimeout>>();
-	// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
-	private readonly wss = new WebSocketServer({ noServer: true, autoPong: false, maxPayload: MAX_BODY_BYTES });
 	private answerPings = true;
-	private restDelayMs = 0;
-	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
-	private closing: Promise<void> | undefined;
 
 	static async start(options: TachyonEmulatorOptions = {}): Promise<TachyonEmulator> {
-		const server = createServer();
-		const port = await listenOnLoopback(server, options.port ?? 0);
-		return new TachyonEmulator(server, port, options);
+		return new TachyonEmulator(await EmulatorServer.listen(options.port), options);
 	}
 
-	private constructor(
-		private readonly server: Server,
-		port: number,
-		options: TachyonEmulatorOptions,
-	) {
-		this.port = port;
-		this.baseUrl = `http://127.0.0.1:${port}`;
-		this.wsUrl = `ws://127.0.0.1:${port}${WS_PATH}`;
+	private constructor(listening: ListeningServer, options: TachyonEmulatorOptions) {
+		// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
+		super(listening, { stepMs: options.stepMs, webSocket: { autoPong: false, maxPayload: MAX_BODY_BYTES } });
+		this.baseUrl = `http://127.0.0.1:${listening.port}`;
+		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.frameShape = options.frameShape ?? 'bare';
-		this.stepMs = options.stepMs ?? 0;
 		this.accounts = (options.accounts ?? [DEFAULT_ACCOUNT]).map((account) => ({
 			userId: objectId(),
 			apiKey: account.apiKey,
 			dashboardJwt: account.dashboardJwt,
 			wsKey: account.wsKey ?? null,
 		}));
-		server.on('request', (req, res) => this.onHttpRequest(req, res));
-		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
 	}
 
 	// ----- transactions ---------------------------------------------------------------------------
@@ -217,7 +200,7 @@ export class TachyonEmulator {
 		};
 		this.transactions.set(record.tx.id, record);
 		this.broadcast(record);
-		if (this.stepMs > 0 && !this.closing) record.autoStepTimer = setInterval(() => this.advance(record.tx.id), this.stepMs);
+		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.tx.id));
 		return structuredClone(record.tx);
 	}
 
@@ -226,12 +209,12 @@ export class TachyonEmulator {
 		const record = this.requireTransaction(txId);
 		const next = record.remaining.shift();
 		if (next === undefined) {
-			clearInterval(record.autoStepTimer);
+			this.stopAutoSteps(record.autoStepTimer);
 			return structuredClone(record.tx);
 		}
 		this.applyStatus(record, next);
 		this.broadcast(record);
-		if (record.remaining.length === 0) clearInterval(record.autoStepTimer);
+		if (record.remaining.length === 0) this.stopAutoSteps(record.autoStepTimer);
 		return structuredClone(record.tx);
 	}
 
@@ -261,33 +244,14 @@ export class TachyonEmulator {
 
 	// ----- fault injection ------------------------------------------------------------------------
 
-	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
-	dropAllConnections(): void {
-		for (const socket of this.wss.clients) socket.terminate();
-	}
-
-	/** Clean close of every socket; `code` must be one `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
+	/** Clean close of every socket, with a code `ws` may send. */
 	closeAllConnections(code: number, reason?: string): void {
-		for (const socket of this.wss.clients) if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
-	}
-
-	sendRawToAll(text: string): void {
-		for (const socket of this.wss.clients) sendText(socket, text);
+		this.closeOpenSockets(code, reason);
 	}
 
 	/** false: echoes of client messages and protocol pongs both stop. */
 	setAnswerPings(answer: boolean): void {
 		this.answerPings = answer;
-	}
-
-	/** Every REST reply is written this much later (the state is read when the request arrives). */
-	setRestDelayMs(ms: number): void {
-		this.restDelayMs = ms;
-	}
-
-	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
-	setRefuseUpgrades(status: number | null, retryAfterSeconds?: number): void {
-		this.upgradeRefusal = status === null ? null : { status, retryAfterSeconds };
 	}
 
 	/** The key stops working: its open sockets get the unauthorized message and are closed, as new ones will be. */
@@ -300,24 +264,7 @@ export class TachyonEmulator {
 
 	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
 	openConnectionCount(wsKey?: string): number {
-		let count = 0;
-		for (const client of this.clients) {
-			if ((wsKey === undefined || client.wsKey === wsKey) && client.socket.readyState === WebSocket.OPEN) count += 1;
-		}
-		return count;
-	}
-
-	/** Stops every timer, kills every socket and closes both servers; safe to call twice. */
-	close(): Promise<void> {
-		this.closing ??= this.shutdown();
-		return this.closing;
-	}
-
-	private async shutdown(): Promise<void> {
-		for (const record of this.transactions.values()) clearInterval(record.autoStepTimer);
-		for (const timer of this.restDelayTimers) clearTimeout(timer);
-		this.restDelayTimers.clear();
-		await closeServers(this.wss, this.server);
+		return this.countOpenClients((client) => wsKey === undefined || client.wsKey === wsKey);
 	}
 
 	// ----- transaction internals ------------------------------------------------------------------
@@ -366,16 +313,7 @@ export class TachyonEmulator {
 
 	// ----- REST -----------------------------------------------------------------------------------
 
-	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
-		this.stats.restRequests += 1;
-		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
-		Promise.resolve()
-			.then(() => this.route(req))
-			.catch((error: unknown) => failure(500, 'INTERNAL_ERROR', error instanceof Error ? error.message : 'Internal error', 'SERVER_ERROR'))
-			.then((reply) => this.sendAfterDelay(res, reply));
-	}
-
-	private async route(req: IncomingMessage): Promise<Reply> {
+	protected async route(req: IncomingMessage): Promise<Reply> {
 		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
 		switch (`${req.method} ${url.pathname}`) {
 			case 'POST /api/submit-tx': {
@@ -446,55 +384,30 @@ export class TachyonEmulator {
 		return account.wsKey;
 	}
 
-	private sendAfterDelay(res: ServerResponse, reply: Reply): void {
-		if (this.restDelayMs <= 0) {
-			writeReply(res, reply);
-			return;
-		}
-		const timer = setTimeout(() => {
-			this.restDelayTimers.delete(timer);
-			writeReply(res, reply);
-		}, this.restDelayMs);
-		this.restDelayTimers.add(timer);
+	protected internalErrorReply(error: unknown): Reply {
+		return failure(500, 'INTERNAL_ERROR', error instanceof Error ? error.message : 'Internal error', 'SERVER_ERROR');
 	}
 
 	// ----- WebSocket ------------------------------------------------------------------------------
 
-	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
-		const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-		if (path !== WS_PATH) {
-			this.refuseUpgrade(socket, 404);
-		} else if (this.upgradeRefusal) {
-			this.refuseUpgrade(socket, this.upgradeRefusal.status, this.upgradeRefusal.retryAfterSeconds);
-		} else {
-			const token = req.headers['x-ws-token'];
-			this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocketOpen(ws, typeof token === 'string' ? token : null));
-		}
+	protected routeUpgrade(req: IncomingMessage, url: URL): UpgradeRoute | null {
+		if (url.pathname !== WS_PATH) return null;
+		const token = req.headers['x-ws-token'];
+		return (socket) => this.onSocketOpen(socket, typeof token === 'string' ? token : null);
 	}
 
-	/** Answers the upgrade request with a plain HTTP response, as a proxy or overloaded server would. */
-	private refuseUpgrade(socket: UpgradeSocket, status: number, retryAfterSeconds?: number): void {
-		this.stats.connectionsRefused += 1;
-		const body = JSON.stringify({ success: false, error: { code: 'UPGRADE_REFUSED', message: STATUS_CODES[status] ?? 'Refused' } });
-		const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`];
-		if (retryAfterSeconds !== undefined) head.push(`Retry-After: ${retryAfterSeconds}`);
-		socket.on('error', () => socket.destroy());
-		socket.once('finish', () => socket.destroy());
-		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	protected upgradeRefusalBody(status: number): object {
+		return { success: false, error: { code: 'UPGRADE_REFUSED', message: STATUS_CODES[status] ?? 'Refused' } };
 	}
 
 	/** The upgrade always succeeds (101); a bad or missing key gets the unauthorized message, then a close. */
 	private onSocketOpen(socket: WebSocket, wsKey: string | null): void {
-		socket.on('error', () => undefined);
 		const account = wsKey === null || this.revokedWsKeys.has(wsKey) ? undefined : this.accounts.find((a) => a.wsKey === wsKey);
 		if (!account) {
 			this.refuseSocket(socket);
 			return;
 		}
-		const client: ClientConnection = { socket, account, wsKey: account.wsKey as string };
-		this.clients.add(client);
-		this.stats.connectionsAccepted += 1;
-		socket.on('close', () => this.clients.delete(client));
+		this.acceptClient({ socket, account, wsKey: account.wsKey as string });
 		socket.on('ping', (data) => this.onProtocolPing(socket, data));
 		socket.on('message', (data, isBinary) => this.onClientMessage(socket, data, isBinary));
 		const greeting = this.greetingFrame();

@@ -1,0 +1,221 @@
+import { createServer, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { ServerOptions } from 'ws';
+import { closeServers, ignoreError, listenOnLoopback, parseRequestUrl, sendText, writeReply } from './serverKit';
+import type { Reply } from './serverKit';
+
+/** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
+type UpgradeSocket = Parameters<WebSocketServer['handleUpgrade']>[1];
+
+/** The counters every emulator keeps the same way; each service adds its own. */
+export interface EmulatorServerStats {
+	connectionsAccepted: number;
+	connectionsRefused: number;
+	restRequests: number;
+}
+
+/** An HTTP server already bound to loopback, handed from `listen()` to an emulator's constructor. */
+export interface ListeningServer {
+	server: Server;
+	port: number;
+}
+
+export interface EmulatorServerOptions {
+	/** > 0: `startAutoSteps` repeats every stepMs; 0 or absent: nothing moves on its own. */
+	stepMs?: number;
+	/** For the WebSocket server; it is always attached to the HTTP server by hand (`noServer`). */
+	webSocket?: Omit<ServerOptions, 'noServer' | 'server' | 'port'>;
+}
+
+/** Where a WebSocket upgrade goes: the handler of the opened socket, or a plain HTTP status refusing it. */
+export type UpgradeRoute = ((socket: WebSocket) => void) | { refuseStatus: number };
+
+/**
+ * The plumbing every service emulator shares: one loopback HTTP server with a WebSocket server on it,
+ * delayed REST replies, injected upgrade refusals, accepted-client bookkeeping, auto-step timers and
+ * an idempotent shutdown. A subclass supplies only its protocol: REST routes, WebSocket routes, frames.
+ */
+export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
+	readonly port: number;
+	abstract readonly stats: EmulatorServerStats;
+
+	protected readonly wss: WebSocketServer;
+	/** Accepted connections only; refused sockets are never added. */
+	protected readonly clients = new Set<Client>();
+	/** Content type of the plain HTTP answer to a refused upgrade. */
+	protected readonly upgradeRefusalContentType: string = 'application/json; charset=utf-8';
+
+	private readonly server: Server;
+	private readonly stepMs: number;
+	private readonly autoStepTimers = new Set<NodeJS.Timeout>();
+	private readonly restDelayTimers = new Set<NodeJS.Timeout>();
+	private restDelayMs = 0;
+	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
+	private closing: Promise<void> | undefined;
+
+	/** Binds a fresh HTTP server to 127.0.0.1 (`port` 0 or absent: a random free port). */
+	protected static async listen(port = 0): Promise<ListeningServer> {
+		const server = createServer();
+		return { server, port: await listenOnLoopback(server, port) };
+	}
+
+	// Handlers are attached right after `listen` resolves, before any I/O callback can deliver a request.
+	protected constructor({ server, port }: ListeningServer, options: EmulatorServerOptions = {}) {
+		this.server = server;
+		this.port = port;
+		this.stepMs = options.stepMs ?? 0;
+		this.wss = new WebSocketServer({ ...options.webSocket, noServer: true });
+		server.on('request', (req, res) => this.onHttpRequest(req, res));
+		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+	}
+
+	/** The reply to one REST request; it may read the body. */
+	protected abstract route(req: IncomingMessage): Reply | Promise<Reply>;
+
+	/** The service's own 500 envelope, for a route that threw. */
+	protected abstract internalErrorReply(error: unknown): Reply;
+
+	/** null: no WebSocket lives at this URL (404). */
+	protected abstract routeUpgrade(req: IncomingMessage, url: URL): UpgradeRoute | null;
+
+	/** The body of the plain HTTP answer to a refused upgrade. */
+	protected abstract upgradeRefusalBody(status: number): object;
+
+	// ----- fault injection ------------------------------------------------------------------------
+
+	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
+	dropAllConnections(): void {
+		for (const socket of this.wss.clients) socket.terminate();
+	}
+
+	sendRawToAll(text: string): void {
+		for (const socket of this.wss.clients) sendText(socket, text);
+	}
+
+	/** Every REST reply is written this much later (the reply is computed when the request arrives). */
+	setRestDelayMs(ms: number): void {
+		this.restDelayMs = ms;
+	}
+
+	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
+	setRefuseUpgrades(status: number | null, retryAfterSeconds?: number): void {
+		this.upgradeRefusal = status === null ? null : { status, retryAfterSeconds };
+	}
+
+	/** Stops every timer, kills every socket and closes both servers; safe to call twice. */
+	close(): Promise<void> {
+		this.closing ??= this.shutdown();
+		return this.closing;
+	}
+
+	// ----- for subclasses -------------------------------------------------------------------------
+
+	/** Clean close of every socket; `code` must be one `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
+	protected closeOpenSockets(code: number, reason?: string): void {
+		for (const socket of this.wss.clients) {
+			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+		}
+	}
+
+	/** Counts the client as accepted and keeps it in `clients` until its socket closes. */
+	protected acceptClient(client: Client): void {
+		this.clients.add(client);
+		this.stats.connectionsAccepted += 1;
+		client.socket.on('close', () => this.clients.delete(client));
+	}
+
+	/** Accepted clients still OPEN (a socket whose close handshake has begun no longer counts). */
+	protected countOpenClients(matches: (client: Client) => boolean): number {
+		let count = 0;
+		for (const client of this.clients) {
+			if (matches(client) && client.socket.readyState === WebSocket.OPEN) count += 1;
+		}
+		return count;
+	}
+
+	/** Calls `step` every stepMs until `stopAutoSteps`; undefined when steps are manual or the server is closing. */
+	protected startAutoSteps(step: () => void): NodeJS.Timeout | undefined {
+		if (this.stepMs <= 0 || this.closing) return undefined;
+		const timer = setInterval(step, this.stepMs);
+		this.autoStepTimers.add(timer);
+		return timer;
+	}
+
+	protected stopAutoSteps(timer: NodeJS.Timeout | undefined): void {
+		if (timer === undefined) return;
+		clearInterval(timer);
+		this.autoStepTimers.delete(timer);
+	}
+
+	/** Work the service must let finish before its servers close; nothing by default. */
+	protected async settleBeforeClose(): Promise<void> {}
+
+	// ----- internals ------------------------------------------------------------------------------
+
+	private async shutdown(): Promise<void> {
+		for (const timer of this.autoStepTimers) clearInterval(timer);
+		this.autoStepTimers.clear();
+		for (const timer of this.restDelayTimers) clearTimeout(timer);
+		this.restDelayTimers.clear();
+		await this.settleBeforeClose();
+		await closeServers(this.wss, this.server);
+	}
+
+	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
+		this.stats.restRequests += 1;
+		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
+		Promise.resolve()
+			.then(() => this.route(req))
+			.catch((error: unknown) => this.internalErrorReply(error))
+			.then((reply) => this.sendAfterDelay(res, reply));
+	}
+
+	private sendAfterDelay(res: ServerResponse, reply: Reply): void {
+		if (this.restDelayMs <= 0) {
+			writeReply(res, reply);
+			return;
+		}
+		const timer = setTimeout(() => {
+			this.restDelayTimers.delete(timer);
+			writeReply(res, reply);
+		}, this.restDelayMs);
+		this.restDelayTimers.add(timer);
+	}
+
+	/** A wrong path is refused before an injected refusal, which comes before the service's own refusals. */
+	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
+		const url = parseRequestUrl(req.url);
+		const route = url && this.routeUpgrade(req, url);
+		if (!route) {
+			this.refuseUpgrade(socket, 404);
+		} else if (this.upgradeRefusal) {
+			this.refuseUpgrade(socket, this.upgradeRefusal.status, this.upgradeRefusal.retryAfterSeconds);
+		} else if (typeof route !== 'function') {
+			this.refuseUpgrade(socket, route.refuseStatus);
+		} else {
+			this.wss.handleUpgrade(req, socket, head, (ws) => {
+				// ws closes the connection itself on protocol errors; without a listener the error would crash us.
+				ws.on('error', ignoreError);
+				route(ws);
+			});
+		}
+	}
+
+	/** Answers the upgrade request with a plain HTTP response, as a proxy or overloaded server would. */
+	private refuseUpgrade(socket: UpgradeSocket, status: number, retryAfterSeconds?: number): void {
+		this.stats.connectionsRefused += 1;
+		const body = JSON.stringify(this.upgradeRefusalBody(status));
+		const head = [
+			`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`,
+			'Connection: close',
+			`Content-Type: ${this.upgradeRefusalContentType}`,
+			`Content-Length: ${Buffer.byteLength(body)}`,
+		];
+		if (retryAfterSeconds !== undefined) head.push(`Retry-After: ${retryAfterSeconds}`);
+		socket.on('error', () => socket.destroy());
+		// Destroy once flushed so a client that never closes cannot keep the server open.
+		socket.once('finish', () => socket.destroy());
+		socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+	}
+}
