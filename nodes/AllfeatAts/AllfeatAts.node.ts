@@ -1,8 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem, runWaitOperation, toNodeError } from '../shared/n8n';
-import { createRedactor } from '../shared/redact';
+import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest, allfeatClientFor, readTransactionId, transactionIdProperty } from './allfeatAtsNodeCommon';
 import { normalizeTransaction } from './protocol';
@@ -89,9 +88,7 @@ export class AllfeatAts implements INodeType {
 	methods = { credentialTest: { [ALLFEAT_CREDENTIAL_TEST]: allfeatAtsApiCredentialTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const client = await allfeatClientFor(this).catch((error: unknown) => {
-			throw toNodeError(this.getNode(), error, createRedactor([]));
-		});
+		const client = await allfeatClientFor(this);
 		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex));
 	}
 }

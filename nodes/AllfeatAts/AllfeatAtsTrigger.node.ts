@@ -1,8 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger, toNodeError } from '../shared/n8n';
-import { createRedactor } from '../shared/redact';
+import { runStreamTrigger } from '../shared/n8n';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
 import {
 	ALLFEAT_CREDENTIAL_TEST,
@@ -35,9 +34,7 @@ export class AllfeatAtsTrigger implements INodeType {
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		const transactionIds = readTransactionIds(this.getNode(), this.getNodeParameter('transactionIds', ''));
 		const steps = this.getNodeParameter('steps', []) as string[];
-		const client = await allfeatClientFor(this).catch((error: unknown) => {
-			throw toNodeError(this.getNode(), error, createRedactor([]));
-		});
+		const client = await allfeatClientFor(this);
 		return await runStreamTrigger(this, {
 			redact: client.redact,
 			// One stream (and socket) per transaction: the service's channel is per id.

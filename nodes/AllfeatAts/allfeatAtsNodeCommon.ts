@@ -1,6 +1,8 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult, INodeProperties } from 'n8n-workflow';
 
+import { clientForCredential } from '../shared/n8n';
+import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
 import { AllfeatAtsApiClient, AllfeatConfigurationError, resolveAllfeatConnection } from './AllfeatAtsApiClient';
 import { ALLFEAT_PHASES, isAllfeatTransactionId, splitTransactionIds } from './protocol';
@@ -12,13 +14,9 @@ export const ALLFEAT_CREDENTIAL_TEST = 'allfeatAtsApiCredentialTest';
 
 const EXAMPLE_ID = '6f1c2a4e-9b7d-4c3e-8f21-0a5b6c7d8e9f';
 
-interface CredentialReader {
-	getCredentials(type: string): Promise<object>;
-}
-
-/** The client for the node's `allfeatAtsApi` credential. Throws AllfeatConfigurationError on an unusable credential. */
+/** The client for the node's `allfeatAtsApi` credential (a NodeOperationError when it cannot work). */
 export async function allfeatClientFor(context: CredentialReader): Promise<AllfeatAtsApiClient> {
-	return new AllfeatAtsApiClient(resolveAllfeatConnection(await context.getCredentials('allfeatAtsApi')));
+	return await clientForCredential(context, 'allfeatAtsApi', ['apiKey', 'webhookSecret'], (fields) => new AllfeatAtsApiClient(resolveAllfeatConnection(fields)));
 }
 
 /** Checks what can be checked: the webhook secret's form, and that the base URL answers like the ATS API (see checkService). */

@@ -1,8 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem, runWaitOperation, toNodeError } from '../shared/n8n';
-import { createRedactor } from '../shared/redact';
+import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import type { KurierApiClient } from './KurierApiClient';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
 import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions } from './proofInput';
@@ -214,9 +213,7 @@ export class Kurier implements INodeType {
 	methods = { credentialTest: { [KURIER_CREDENTIAL_TEST]: kurierApiCredentialTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const client = await kurierClientFor(this).catch((error: unknown) => {
-			throw toNodeError(this.getNode(), error, createRedactor([]));
-		});
+		const client = await kurierClientFor(this);
 		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex));
 	}
 }

@@ -1,7 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger, toNodeError } from '../shared/n8n';
-import { createRedactor } from '../shared/redact';
+import { runStreamTrigger } from '../shared/n8n';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
@@ -51,9 +50,7 @@ export class KurierTrigger implements INodeType {
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		const target = readTarget(this);
 		const statuses = this.getNodeParameter('statuses', []) as string[];
-		const client = await kurierClientFor(this).catch((error: unknown) => {
-			throw toNodeError(this.getNode(), error, createRedactor([]));
-		});
+		const client = await kurierClientFor(this);
 		return await runStreamTrigger(this, {
 			redact: client.redact,
 			createStream: (handlers) => new KurierJobStream({ client, target, statuses, logger: this.logger, ...handlers }),

@@ -1,6 +1,8 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult, INodeProperties } from 'n8n-workflow';
 
+import { clientForCredential } from '../shared/n8n';
+import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
 import { KurierApiClient, KurierConfigurationError, resolveKurierConnection } from './KurierApiClient';
 import { isKurierJobId } from './protocol';
@@ -9,14 +11,9 @@ import { isKurierJobId } from './protocol';
 
 export const KURIER_CREDENTIAL_TEST = 'kurierApiCredentialTest';
 
-interface CredentialReader {
-	getCredentials(type: string): Promise<object>;
-}
-
-/** The client for the node's `kurierApi` credential. Throws KurierConfigurationError on an unusable credential. */
+/** The client for the node's `kurierApi` credential (a NodeOperationError when it cannot work). */
 export async function kurierClientFor(context: CredentialReader): Promise<KurierApiClient> {
-	const credentials = await context.getCredentials('kurierApi');
-	return new KurierApiClient(resolveKurierConnection(credentials));
+	return await clientForCredential(context, 'kurierApi', ['apiKey'], (fields) => new KurierApiClient(resolveKurierConnection(fields)));
 }
 
 /** Tells a refused key from an accepted one by asking for a job that cannot exist. */

@@ -1,8 +1,9 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult } from 'n8n-workflow';
 
-import { toNodeError } from '../shared/n8n';
-import { createRedactor, redactedMessage } from '../shared/redact';
+import { clientForCredential } from '../shared/n8n';
+import type { CredentialReader } from '../shared/n8n';
+import { redactedMessage } from '../shared/redact';
 import { TachyonApiClient, TachyonConfigurationError, resolveTachyonConnection } from './TachyonApiClient';
 import type { TachyonCredentialFields } from './TachyonApiClient';
 
@@ -10,20 +11,9 @@ import type { TachyonCredentialFields } from './TachyonApiClient';
 
 export const TACHYON_CREDENTIAL_TEST = 'tachyonApiCredentialTest';
 
-interface CredentialReader {
-	getCredentials(type: string): Promise<object>;
-	getNode(): INode;
-}
-
-/** The client for the node's `tachyonApi` credential; an unusable credential is a NodeOperationError. */
+/** The client for the node's `tachyonApi` credential (a NodeOperationError when it cannot work). */
 export async function tachyonClientFor(context: CredentialReader): Promise<TachyonApiClient> {
-	const fields = (await context.getCredentials('tachyonApi')) as TachyonCredentialFields;
-	try {
-		return new TachyonApiClient(resolveTachyonConnection(fields));
-	} catch (error) {
-		// The message may quote a credential field: hide every secret the credential holds.
-		throw toNodeError(context.getNode(), error, createRedactor([fields.apiKey, fields.dashboardJwt, fields.wsKey].filter((v): v is string => typeof v === 'string')));
-	}
+	return await clientForCredential(context, 'tachyonApi', ['apiKey', 'dashboardJwt', 'wsKey'], (fields) => new TachyonApiClient(resolveTachyonConnection(fields as TachyonCredentialFields)));
 }
 
 /** Checks the API key and, when set, the dashboard JWT against the service (see verifyCredential). */

@@ -4,7 +4,7 @@ import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITrigge
 import { ServiceApiError, ServiceUnreachableError } from './http';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
-import { redactedMessage } from './redact';
+import { createRedactor, redactedMessage } from './redact';
 import { SocketFatalError } from './ReconnectingSocket';
 import { WaitTimeoutError } from './waitUntilFinal';
 
@@ -201,4 +201,28 @@ export async function runWaitOperation(context: IExecuteFunctions, itemIndex: nu
 		});
 	}
 	return asItemJson(item);
+}
+
+export interface CredentialReader {
+	getCredentials(type: string): Promise<object>;
+	getNode(): INode;
+}
+
+/**
+ * Builds a service client from the node's credential. A credential that cannot work (no key, a
+ * base URL that is not one) is a NodeOperationError whose message hides the credential's secrets.
+ */
+export async function clientForCredential<Client>(
+	context: CredentialReader,
+	type: string,
+	secretFields: readonly string[],
+	build: (fields: Record<string, unknown>) => Client,
+): Promise<Client> {
+	const fields = (await context.getCredentials(type)) as Record<string, unknown>;
+	try {
+		return build(fields);
+	} catch (error) {
+		const secrets = secretFields.map((name) => fields[name]).filter((value): value is string => typeof value === 'string');
+		throw toNodeError(context.getNode(), error, createRedactor(secrets));
+	}
 }
