@@ -1,0 +1,36 @@
+/**
+ * The built package as n8n itself loads a community package: n8n-core's PackageDirectoryLoader reads
+ * package.json's "n8n" section, requires every dist file, validates each node description and
+ * resolves the icons. Builds dist/ first (what `npm run build` makes for publishing).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PackageDirectoryLoader } from 'n8n-core';
+
+const root = join(__dirname, '..');
+
+beforeAll(() => {
+	execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
+}, 150_000);
+
+test('n8n loads every node and credential of the built package, with its icon', async () => {
+	const loader = new PackageDirectoryLoader(root);
+	await loader.loadAll();
+	expect(loader.packageName).toBe('n8n-nodes-onchain-events');
+	expect(Object.keys(loader.nodeTypes).sort()).toEqual(
+		['allfeatAts', 'allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'kurier', 'kurierTrigger', 'tachyon', 'tachyonTrigger'].sort(),
+	);
+	expect(Object.keys(loader.credentialTypes).sort()).toEqual(['allfeatAtsApi', 'kurierApi', 'tachyonApi']);
+	// n8n serves each icon from `icons/<package>/<path in the package>`: the file must be there.
+	for (const description of [...loader.types.nodes, ...loader.types.credentials]) {
+		const iconUrl = (description as { iconUrl?: string }).iconUrl ?? '';
+		expect(iconUrl).toMatch(/^icons\/n8n-nodes-onchain-events\/dist\/.+\.svg$/);
+		expect(existsSync(join(root, iconUrl.replace('icons/n8n-nodes-onchain-events/', '')))).toBe(true);
+	}
+	expect(loader.nodesByCredential).toEqual({
+		kurierApi: ['kurierTrigger', 'kurier'],
+		allfeatAtsApi: ['allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'allfeatAts'],
+		tachyonApi: ['tachyonTrigger', 'tachyon'],
+	});
+});
