@@ -8,12 +8,14 @@ import { AllfeatEmulator } from '../emulators/allfeat';
 import { AllfeatAts } from '../nodes/AllfeatAts/AllfeatAts.node';
 import { engineLogs, runManually } from './helpers/n8nEngine';
 import { activeTimerCount, eventually } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+const { later } = scope;
 
 const KEY = `afo_sk_live_${'a1b2'.repeat(12)}`;
 const UNKNOWN_ID = '11111111-2222-4333-8444-555555555555';
 let emulator: AllfeatEmulator;
-const scheduled: NodeJS.Timeout[] = [];
-const later = (ms: number, action: () => void) => scheduled.push(setTimeout(action, ms));
 
 const credentials = (apiKey = KEY) => ({ allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey } });
 
@@ -32,7 +34,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	scheduled.splice(0).forEach(clearTimeout);
+	await scope.end();
 	await emulator.close();
 });
 

@@ -8,11 +8,13 @@ import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { activateTrigger, engineLogs } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
 
 const DOCUMENTED_STEPS = ['validating', 'preparing_transaction', 'signing', 'submitting', 'confirming', 'completed'];
 
 let emulator: AllfeatEmulator;
-const active: ActiveTrigger[] = [];
 
 async function activate(transactionId: string) {
 	const trigger = await activateTrigger({
@@ -20,7 +22,7 @@ async function activate(transactionId: string) {
 		parameters: { transactionIds: transactionId, steps: [] },
 		credentials: { allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: '' } },
 	});
-	active.push(trigger);
+	scope.track(trigger);
 	return trigger;
 }
 
@@ -32,7 +34,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	await Promise.all(active.splice(0).map(async (t) => await t.deactivate().catch(() => undefined)));
+	await scope.end();
 	await emulator.close();
 });
 

@@ -11,6 +11,10 @@ import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+const { later } = scope;
 
 const KEY = `afo_sk_live_${'7c1e'.repeat(12)}`;
 const WRONG_KEY = `afo_sk_live_${'dead'.repeat(12)}`;
@@ -18,7 +22,6 @@ const UNKNOWN_ID = '11111111-2222-4333-8444-555555555555';
 const DOCUMENTED_STEPS = ['validating', 'preparing_transaction', 'signing', 'submitting', 'confirming', 'completed'];
 
 let emulator: AllfeatEmulator;
-const active: ActiveTrigger[] = [];
 
 const credentials = (overrides: Record<string, string> = {}) => ({
 	allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: KEY, webhookSecret: '', ...overrides },
@@ -27,7 +30,7 @@ const credentials = (overrides: Record<string, string> = {}) => ({
 async function activate(transactionIds: string | string[], extra: Record<string, unknown> = {}, creds = credentials()) {
 	const ids = Array.isArray(transactionIds) ? transactionIds.join(', ') : transactionIds;
 	const trigger = await activateTrigger({ nodeType: new AllfeatAtsTrigger(), parameters: { transactionIds: ids, steps: [], ...extra } as never, credentials: creds });
-	active.push(trigger);
+	scope.track(trigger);
 	return trigger;
 }
 
@@ -36,9 +39,6 @@ async function restartEmulator(options: AllfeatEmulatorOptions) {
 	emulator = await AllfeatEmulator.start({ apiKeys: [KEY], ...options });
 }
 
-// Timers a test schedules to move transactions while n8n waits; cleared so none outlives its test.
-const scheduled: NodeJS.Timeout[] = [];
-const later = (ms: number, action: () => void) => scheduled.push(setTimeout(action, ms));
 
 /** n8n wraps an activation failure; the node's own error is its cause. */
 const nodeErrorName = (error: Error) => (error.cause as Error | undefined)?.name;
@@ -50,8 +50,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	scheduled.splice(0).forEach(clearTimeout);
-	await Promise.all(active.splice(0).map(async (t) => await t.deactivate().catch(() => undefined)));
+	await scope.end();
 	await emulator.close();
 });
 

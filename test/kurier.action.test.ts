@@ -9,11 +9,13 @@ import { KurierEmulator } from '../emulators/kurier';
 import { Kurier } from '../nodes/Kurier/Kurier.node';
 import { engineLogs, runManually } from './helpers/n8nEngine';
 import { activeTimerCount, eventually } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+const { later } = scope;
 
 const KEY = 'kurier-action-key-41b7';
 let emulator: KurierEmulator;
-const scheduled: NodeJS.Timeout[] = [];
-const later = (ms: number, action: () => void) => scheduled.push(setTimeout(action, ms));
 
 const groth16Proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: 'groth16', curve: 'bn128' };
 const groth16Vk = { protocol: 'groth16', curve: 'bn128', nPublic: 1, vk_alpha_1: ['1', '2', '1'] };
@@ -45,7 +47,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	scheduled.splice(0).forEach(clearTimeout);
+	await scope.end();
 	await emulator.close();
 });
 

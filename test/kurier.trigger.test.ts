@@ -12,11 +12,14 @@ import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+const { later } = scope;
 
 const KEY = 'kurier-test-key-5f1e9c2a';
 const OTHER_KEY = 'kurier-other-key-77d0b1';
 let emulator: KurierEmulator;
-const active: ActiveTrigger[] = [];
 
 const credentials = (overrides: Record<string, string> = {}) => ({
 	kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey: KEY, ...overrides },
@@ -24,13 +27,10 @@ const credentials = (overrides: Record<string, string> = {}) => ({
 
 async function activate(parameters: Record<string, unknown>, creds = credentials()) {
 	const trigger = await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: creds });
-	active.push(trigger);
+	scope.track(trigger);
 	return trigger;
 }
 
-// Timers a test schedules to move jobs while n8n waits; cleared so none outlives its test.
-const scheduled: NodeJS.Timeout[] = [];
-const later = (ms: number, action: () => void) => scheduled.push(setTimeout(action, ms));
 
 /** n8n wraps an activation failure; the node's own error is its cause. */
 const nodeErrorName = (error: Error) => (error.cause as Error | undefined)?.name;
@@ -44,8 +44,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	scheduled.splice(0).forEach(clearTimeout);
-	await Promise.all(active.splice(0).map(async (t) => await t.deactivate().catch(() => undefined)));
+	await scope.end();
 	await emulator.close();
 });
 

@@ -16,15 +16,16 @@ import { TachyonStream } from '../nodes/Tachyon/TachyonStream';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { CapturingLogger } from './helpers/logs';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
-import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
 
 const API_KEY = 'tachyon-api-key-b81d44e0c2';
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.dGFjaHlvbi1mYWlsdXJlcw.c2lnbmF0dXJlMg';
 const WS_KEY = 'ws_0c7d51aa9e3b4f62b7e1';
 const SECRETS = [API_KEY, JWT, WS_KEY];
 let emulator: TachyonEmulator;
-const active: ActiveTrigger[] = [];
 
 async function startEmulator(frameShape: TachyonFrameShape = 'bare', account: TachyonAccount = { apiKey: API_KEY, dashboardJwt: JWT, wsKey: WS_KEY }) {
 	emulator = await TachyonEmulator.start({ frameShape, accounts: [account] });
@@ -40,7 +41,7 @@ const PARAMETERS = { statuses: [], txIds: '', chainIds: '' };
 
 async function activate(creds = credentials()) {
 	const trigger = await activateTrigger({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds });
-	active.push(trigger);
+	scope.track(trigger);
 	return trigger;
 }
 
@@ -68,7 +69,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	await Promise.all(active.splice(0).map(async (t) => await t.deactivate().catch(() => undefined)));
+	await scope.end();
 	await emulator.close();
 });
 

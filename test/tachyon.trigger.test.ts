@@ -10,13 +10,16 @@ import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+const { later } = scope;
 
 const API_KEY = 'tachyon-api-key-3f9b2c71d0';
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.dGFjaHlvbi10cmlnZ2Vy.c2lnbmF0dXJl';
 const WS_KEY = 'ws_9a4e1f0c6b2d4e8fa1c3';
 const OTHER = { apiKey: 'tachyon-other-key-55aa', dashboardJwt: 'other-jwt-7712', wsKey: 'ws_other_0099' };
 let emulator: TachyonEmulator;
-const active: ActiveTrigger[] = [];
 
 async function startEmulator(frameShape: TachyonFrameShape = 'bare') {
 	emulator = await TachyonEmulator.start({ frameShape, accounts: [{ apiKey: API_KEY, dashboardJwt: JWT, wsKey: WS_KEY }, OTHER] });
@@ -30,13 +33,10 @@ const parameters = (overrides: Record<string, unknown> = {}) => ({ statuses: [],
 
 async function activate(overrides: Record<string, unknown> = {}, creds = credentials()) {
 	const trigger = await activateTrigger({ nodeType: new TachyonTrigger(), parameters: parameters(overrides) as never, credentials: creds });
-	active.push(trigger);
+	scope.track(trigger);
 	return trigger;
 }
 
-// Timers a test schedules to move transactions while n8n waits; cleared so none outlives its test.
-const scheduled: NodeJS.Timeout[] = [];
-const later = (ms: number, action: () => void) => scheduled.push(setTimeout(action, ms));
 
 const transitions = (trigger: ActiveTrigger, id?: string) =>
 	trigger
@@ -50,8 +50,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-	scheduled.splice(0).forEach(clearTimeout);
-	await Promise.all(active.splice(0).map(async (t) => await t.deactivate().catch(() => undefined)));
+	await scope.end();
 	await emulator.close();
 });
 
