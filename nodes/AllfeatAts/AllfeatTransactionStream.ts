@@ -11,7 +11,6 @@ import {
 	allfeatStepRank,
 	describeErrorFrame,
 	hasOutcome,
-	isConnectedFrame,
 	isFinalStep,
 	isNotFoundError,
 	normalizeStep,
@@ -19,6 +18,7 @@ import {
 	parseServerFrame,
 	stepEventsOf,
 } from './protocol';
+import { isConnectedFrame } from '../shared/frames';
 
 export interface PollingOptions {
 	intervalMs: number;

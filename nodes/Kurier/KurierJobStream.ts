@@ -5,7 +5,8 @@ import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { KurierApiClient } from './KurierApiClient';
 import type { KurierClientFrame, KurierJobStatus } from './protocol';
-import { clientFrames, isConnectedFrame, isKurierFinal, kurierStatusRank, normalizeKurierJob, parseServerFrame } from './protocol';
+import { clientFrames, isKurierFinal, kurierStatusRank, normalizeKurierJob, parseServerFrame } from './protocol';
+import { isConnectedFrame } from '../shared/frames';
 
 export type KurierStreamTarget = { kind: 'job'; jobId: string } | { kind: 'allJobs' };
 

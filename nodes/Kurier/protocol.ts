@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
+import { parseTypedFrame } from '../shared/frames';
+import type { ParsedFrame } from '../shared/frames';
 
 /**
  * Kurier (zkVerify relayer) wire protocol: message schemas, the status table and the normalizer.
@@ -155,24 +157,9 @@ const errorFrame = z
 export const serverFrameSchema = z.discriminatedUnion('type', [connectedFrame, pongFrame, subscriptionFrame, jobStatusUpdateFrame, errorFrame]);
 export type KurierServerFrame = z.infer<typeof serverFrameSchema>;
 
-export type ParsedServerFrame =
-	| { ok: true; frame: KurierServerFrame }
-	| { ok: false; reason: string };
-
 /** Validates a JSON frame from the server; unknown or malformed frames are reported, never thrown. */
-export function parseServerFrame(raw: unknown): ParsedServerFrame {
-	const result = serverFrameSchema.safeParse(raw);
-	if (result.success) return { ok: true, frame: result.data };
-	const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-	const issue = result.error.issues[0];
-	return {
-		ok: false,
-		reason: typeof type === 'string' ? `frame of type "${type}": ${issue?.path.join('.') || 'frame'} ${issue?.message ?? ''}`.trim() : 'frame without a known "type"',
-	};
-}
-
-export function isConnectedFrame(raw: unknown): boolean {
-	return typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'connected';
+export function parseServerFrame(raw: unknown): ParsedFrame<KurierServerFrame> {
+	return parseTypedFrame(serverFrameSchema, raw);
 }
 
 // ---- normalizer ---------------------------------------------------------------------------
