@@ -4,6 +4,7 @@ import type { Redactor } from '../shared/redact';
 import { createRedactor } from '../shared/redact';
 import type { AllfeatTransaction } from './protocol';
 import { ALLFEAT_DEFAULT_BASE_URL, transactionNotFoundMessage, transactionSchema } from './protocol';
+import { httpBaseUrl } from '../shared/credentialFields';
 
 /** What an `allfeatAtsApi` credential resolves to. */
 export interface AllfeatConnection {
@@ -21,14 +22,6 @@ export interface AllfeatCredentialFields {
 	webhookSecret?: unknown;
 }
 
-/** Thrown for a credential that cannot work whatever the service says. */
-export class AllfeatConfigurationError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'AllfeatConfigurationError';
-	}
-}
-
 /** The service answered 404 for the transaction: it does not know this id. */
 export class TransactionNotFoundError extends ServiceApiError {
 	constructor(
@@ -43,12 +36,7 @@ export class TransactionNotFoundError extends ServiceApiError {
 export function resolveAllfeatConnection(fields: AllfeatCredentialFields): AllfeatConnection {
 	const rawBaseUrl = typeof fields.baseUrl === 'string' && fields.baseUrl.trim() ? fields.baseUrl.trim() : ALLFEAT_DEFAULT_BASE_URL;
 	// Users paste the API root in either form; the paths below add `/v1` themselves.
-	const baseUrl = rawBaseUrl.replace(/\/+$/, '').replace(/\/v1$/i, '');
-	if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
-		throw new AllfeatConfigurationError(
-			`The Allfeat ATS credential's base URL "${rawBaseUrl}" is not an http(s) URL. Use ${ALLFEAT_DEFAULT_BASE_URL} or your own, e.g. http://127.0.0.1:4020.`,
-		);
-	}
+	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', `Use ${ALLFEAT_DEFAULT_BASE_URL} or your own, e.g. http://127.0.0.1:4020.`, /\/v1$/i);
 	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret) };
 }
 

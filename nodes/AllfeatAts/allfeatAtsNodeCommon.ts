@@ -4,9 +4,10 @@ import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCrede
 import { clientForCredential } from '../shared/n8n';
 import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
-import { AllfeatAtsApiClient, AllfeatConfigurationError, resolveAllfeatConnection } from './AllfeatAtsApiClient';
+import { AllfeatAtsApiClient, resolveAllfeatConnection } from './AllfeatAtsApiClient';
 import { ALLFEAT_PHASES, isAllfeatTransactionId, splitTransactionIds } from './protocol';
 import { WebhookSecretError, decodeWebhookSecret } from './webhookSignature';
+import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Allfeat ATS nodes: credential, credential test, transaction id parameters. */
 
@@ -30,7 +31,7 @@ export async function allfeatAtsApiCredentialTest(
 		if (connection.webhookSecret) decodeWebhookSecret(connection.webhookSecret);
 		client = new AllfeatAtsApiClient(connection, 15_000);
 	} catch (error) {
-		const known = error instanceof AllfeatConfigurationError || error instanceof WebhookSecretError;
+		const known = error instanceof CredentialError || error instanceof WebhookSecretError;
 		return { status: 'Error', message: known ? error.message : 'The credential could not be read' };
 	}
 	try {

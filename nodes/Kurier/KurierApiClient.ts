@@ -2,6 +2,7 @@ import type { ZodType } from 'zod';
 
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
+import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 import type { Redactor } from '../shared/redact';
 import { createRedactor } from '../shared/redact';
 import type { KurierEnvironment, KurierJobStatus, RegisterVkRequest, SubmitProofRequest, SubmitProofResponse } from './protocol';
@@ -25,29 +26,16 @@ export interface KurierCredentialFields {
 	apiKey?: unknown;
 }
 
-/** Thrown for a credential that cannot work whatever the service says. */
-export class KurierConfigurationError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'KurierConfigurationError';
-	}
-}
-
 export function resolveKurierConnection(fields: KurierCredentialFields): KurierConnection {
 	const apiKey = typeof fields.apiKey === 'string' ? fields.apiKey.trim() : '';
-	if (!apiKey) throw new KurierConfigurationError('The Kurier credential has no API key. Add the key from kurier.xyz to the credential.');
+	if (!apiKey) throw new CredentialError('The Kurier credential has no API key. Add the key from kurier.xyz to the credential.');
 	const environment = (typeof fields.environment === 'string' ? fields.environment : 'mainnet') as KurierEnvironment;
 	if (environment === 'custom') {
-		const baseUrl = typeof fields.baseUrl === 'string' ? fields.baseUrl.trim().replace(/\/+$/, '') : '';
-		if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
-			throw new KurierConfigurationError(
-				`The Kurier credential's base URL "${baseUrl}" is not an http(s) URL. Use the REST base, for example http://127.0.0.1:4010/api/v1.`,
-			);
-		}
-		return { restBaseUrl: baseUrl, apiKey };
+		const baseUrl = typeof fields.baseUrl === 'string' ? fields.baseUrl : '';
+		return { restBaseUrl: httpBaseUrl(baseUrl, 'Kurier', 'Use the REST base, for example http://127.0.0.1:4010/api/v1.'), apiKey };
 	}
 	const restBaseUrl = KURIER_ENVIRONMENTS[environment as keyof typeof KURIER_ENVIRONMENTS];
-	if (!restBaseUrl) throw new KurierConfigurationError(`Unknown Kurier environment "${environment}": choose mainnet, testnet or custom.`);
+	if (!restBaseUrl) throw new CredentialError(`Unknown Kurier environment "${environment}": choose mainnet, testnet or custom.`);
 	return { restBaseUrl, apiKey };
 }
 

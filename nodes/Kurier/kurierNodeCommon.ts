@@ -4,8 +4,9 @@ import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCrede
 import { clientForCredential } from '../shared/n8n';
 import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
-import { KurierApiClient, KurierConfigurationError, resolveKurierConnection } from './KurierApiClient';
+import { KurierApiClient, resolveKurierConnection } from './KurierApiClient';
 import { isKurierJobId } from './protocol';
+import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Kurier nodes: credential, credential test, the job id parameter. */
 
@@ -25,7 +26,7 @@ export async function kurierApiCredentialTest(
 	try {
 		client = new KurierApiClient(resolveKurierConnection(credential.data ?? {}), 15_000);
 	} catch (error) {
-		return { status: 'Error', message: error instanceof KurierConfigurationError ? error.message : String(error) };
+		return { status: 'Error', message: error instanceof CredentialError ? error.message : String(error) };
 	}
 	try {
 		const { valid, message } = await client.verifyApiKey();

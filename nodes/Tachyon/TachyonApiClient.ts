@@ -6,6 +6,7 @@ import type { Redactor } from '../shared/redact';
 import { createRedactor } from '../shared/redact';
 import type { SubmitTxRequest, SubmitTxResult, TachyonTransaction } from './protocol';
 import { TACHYON_DEFAULT_BASE_URL, registerWebsocketDataSchema, submitTxDataSchema, transactionSchema, unwrapEnvelope } from './protocol';
+import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 
 /** What a `tachyonApi` credential resolves to. */
 export interface TachyonConnection {
@@ -30,17 +31,9 @@ export interface TachyonCredentialFields {
 	wsUrl?: unknown;
 }
 
-/** Thrown for a credential or endpoint that cannot work whatever the service says. */
-export class TachyonConfigurationError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'TachyonConfigurationError';
-	}
-}
-
 export function resolveTachyonConnection(fields: TachyonCredentialFields): TachyonConnection {
 	const apiKey = text(fields.apiKey);
-	if (!apiKey) throw new TachyonConfigurationError('The Tachyon credential has no API key. Add the key from the Tachyon dashboard to the credential.');
+	if (!apiKey) throw new CredentialError('The Tachyon credential has no API key. Add the key from the Tachyon dashboard to the credential.');
 	return {
 		baseUrl: restBaseUrl(text(fields.baseUrl) || TACHYON_DEFAULT_BASE_URL),
 		apiKey,
@@ -51,11 +44,7 @@ export function resolveTachyonConnection(fields: TachyonCredentialFields): Tachy
 
 function restBaseUrl(value: string): string {
 	// People paste the API root ("…/api") as often as the origin; the paths below add /api themselves.
-	const baseUrl = value.replace(/\/+$/, '').replace(/\/api$/i, '');
-	if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
-		throw new TachyonConfigurationError(`The Tachyon credential's base URL "${value}" is not an http(s) URL. Use ${TACHYON_DEFAULT_BASE_URL}, or your emulator's address.`);
-	}
-	return baseUrl;
+	return httpBaseUrl(value, 'Tachyon', `Use ${TACHYON_DEFAULT_BASE_URL}, or your emulator's address.`, /\/api$/i);
 }
 
 /** Both fields, or neither; one alone is only fine when a JWT can register the pair. */
@@ -63,7 +52,7 @@ function credentialWebSocket(wsUrl: string, wsKey: string, canRegister: boolean)
 	if (wsUrl && wsKey) return { url: toWebSocketUrl(wsUrl, "The Tachyon credential's WebSocket URL"), key: wsKey };
 	if ((wsUrl || wsKey) && !canRegister) {
 		const [present, missing] = wsUrl ? ['WebSocket URL', 'WebSocket Key'] : ['WebSocket Key', 'WebSocket URL'];
-		throw new TachyonConfigurationError(
+		throw new CredentialError(
 			`The Tachyon credential has a ${present} but no ${missing}. Fill in both (the output of Tachyon → Register WebSocket), or add a dashboard JWT to register them.`,
 		);
 	}
@@ -73,7 +62,7 @@ function credentialWebSocket(wsUrl: string, wsKey: string, canRegister: boolean)
 /** Registration may answer with an http(s) URL for the same endpoint; the WebSocket client needs ws(s). */
 function toWebSocketUrl(raw: string, what: string): string {
 	const url = raw.trim().replace(/^http(s?):\/\//i, 'ws$1://');
-	if (!/^wss?:\/\/[^/\s]+/i.test(url)) throw new TachyonConfigurationError(`${what} "${raw}" is not a ws(s):// URL, e.g. wss://tachyon.rath.fi/ws.`);
+	if (!/^wss?:\/\/[^/\s]+/i.test(url)) throw new CredentialError(`${what} "${raw}" is not a ws(s):// URL, e.g. wss://tachyon.rath.fi/ws.`);
 	return url;
 }
 
@@ -119,7 +108,7 @@ export class TachyonApiClient {
 	async registerWebsocket(): Promise<{ wsUrl: string; wsKey: string }> {
 		const what = 'Registering the WebSocket';
 		if (!this.connection.dashboardJwt) {
-			throw new TachyonConfigurationError('Registering a Tachyon WebSocket needs the dashboard JWT: add it to the Tachyon credential.');
+			throw new CredentialError('Registering a Tachyon WebSocket needs the dashboard JWT: add it to the Tachyon credential.');
 		}
 		const data = this.expect(await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', what), registerWebsocketDataSchema, what);
 		const wsKey = (data.apiKey ?? data.wsKey) as string;
@@ -131,7 +120,7 @@ export class TachyonApiClient {
 	async webSocketEndpoint(): Promise<TachyonWebSocketEndpoint> {
 		if (this.connection.webSocket) return this.connection.webSocket;
 		if (!this.connection.dashboardJwt) {
-			throw new TachyonConfigurationError(
+			throw new CredentialError(
 				'The Tachyon credential has neither a WebSocket URL and key nor a dashboard JWT to register them. Add the dashboard JWT, or the output of Tachyon → Register WebSocket.',
 			);
 		}

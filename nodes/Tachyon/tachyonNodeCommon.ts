@@ -4,8 +4,9 @@ import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCrede
 import { clientForCredential } from '../shared/n8n';
 import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
-import { TachyonApiClient, TachyonConfigurationError, resolveTachyonConnection } from './TachyonApiClient';
+import { TachyonApiClient, resolveTachyonConnection } from './TachyonApiClient';
 import type { TachyonCredentialFields } from './TachyonApiClient';
+import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Tachyon nodes: credential, credential test, id list parameters. */
 
@@ -25,7 +26,7 @@ export async function tachyonApiCredentialTest(
 	try {
 		client = new TachyonApiClient(resolveTachyonConnection(credential.data ?? {}), 15_000);
 	} catch (error) {
-		return { status: 'Error', message: error instanceof TachyonConfigurationError ? error.message : String(error) };
+		return { status: 'Error', message: error instanceof CredentialError ? error.message : String(error) };
 	}
 	try {
 		const { valid, message } = await client.verifyCredential();
