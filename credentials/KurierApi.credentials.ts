@@ -43,6 +43,7 @@ export class KurierApi implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
+			description: 'Your Kurier API key for the chosen environment, from the Kurier dashboard. It is sent in Kurier\'s URLs, never in items or logs.',
 		},
 	];
 }

@@ -30,6 +30,7 @@ const properties: INodeProperties[] = [
 			},
 		],
 		default: 'getTransaction',
+		description: 'Read a transaction\'s current step once, or wait until it is completed or failed',
 	},
 	transactionIdProperty(show(['getTransaction', 'waitForTransaction']).displayOptions),
 	{
@@ -55,6 +56,7 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
+		description: 'Settings most waits leave at their defaults',
 		...show(['waitForTransaction']),
 		options: [
 			{

@@ -22,6 +22,8 @@ export class AllfeatAtsTrigger implements INodeType {
 		version: 1,
 		subtitle: '={{"Transactions " + $parameter["transactionIds"]}}',
 		description: 'Starts the workflow at each step of an Allfeat ATS work registration (validating … completed or failed), over its WebSocket',
+		eventTriggerDescription: 'Waiting for an Allfeat ATS transaction to move to its next step',
+		activationMessage: 'Your workflow will now run each time one of these Allfeat ATS transactions moves to its next step.',
 		defaults: { name: 'Allfeat ATS Trigger' },
 		inputs: [],
 		outputs: ['main'],

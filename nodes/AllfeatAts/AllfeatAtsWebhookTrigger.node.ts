@@ -26,6 +26,8 @@ export class AllfeatAtsWebhookTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		description: 'Starts the workflow when Allfeat\'s signed webhook reports a work registered, updated or failed',
+		eventTriggerDescription: 'Waiting for Allfeat to send a signed webhook to the test URL',
+		activationMessage: 'Your workflow will now run each time Allfeat sends a signed webhook to the production URL.',
 		defaults: { name: 'Allfeat ATS Webhook Trigger' },
 		inputs: [],
 		outputs: ['main'],

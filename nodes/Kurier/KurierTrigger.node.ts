@@ -15,6 +15,8 @@ export class KurierTrigger implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["event"] === "job" ? "Job " + $parameter["jobId"] : "All jobs of the API key"}}',
 		description: 'Starts the workflow the moment a Kurier (zkVerify) proof job changes status, over Kurier\'s WebSocket',
+		eventTriggerDescription: 'Waiting for a Kurier job to change status',
+		activationMessage: 'Your workflow will now run each time a Kurier job changes status.',
 		defaults: { name: 'Kurier Trigger' },
 		inputs: [],
 		outputs: ['main'],
@@ -25,10 +27,11 @@ export class KurierTrigger implements INodeType {
 				name: 'event',
 				type: 'options',
 				options: [
-					{ name: 'One Job', value: 'job', description: 'Follow one job until it is final' },
 					{ name: 'All Jobs', value: 'allJobs', description: 'Every job submitted with this API key' },
+					{ name: 'One Job', value: 'job', description: 'Follow one job until it is final' },
 				],
-				default: 'job',
+				default: 'allJobs',
+				description: 'Which jobs to follow: every job of the credential\'s API key, or one job by its ID',
 			},
 			jobIdProperty(
 				{ show: { event: ['job'] } },
@@ -40,7 +43,7 @@ export class KurierTrigger implements INodeType {
 				type: 'multiOptions',
 				options: KURIER_PHASES.knownStatuses().map((status) => ({ name: status, value: status })),
 				default: [],
-				description: 'Only start the workflow for these statuses. Empty: every status.',
+				description: 'Only start the workflow for these statuses, e.g. Finalized and Failed. Empty: every status.',
 			},
 		],
 	};
@@ -59,7 +62,7 @@ export class KurierTrigger implements INodeType {
 }
 
 function readTarget(context: ITriggerFunctions): KurierStreamTarget {
-	const event = context.getNodeParameter('event', 'job') as string;
+	const event = context.getNodeParameter('event', 'allJobs') as string;
 	if (event === 'allJobs') return { kind: 'allJobs' };
 	return { kind: 'job', jobId: readJobId(context.getNode(), context.getNodeParameter('jobId', '')) };
 }

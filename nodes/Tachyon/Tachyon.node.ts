@@ -35,6 +35,7 @@ const properties: INodeProperties[] = [
 			},
 		],
 		default: 'relayTransaction',
+		description: 'Relay a transaction, read one\'s status, or register the account\'s WebSocket',
 	},
 	{
 		displayName: 'Chain ID',
@@ -78,6 +79,7 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Field',
 		default: {},
+		description: 'Optional fields of the relay request: gas settings, cost limit, retries, label',
 		...show(['relayTransaction']),
 		options: [
 			{ displayName: 'Label', name: 'label', type: 'string', default: '', description: 'Your name for the transaction, shown in the Tachyon dashboard' },

@@ -15,6 +15,8 @@ export class TachyonTrigger implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["statuses"].length ? $parameter["statuses"].join(", ") : "Every status change"}}',
 		description: "Starts the workflow the moment a transaction relayed by Tachyon (rath.fi) changes status, over Tachyon's WebSocket",
+		eventTriggerDescription: 'Waiting for a Tachyon transaction to change status',
+		activationMessage: 'Your workflow will now run each time a Tachyon transaction of the account changes status.',
 		defaults: { name: 'Tachyon Trigger' },
 		inputs: [],
 		outputs: ['main'],
