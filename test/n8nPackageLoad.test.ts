@@ -1,7 +1,7 @@
 /**
  * The built package as n8n itself loads a community package: n8n-core's PackageDirectoryLoader reads
  * package.json's "n8n" section, requires every dist file, validates each node description and
- * resolves the icons. Builds dist/ first (what `npm run build` makes for publishing).
+ * resolves the icons and each node's codex. Builds dist/ first (what `npm run build` makes for publishing).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,6 +27,13 @@ test('n8n loads every node and credential of the built package, with its icon', 
 		const iconUrl = (description as { iconUrl?: string }).iconUrl ?? '';
 		expect(iconUrl).toMatch(/^icons\/n8n-nodes-onchain-events\/dist\/.+\.svg$/);
 		expect(existsSync(join(root, iconUrl.replace('icons/n8n-nodes-onchain-events/', '')))).toBe(true);
+	}
+	// The codex (`<Node>.node.json` beside each compiled node) gives the editor's categories and search words.
+	for (const description of loader.types.nodes) {
+		expect(description.codex?.categories?.length).toBeGreaterThan(0);
+		expect(description.codex?.categories).toContain('Development');
+		expect(description.codex?.alias?.length).toBeGreaterThan(0);
+		expect(description.codex?.resources?.primaryDocumentation).toEqual([{ url: 'https://www.npmjs.com/package/n8n-nodes-onchain-events' }]);
 	}
 	expect(loader.nodesByCredential).toEqual({
 		kurierApi: ['kurierTrigger', 'kurier'],
