@@ -2,9 +2,9 @@
  * What n8n needs to load the package: every node and credential listed in package.json's "n8n"
  * section (and nothing else), each with its icon beside it, under the contract's type names.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ICredentialType, INodeType } from 'n8n-workflow';
+import type { ICredentialType, INodeProperties, INodeType } from 'n8n-workflow';
 
 const root = join(__dirname, '..');
 const manifest = require(join(root, 'package.json')) as {
@@ -68,4 +68,109 @@ test('credentials load, use contract type names, and have an icon', () => {
 		expect(['kurierApi', 'allfeatAtsApi', 'tachyonApi']).toContain(credential.name);
 		expect(existsSync(iconPath(file, credential.icon))).toBe(true);
 	}
+});
+
+/** Every parameter, with the ones nested in collections (`options`) and fixed collections (`values`). */
+function allProperties(properties: readonly unknown[], path = ''): Array<{ path: string; property: INodeProperties }> {
+	const found: Array<{ path: string; property: INodeProperties }> = [];
+	for (const entry of properties) {
+		if (typeof entry !== 'object' || entry === null) continue;
+		if ('type' in entry && 'displayName' in entry) {
+			const property = entry as INodeProperties;
+			const here = `${path}${property.name}`;
+			found.push({ path: here, property });
+			if (property.type === 'collection' || property.type === 'fixedCollection') {
+				found.push(...allProperties(property.options ?? [], `${here}.`));
+			}
+		} else if ('values' in entry && Array.isArray(entry.values)) {
+			// A fixed collection's group: its `values` are parameters.
+			found.push(...allProperties(entry.values, `${path}${String((entry as { name?: unknown }).name)}.`));
+		}
+	}
+	return found;
+}
+
+describe('node UX as n8n\'s own nodes do it', () => {
+	const nodes = manifest.n8n.nodes.map((distPath) => ({ file: sourceOf(distPath), node: loadExport<INodeType>(sourceOf(distPath)) }));
+	const credentials = manifest.n8n.credentials.map((distPath) => loadExport<ICredentialType>(sourceOf(distPath)));
+
+	const triggers = nodes.filter(({ node }) => node.description.group.includes('trigger'));
+
+	test.each(triggers.map(({ node }) => [node.description.name, node] as const))(
+		'%s says what it waits for and what activation means',
+		(_name, node) => {
+			expect(node.description.eventTriggerDescription).toMatch(/^Waiting for \S/);
+			expect(node.description.activationMessage).toMatch(/^Your workflow will now run each time .+\.$/);
+		},
+	);
+
+	test('every trigger of the package is in the trigger group', () => {
+		expect(triggers.map(({ node }) => node.description.name).sort()).toEqual(['allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'kurierTrigger', 'tachyonTrigger']);
+	});
+
+	test('every parameter of every node and credential has a description (notices excepted)', () => {
+		const missing: string[] = [];
+		const owners = [
+			...nodes.map(({ node }) => ({ owner: node.description.name, properties: node.description.properties })),
+			...credentials.map((credential) => ({ owner: credential.name, properties: credential.properties })),
+		];
+		let checked = 0;
+		for (const { owner, properties } of owners) {
+			for (const { path, property } of allProperties(properties)) {
+				checked += 1;
+				if (property.type === 'notice') {
+					expect(property.displayName.trim()).not.toBe('');
+					continue;
+				}
+				if (typeof property.description !== 'string' || property.description.trim() === '') missing.push(`${owner}.${path}`);
+			}
+		}
+		expect(checked).toBeGreaterThan(40);
+		expect(missing).toEqual([]);
+	});
+
+	test('json-typed parameters only where the value must be JSON', () => {
+		const jsonTyped = nodes.flatMap(({ node }) =>
+			allProperties(node.description.properties)
+				.filter(({ property }) => property.type === 'json')
+				.map(({ path }) => `${node.description.name}.${path}`),
+		);
+		// Proof Options must be a JSON object; proof, VK and public signals may be hex or base64 text.
+		expect(jsonTyped).toEqual(['kurier.proofOptions']);
+	});
+
+	test('Kurier Trigger follows all jobs by default, listed first', () => {
+		const trigger = nodes.find(({ node }) => node.description.name === 'kurierTrigger')!.node;
+		const event = trigger.description.properties.find((property) => property.name === 'event')!;
+		expect(event.default).toBe('allJobs');
+		expect((event.options as Array<{ value: string }>).map((option) => option.value)).toEqual(['allJobs', 'job']);
+	});
+
+	test.each(nodes.map(({ file, node }) => [node.description.name, file] as const))(
+		'%s: has a codex file with categories, search aliases and documentation',
+		(name, file) => {
+			const codexFile = file.replace(/\.ts$/, '.json');
+			expect(existsSync(codexFile)).toBe(true);
+			const codex = JSON.parse(readFileSync(codexFile, 'utf8')) as {
+				node: string;
+				nodeVersion: string;
+				codexVersion: string;
+				categories: string[];
+				alias: string[];
+				resources: { primaryDocumentation: Array<{ url: string }>; credentialDocumentation?: Array<{ url: string }> };
+			};
+			expect(codex.node).toBe(`n8n-nodes-onchain-events.${name}`);
+			expect(codex.nodeVersion).toBe('1.0');
+			expect(codex.codexVersion).toBe('1.0');
+			expect(codex.categories.length).toBeGreaterThan(0);
+			// Only categories n8n's node panel already has.
+			for (const category of codex.categories) {
+				expect(['Analytics', 'Communication', 'Data & Storage', 'Development', 'Finance & Accounting', 'Marketing', 'Miscellaneous', 'Productivity', 'Sales', 'Utility']).toContain(category);
+			}
+			expect(codex.alias.length).toBeGreaterThan(0);
+			for (const word of codex.alias) expect(word.trim()).not.toBe('');
+			expect(codex.resources.primaryDocumentation).toEqual([{ url: 'https://www.npmjs.com/package/n8n-nodes-onchain-events' }]);
+			expect(codex.resources.credentialDocumentation?.[0]?.url).toMatch(/^https:\/\//);
+		},
+	);
 });
