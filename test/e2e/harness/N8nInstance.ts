@@ -1,0 +1,224 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { installInto } from './communityPackage';
+import type { N8nLine } from './n8nLines';
+import { LoggedProcess, freePort, waitUntil } from './processes';
+import type { PostgresServer, RedisServer } from './queueServices';
+
+/**
+ * One real n8n, started from its CLI the way users run it: own user folder (SQLite) or, in queue
+ * mode, a main and a separate `n8n worker` sharing PostgreSQL and Redis. This package sits in the
+ * user folder as an installed community package. Credentials and workflows go in through n8n's
+ * REST API as the editor sends them, signed in as the owner the instance is set up with.
+ */
+
+export interface N8nInstanceOptions {
+	line: N8nLine;
+	/** A fresh folder for this instance (user folder, logs). */
+	dir: string;
+	/** The package installed once (see communityPackage.ts), copied into the user folder. */
+	packageTemplate: string;
+	queue?: { postgres: PostgresServer; redis: RedisServer };
+	/** Extra environment for n8n (and its worker). */
+	env?: Record<string, string>;
+	port?: number;
+}
+
+export interface CreatedWorkflow {
+	id: string;
+	versionId: string;
+	name: string;
+}
+
+export const OWNER = { email: 'owner@example.com', firstName: 'Sandbox', lastName: 'Owner', password: 'Sandbox-Owner-1' };
+const START_TIMEOUT_MS = 180_000;
+const BROWSER_ID = 'e2e-harness';
+
+export class N8nInstance {
+	readonly port: number;
+	readonly baseUrl: string;
+	main: LoggedProcess | undefined;
+	worker: LoggedProcess | undefined;
+	private cookie = '';
+	private readonly userFolder: string;
+
+	private constructor(
+		readonly options: N8nInstanceOptions,
+		port: number,
+	) {
+		this.port = port;
+		this.baseUrl = `http://127.0.0.1:${port}`;
+		this.userFolder = join(options.dir, 'user');
+	}
+
+	static async create(options: N8nInstanceOptions): Promise<N8nInstance> {
+		const instance = new N8nInstance(options, options.port ?? (await freePort()));
+		mkdirSync(instance.userFolder, { recursive: true });
+		installInto(instance.userFolder, options.packageTemplate);
+		return instance;
+	}
+
+	get line(): N8nLine {
+		return this.options.line;
+	}
+
+	get webhookBaseUrl(): string {
+		return `${this.baseUrl}/webhook`;
+	}
+
+	/** n8n's environment: everything on loopback, no telemetry, logs on the console at debug level. */
+	env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+		const inherited = { ...process.env };
+		// n8n must not pick up a proxy or a database from the calling shell.
+		for (const name of Object.keys(inherited)) {
+			if (/^(https?_proxy|no_proxy|all_proxy|DB_|N8N_|QUEUE_|EXECUTIONS_)/i.test(name)) delete inherited[name];
+		}
+		const env: NodeJS.ProcessEnv = {
+			...inherited,
+			PATH: this.line.path,
+			N8N_USER_FOLDER: this.userFolder,
+			N8N_PORT: String(this.port),
+			N8N_LISTEN_ADDRESS: '127.0.0.1',
+			N8N_HOST: '127.0.0.1',
+			N8N_PROTOCOL: 'http',
+			WEBHOOK_URL: `${this.baseUrl}/`,
+			N8N_EDITOR_BASE_URL: `${this.baseUrl}/`,
+			N8N_ENCRYPTION_KEY: 'e2e-encryption-key-not-secret',
+			N8N_SECURE_COOKIE: 'false',
+			N8N_DIAGNOSTICS_ENABLED: 'false',
+			N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+			N8N_TEMPLATES_ENABLED: 'false',
+			N8N_PERSONALIZATION_ENABLED: 'false',
+			N8N_HIRING_BANNER_ENABLED: 'false',
+			N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+			N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+			N8N_LOG_LEVEL: 'debug',
+			N8N_LOG_OUTPUT: 'console',
+			N8N_RUNNERS_ENABLED: 'false',
+			N8N_METRICS: 'false',
+			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
+			...this.queueEnv(),
+			...this.options.env,
+			...extra,
+		};
+		return env;
+	}
+
+	private queueEnv(): Record<string, string> {
+		const queue = this.options.queue;
+		if (!queue) return {};
+		return {
+			EXECUTIONS_MODE: 'queue',
+			QUEUE_BULL_REDIS_HOST: '127.0.0.1',
+			QUEUE_BULL_REDIS_PORT: String(queue.redis.port),
+			DB_TYPE: 'postgresdb',
+			DB_POSTGRESDB_HOST: '127.0.0.1',
+			DB_POSTGRESDB_PORT: String(queue.postgres.port),
+			DB_POSTGRESDB_DATABASE: queue.postgres.database,
+			DB_POSTGRESDB_USER: queue.postgres.user,
+			DB_POSTGRESDB_PASSWORD: queue.postgres.password,
+		};
+	}
+
+	/** Starts n8n (and its worker in queue mode); resolves once the REST API answers and the owner is signed in. */
+	async start(): Promise<void> {
+		this.main = LoggedProcess.spawn('n8n', this.line.node, [this.line.cli, 'start'], join(this.options.dir, 'n8n.log'), { env: this.env(), cwd: this.options.dir });
+		if (this.options.queue) {
+			const healthPort = await freePort();
+			this.worker = LoggedProcess.spawn('n8n worker', this.line.node, [this.line.cli, 'worker', '--concurrency=10'], join(this.options.dir, 'n8n-worker.log'), {
+				env: this.env({ QUEUE_HEALTH_CHECK_ACTIVE: 'true', QUEUE_HEALTH_CHECK_PORT: String(healthPort), N8N_WORKER_SERVER_PORT: String(healthPort) }),
+				cwd: this.options.dir,
+			});
+		}
+		// /healthz answers before the REST API is up; /rest/settings only once it is.
+		await waitUntil(`n8n ${this.line.version} to serve /rest/settings on ${this.baseUrl}`, async () => (await fetch(`${this.baseUrl}/rest/settings`)).ok, START_TIMEOUT_MS, {
+			everyMs: 500,
+			abort: () => this.exitReason(),
+		});
+		await this.signIn();
+	}
+
+	private exitReason(): string | undefined {
+		for (const process of [this.main, this.worker]) {
+			if (process && !process.isRunning) return `${process.name} exited early; last log lines:\n${process.log().split('\n').slice(-30).join('\n')}`;
+		}
+		return undefined;
+	}
+
+	/** A fresh instance: set the owner up (which signs in); one already set up: sign in. */
+	private async signIn(): Promise<void> {
+		const setup = await fetch(`${this.baseUrl}/rest/owner/setup`, { method: 'POST', headers: this.headers(), body: JSON.stringify(OWNER) });
+		if (setup.ok) return this.keepCookie(setup);
+		const login = await fetch(`${this.baseUrl}/rest/login`, {
+			method: 'POST',
+			headers: this.headers(),
+			body: JSON.stringify({ emailOrLdapLoginId: OWNER.email, email: OWNER.email, password: OWNER.password }),
+		});
+		if (!login.ok) throw new Error(`n8n: owner setup answered ${setup.status} and sign-in ${login.status}: ${await login.text()}`);
+		this.keepCookie(login);
+	}
+
+	private keepCookie(response: Response): void {
+		const cookies = response.headers.getSetCookie().map((cookie) => cookie.split(';')[0]);
+		if (cookies.length === 0) throw new Error('n8n: no session cookie after sign-in');
+		this.cookie = cookies.join('; ');
+	}
+
+	private headers(): Record<string, string> {
+		return { 'content-type': 'application/json', 'browser-id': BROWSER_ID, ...(this.cookie ? { cookie: this.cookie } : {}) };
+	}
+
+	/** A call to n8n's internal REST API as the signed-in owner; answers its `data`. */
+	async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+		const response = await fetch(`${this.baseUrl}/rest${path}`, { method, headers: this.headers(), body: body === undefined ? undefined : JSON.stringify(body) });
+		const text = await response.text();
+		if (!response.ok) throw new Error(`n8n ${method} /rest${path} answered ${response.status}: ${text.slice(0, 500)}`);
+		const parsed = text ? (JSON.parse(text) as { data?: T }) : {};
+		return (parsed.data ?? parsed) as T;
+	}
+
+	async createCredential(name: string, type: string, data: Record<string, unknown>): Promise<string> {
+		const created = await this.rest<{ id: string }>('POST', '/credentials', { name, type, data });
+		return created.id;
+	}
+
+	async createWorkflow(workflow: { name: string; nodes: unknown[]; connections: unknown; settings?: unknown }): Promise<CreatedWorkflow> {
+		const created = await this.rest<{ id: string; versionId: string; name: string }>('POST', '/workflows', {
+			name: workflow.name,
+			nodes: workflow.nodes,
+			connections: workflow.connections,
+			settings: workflow.settings ?? { executionOrder: 'v1' },
+			active: false,
+		});
+		return { id: created.id, versionId: created.versionId, name: created.name };
+	}
+
+	/** Activates (1.x) or publishes (2.x) a workflow, as the editor's toggle does; throws with n8n's reason when activation fails. */
+	async activate(workflow: CreatedWorkflow): Promise<void> {
+		if (this.line.name === '1.x') {
+			const updated = await this.rest<{ versionId: string }>('PATCH', `/workflows/${workflow.id}`, { active: true, versionId: workflow.versionId });
+			workflow.versionId = updated.versionId ?? workflow.versionId;
+		} else {
+			await this.rest('POST', `/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
+		}
+	}
+
+	async deactivate(workflow: CreatedWorkflow): Promise<void> {
+		if (this.line.name === '1.x') {
+			const updated = await this.rest<{ versionId: string }>('PATCH', `/workflows/${workflow.id}`, { active: false, versionId: workflow.versionId });
+			workflow.versionId = updated.versionId ?? workflow.versionId;
+		} else {
+			await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
+		}
+	}
+
+	/** Everything n8n (and its worker) printed so far. */
+	logs(): string {
+		return [this.main, this.worker].map((process) => process?.log() ?? '').join('\n');
+	}
+
+	async stop(): Promise<void> {
+		await Promise.all([this.worker?.stop(), this.main?.stop()]);
+	}
+}
