@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 
 import { installedPackageTemplate } from './harness/communityPackage';
-import { recordLatency } from './harness/latencyReport';
+import { recordLatency, recordTriggerLatency } from './harness/latencyReport';
 import { N8nInstance } from './harness/N8nInstance';
 import type { CreatedWorkflow } from './harness/N8nInstance';
 import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
@@ -63,8 +63,8 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...allfeatStreamed];
 		await expectEveryTransitionOnce(world.sink, expectations, DELIVERY_TIMEOUT_MS);
 		const live = expectations.filter(({ service }) => service !== 'allfeat-ats');
-		recordLatency(lineName, 'regular', 'Kurier + Tachyon triggers → HTTP Request', latencySamples(world.sink, live, liveSince));
-		recordLatency(lineName, 'regular', 'Allfeat ATS Trigger → HTTP Request', latencySamples(world.sink, allfeatStreamed, liveSince));
+		recordTriggerLatency(lineName, 'regular', 'Kurier + Tachyon triggers → HTTP Request', latencySamples(world.sink, live, liveSince));
+		recordTriggerLatency(lineName, 'regular', 'Allfeat ATS Trigger → HTTP Request', latencySamples(world.sink, allfeatStreamed, liveSince));
 
 		// examples/kurier-failed-to-slack.json: one Slack message, for the failed job only.
 		const failedJob = expectations.find(({ label }) => label === 'invalid proof')!;
@@ -109,7 +109,8 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 		expect(registered.to).toEqual(['ops@example.com']);
 		const failure = world.sink.mails.find((mail) => mail.raw.includes(failed.id))!;
 		expect(failure.subject).toBe(`Work registration failed: ${failed.id}`);
-		expect(failure.raw).toContain('failed at failed: Insufficient balance');
+		expect(failure.text).toContain(`Transaction ${failed.id} failed: Insufficient balance`);
+		expect(failure.text).toContain('Steps: validating → preparing_transaction → signing → submitting → failed');
 	});
 
 	test('Allfeat ATS Get Transaction in a workflow gives the normalized item', async () => {
@@ -140,6 +141,22 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 		expect(signed.status).toBe(200);
 		await world.sink.waitFor('the webhook email', () => world.sink.mails.some((mail) => mail.subject.startsWith('Allfeat ATS work_registered') && mail.raw.includes(transaction.id)), DELIVERY_TIMEOUT_MS);
 		expect(world.sink.mails.filter((mail) => mail.subject.includes(transaction.id))).toHaveLength(1);
+	});
+
+	test('latency: the stream triggers, one transaction or job at a time (no burst of executions)', async () => {
+		const liveFrom = Date.now();
+		const kurierJobs: ExpectedTransitions[] = [];
+		const tachyonTxs: ExpectedTransitions[] = [];
+		for (let round = 0; round < 5; round++) {
+			const [job] = await submitKurierProofs(world, 1);
+			await expectEveryTransitionOnce(world.sink, [job], DELIVERY_TIMEOUT_MS, 0);
+			kurierJobs.push(job);
+			const [tx] = submitTachyonTransactions(world, 1);
+			await expectEveryTransitionOnce(world.sink, [tx], DELIVERY_TIMEOUT_MS, 0);
+			tachyonTxs.push(tx);
+		}
+		recordTriggerLatency(lineName, 'regular', 'Kurier Trigger → HTTP Request, one job at a time', latencySamples(world.sink, kurierJobs, liveFrom));
+		recordTriggerLatency(lineName, 'regular', 'Tachyon Trigger → HTTP Request, one tx at a time', latencySamples(world.sink, tachyonTxs, liveFrom));
 	});
 
 	test('latency: n8n\'s own Webhook node → the same sink, the baseline', async () => {

@@ -46,6 +46,7 @@ export class N8nInstance {
 	private constructor(
 		readonly options: N8nInstanceOptions,
 		port: number,
+		private readonly brokerPort: number,
 	) {
 		this.port = port;
 		this.baseUrl = `http://127.0.0.1:${port}`;
@@ -53,7 +54,7 @@ export class N8nInstance {
 	}
 
 	static async create(options: N8nInstanceOptions): Promise<N8nInstance> {
-		const instance = new N8nInstance(options, options.port ?? (await freePort()));
+		const instance = new N8nInstance(options, options.port ?? (await freePort()), await freePort());
 		mkdirSync(instance.userFolder, { recursive: true });
 		installInto(instance.userFolder, options.packageTemplate);
 		return instance;
@@ -72,11 +73,13 @@ export class N8nInstance {
 		const inherited = { ...process.env };
 		// n8n must not pick up a proxy or a database from the calling shell.
 		for (const name of Object.keys(inherited)) {
-			if (/^(https?_proxy|no_proxy|all_proxy|DB_|N8N_|QUEUE_|EXECUTIONS_)/i.test(name)) delete inherited[name];
+			if (/^(https?_proxy|no_proxy|all_proxy|DB_|N8N_|QUEUE_|EXECUTIONS_|JEST_|NODE_ENV$|NODE_OPTIONS$)/i.test(name)) delete inherited[name];
 		}
 		const env: NodeJS.ProcessEnv = {
 			...inherited,
 			PATH: this.line.path,
+			// As users run it (jest sets NODE_ENV=test, which n8n reads as its own test mode).
+			NODE_ENV: 'production',
 			N8N_USER_FOLDER: this.userFolder,
 			N8N_PORT: String(this.port),
 			N8N_LISTEN_ADDRESS: '127.0.0.1',
@@ -96,6 +99,8 @@ export class N8nInstance {
 			N8N_LOG_LEVEL: 'debug',
 			N8N_LOG_OUTPUT: 'console',
 			N8N_RUNNERS_ENABLED: 'false',
+			// n8n 2.x always starts its task broker (default port 5679): one per instance.
+			N8N_RUNNERS_BROKER_PORT: String(this.brokerPort),
 			N8N_METRICS: 'false',
 			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
 			...this.queueEnv(),
@@ -131,29 +136,35 @@ export class N8nInstance {
 				cwd: this.options.dir,
 			});
 		}
-		// /healthz answers before the REST API is up; /rest/settings only once it is.
-		await waitUntil(`n8n ${this.line.version} to serve /rest/settings on ${this.baseUrl}`, async () => (await fetch(`${this.baseUrl}/rest/settings`)).ok, START_TIMEOUT_MS, {
+		// /healthz answers before the REST API is up, and while starting up every route answers 200
+		// with a "n8n is starting up" page: ready is /rest/settings answering JSON.
+		await waitUntil(`n8n ${this.line.version} to serve /rest/settings on ${this.baseUrl}`, async () => await this.isRestReady(), START_TIMEOUT_MS, {
 			everyMs: 500,
 			abort: () => this.exitReason(),
 		});
 		await this.signIn();
 	}
 
+	private async isRestReady(): Promise<boolean> {
+		const response = await fetch(`${this.baseUrl}/rest/settings`);
+		return response.ok && (response.headers.get('content-type') ?? '').includes('application/json');
+	}
+
 	private exitReason(): string | undefined {
 		for (const process of [this.main, this.worker]) {
-			if (process && !process.isRunning) return `${process.name} exited early; last log lines:\n${process.log().split('\n').slice(-30).join('\n')}`;
+			if (process && !process.isRunning) return `${process.name} exited early (${process.exitDescription}); last log lines:\n${process.log().split('\n').slice(-30).join('\n')}`;
 		}
 		return undefined;
 	}
 
-	/** A fresh instance: set the owner up (which signs in); one already set up: sign in. */
+	/** A fresh instance gets its owner; then the owner signs in (setup itself signs in on some versions only). */
 	private async signIn(): Promise<void> {
 		const setup = await fetch(`${this.baseUrl}/rest/owner/setup`, { method: 'POST', headers: this.headers(), body: JSON.stringify(OWNER) });
-		if (setup.ok) return this.keepCookie(setup);
+		if (setup.ok && setup.headers.getSetCookie().length > 0) return this.keepCookie(setup);
 		const login = await fetch(`${this.baseUrl}/rest/login`, {
 			method: 'POST',
 			headers: this.headers(),
-			body: JSON.stringify({ emailOrLdapLoginId: OWNER.email, email: OWNER.email, password: OWNER.password }),
+			body: JSON.stringify({ emailOrLdapLoginId: OWNER.email, password: OWNER.password }),
 		});
 		if (!login.ok) throw new Error(`n8n: owner setup answered ${setup.status} and sign-in ${login.status}: ${await login.text()}`);
 		this.keepCookie(login);
@@ -194,23 +205,13 @@ export class N8nInstance {
 		return { id: created.id, versionId: created.versionId, name: created.name };
 	}
 
-	/** Activates (1.x) or publishes (2.x) a workflow, as the editor's toggle does; throws with n8n's reason when activation fails. */
+	/** Activates (publishes, in 2.x) a workflow as the editor's toggle does; throws with n8n's reason when activation fails. */
 	async activate(workflow: CreatedWorkflow): Promise<void> {
-		if (this.line.name === '1.x') {
-			const updated = await this.rest<{ versionId: string }>('PATCH', `/workflows/${workflow.id}`, { active: true, versionId: workflow.versionId });
-			workflow.versionId = updated.versionId ?? workflow.versionId;
-		} else {
-			await this.rest('POST', `/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
-		}
+		await this.rest('POST', `/workflows/${workflow.id}/activate`, { versionId: workflow.versionId });
 	}
 
 	async deactivate(workflow: CreatedWorkflow): Promise<void> {
-		if (this.line.name === '1.x') {
-			const updated = await this.rest<{ versionId: string }>('PATCH', `/workflows/${workflow.id}`, { active: false, versionId: workflow.versionId });
-			workflow.versionId = updated.versionId ?? workflow.versionId;
-		} else {
-			await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
-		}
+		await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
 	}
 
 	/** Everything n8n (and its worker) printed so far. */

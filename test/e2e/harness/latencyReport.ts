@@ -16,6 +16,12 @@ interface LatencyRecord {
 	samples: number[];
 }
 
+/** Records a trigger's samples (see latencySamples): the whole path, and the part until the node had the frame. */
+export function recordTriggerLatency(line: string, mode: string, path: string, samples: { total: number[]; inNode: number[] }): void {
+	recordLatency(line, mode, path, samples.total);
+	recordLatency(line, mode, `↳ of which service → trigger node`, samples.inNode);
+}
+
 export function recordLatency(line: string, mode: string, path: string, samples: number[]): void {
 	if (samples.length === 0) return;
 	appendFileSync(FILE, `${JSON.stringify({ line, mode, path, samples } satisfies LatencyRecord)}\n`);

@@ -20,13 +20,24 @@ export async function freePort(): Promise<number> {
 export class LoggedProcess {
 	readonly exited: Promise<number | null>;
 	private exitCode: number | null | undefined;
+	/** How it ended, once it has. */
+	exitDescription = '';
 
 	private constructor(
 		readonly name: string,
 		readonly child: ChildProcess,
 		readonly logFile: string,
 	) {
-		this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve((this.exitCode = code ?? (signal ? -1 : null)))));
+		this.exited = new Promise((resolve) => {
+			child.once('error', (error) => {
+				this.exitDescription = `could not start: ${error.message}`;
+				resolve((this.exitCode = -1));
+			});
+			child.once('exit', (code, signal) => {
+				this.exitDescription = signal ? `killed by ${signal}` : `exit code ${code}`;
+				resolve((this.exitCode = code ?? -1));
+			});
+		});
 	}
 
 	static spawn(name: string, command: string, args: string[], logFile: string, options: SpawnOptions = {}): LoggedProcess {

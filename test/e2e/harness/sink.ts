@@ -24,6 +24,8 @@ export interface SinkMail {
 	subject: string;
 	/** The whole message as sent after DATA (headers and body). */
 	raw: string;
+	/** The body, quoted-printable soft line breaks undone. */
+	text: string;
 	receivedAt: number;
 }
 
@@ -153,7 +155,11 @@ function serveSmtp(socket: Socket, onMail: (mail: SinkMail) => void): void {
 			if (data) {
 				if (line === '.') {
 					const raw = data.join('\r\n');
-					onMail({ from, to, subject: /^Subject: (.*)$/im.exec(raw)?.[1] ?? '', raw, receivedAt: Date.now() });
+					const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+					// Quoted-printable: =XX are bytes of UTF-8 text.
+					const bytes = body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+					const text = Buffer.from(bytes, 'latin1').toString('utf8');
+					onMail({ from, to, subject: /^Subject: (.*)$/im.exec(raw)?.[1] ?? '', raw, text, receivedAt: Date.now() });
 					data = null;
 					from = '';
 					to = [];

@@ -34,13 +34,14 @@ export function createAllfeatTransactions(world: SandboxWorld): ExpectedTransiti
 	].map(({ label, options, keys }) => ({ service: 'allfeat-ats' as const, id: world.allfeat.createTransaction(options).id, label, keys }));
 }
 
-export async function submitKurierProofs(world: SandboxWorld): Promise<ExpectedTransitions[]> {
-	const proofs = [
+export async function submitKurierProofs(world: SandboxWorld, count = 3): Promise<ExpectedTransitions[]> {
+	const all = [
 		{ label: 'groth16', proofType: 'groth16', proof: '0x1a2b', keys: [...KURIER_STATUS_SEQUENCE_NO_CHAIN] },
 		{ label: 'ultrahonk → chain 84532', proofType: 'ultrahonk', proof: '0x3c4d', chainId: 84532, keys: [...KURIER_STATUS_SEQUENCE_WITH_CHAIN] },
 		// The emulator fails a proof whose JSON contains "invalid".
 		{ label: 'invalid proof', proofType: 'groth16', proof: '0xinvalid', keys: ['Queued', 'Valid', 'Failed'] },
 	];
+	const proofs = all.slice(0, count);
 	return await Promise.all(
 		proofs.map(async ({ label, proofType, proof, chainId, keys }) => {
 			const body = { proofType, vkRegistered: false, chainId, proofData: { proof, publicSignals: ['0x01'], vk: { e2e: label } } };
@@ -52,13 +53,13 @@ export async function submitKurierProofs(world: SandboxWorld): Promise<ExpectedT
 	);
 }
 
-export function submitTachyonTransactions(world: SandboxWorld): ExpectedTransitions[] {
-	const plans = [
+export function submitTachyonTransactions(world: SandboxWorld, count = 3): ExpectedTransitions[] {
+	const all = [
 		{ label: 'executes', retries: 0, fails: false },
 		{ label: 'retried once, executes', retries: 1, fails: false },
 		{ label: 'fails', retries: 0, fails: true },
 	];
-	return plans.map(({ label, retries, fails }) => {
+	return all.slice(0, count).map(({ label, retries, fails }) => {
 		const keys = ['NOT_PICKED_UP#0', 'PENDING#0'];
 		for (let retry = 1; retry <= retries; retry++) keys.push(`NEEDS_TO_BE_RETRIED#${retry}`, `PENDING#${retry}`);
 		keys.push(`${fails ? 'FAILED' : 'EXECUTED'}#${retries}`);
@@ -131,12 +132,16 @@ function describeArrivals(sink: Sink, expectations: ExpectedTransitions[]): stri
 		.join('\n');
 }
 
-/** Event → sink latency of each live item: the sink's arrival time minus the service's own time of the transition. */
-export function latencySamples(sink: Sink, expectations: ExpectedTransitions[], liveSince: number): number[] {
-	return expectations.flatMap((expected) =>
+/**
+ * Latency of each live item, in ms: `total` = the sink's arrival time minus the service's own time of
+ * the transition; `inNode` = the part until the trigger had the frame (the item's receivedAt), so
+ * `total - inNode` is n8n starting and running the execution.
+ */
+export function latencySamples(sink: Sink, expectations: ExpectedTransitions[], liveSince: number): { total: number[]; inNode: number[] } {
+	const live = expectations.flatMap((expected) =>
 		itemsOf(sink, expected)
-			.map(({ item, request }) => ({ at: Date.parse(item.occurredAt), arrived: request.receivedAt }))
-			.filter(({ at }) => at >= liveSince)
-			.map(({ at, arrived }) => arrived - at),
+			.map(({ item, request }) => ({ at: Date.parse(item.occurredAt), received: Date.parse(item.receivedAt), arrived: request.receivedAt }))
+			.filter(({ at }) => at >= liveSince),
 	);
+	return { total: live.map(({ at, arrived }) => arrived - at), inNode: live.map(({ at, received }) => received - at) };
 }

@@ -1,0 +1,140 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+import { installedPackageTemplate } from './harness/communityPackage';
+import { N8nInstance, OWNER } from './harness/N8nInstance';
+import type { CreatedWorkflow } from './harness/N8nInstance';
+import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
+import { SandboxWorld } from './harness/SandboxWorld';
+import { linear, packageNode } from './harness/workflows';
+
+/**
+ * The editor a user clicks in, in Debian's Chromium driven by playwright-core (no browser download):
+ * sign in, find every node of the package by searching, "Execute step" on the Kurier Trigger while a
+ * job moves, and each credential's test. Screenshots of each step go to test/e2e/screenshots/.
+ */
+const SCREENSHOTS = resolve(__dirname, 'screenshots');
+const UI_TIMEOUT_MS = 30_000;
+
+describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
+	let world: SandboxWorld;
+	let n8n: N8nInstance;
+	let browser: Browser;
+	let page: Page;
+	let workflow: CreatedWorkflow;
+	const shot = async (name: string) => await page.screenshot({ path: join(SCREENSHOTS, `${lineName}-${name}.png`) });
+
+	beforeAll(async () => {
+		mkdirSync(SCREENSHOTS, { recursive: true });
+		const dir = join(E2E_WORK_DIR, `editor-${lineName}`);
+		n8n = await N8nInstance.create({ line: n8nLine(lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR) });
+		// Nothing moves on its own: the test moves the job while the editor listens.
+		world = await SandboxWorld.start({ stepMs: 0 });
+		await n8n.start();
+		const credentials = await world.createCredentials(n8n);
+		workflow = await n8n.createWorkflow(
+			world.wire(linear('Editor: Kurier Trigger', [packageNode('Kurier Trigger', 'kurierTrigger', { event: 'allJobs', statuses: [] }, 'kurierApi', [0, 0])]), credentials),
+		);
+		browser = await chromium.launch({
+			executablePath: execFileSync('sh', ['-c', 'command -v chromium']).toString().trim(),
+			headless: true,
+			args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+		});
+		page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+		page.setDefaultTimeout(UI_TIMEOUT_MS);
+		await signIn(page, n8n);
+	});
+
+	afterAll(async () => {
+		await browser?.close();
+		await n8n?.stop();
+		await world?.close();
+	});
+
+	test('the node creator finds every node of the package by searching Kurier, Allfeat and Tachyon', async () => {
+		await page.goto(`${n8n.baseUrl}/workflow/${workflow.id}`);
+		await page.locator('[data-test-id="canvas-node"]').first().waitFor();
+		const found: Record<string, string[]> = {};
+		for (const term of ['Kurier', 'Allfeat', 'Tachyon']) {
+			await openNodeCreator(page);
+			const search = page.locator('[data-test-id="node-creator-search-bar"] input, input[data-test-id="node-creator-search-bar"]').first();
+			await search.fill(term);
+			await page.locator('[data-test-id="node-creator-item-name"]').first().waitFor();
+			found[term] = await page.locator('[data-test-id="node-creator-item-name"]').allInnerTexts();
+			await shot(`search-${term.toLowerCase()}`);
+			await page.keyboard.press('Escape');
+			await page.keyboard.press('Escape');
+		}
+		expect(found.Kurier).toEqual(expect.arrayContaining(['Kurier', 'Kurier Trigger']));
+		expect(found.Allfeat).toEqual(expect.arrayContaining(['Allfeat ATS', 'Allfeat ATS Trigger', 'Allfeat ATS Webhook Trigger']));
+		expect(found.Tachyon).toEqual(expect.arrayContaining(['Tachyon', 'Tachyon Trigger']));
+	});
+
+	test('Kurier Trigger: "Execute step" listens, a job moves at the service, the item shows in the output panel', async () => {
+		await page.goto(`${n8n.baseUrl}/workflow/${workflow.id}`);
+		await page.locator('[data-test-id="canvas-node"]').first().dblclick();
+		await page.locator('[data-test-id="node-execute-button"]').first().click();
+		// Listening: the trigger has subscribed at the emulator.
+		const deadline = Date.now() + UI_TIMEOUT_MS;
+		while (world.kurier.openConnectionCount() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+		expect(world.kurier.openConnectionCount()).toBe(1);
+		await shot('kurier-trigger-listening');
+		const listening = await page.locator('[data-test-id="ndv-output-panel"]').innerText();
+		const response = await fetch(`${world.kurier.restBaseUrl}/submit-proof/${world.secrets.kurierApiKey}`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ proofType: 'groth16', vkRegistered: false, proofData: { proof: '0x01', publicSignals: ['0x01'], vk: { editor: true } } }),
+		});
+		const { jobId } = (await response.json()) as { jobId: string };
+		await page.locator('[data-test-id="ndv-output-panel"]').getByText(jobId).first().waitFor();
+		await shot('kurier-trigger-item');
+		const output = await page.locator('[data-test-id="ndv-output-panel"]').innerText();
+		expect(listening).toMatch(/Waiting for a Kurier job to change status/i);
+		expect(output).toContain(jobId);
+		expect(output).toContain('Queued');
+		// The manual run took one item and stopped: its socket is closed.
+		await new Promise((r) => setTimeout(r, 1_000));
+		expect(world.kurier.openConnectionCount()).toBe(0);
+		await page.keyboard.press('Escape');
+	});
+
+	test('each credential opens and its test passes', async () => {
+		const results: Record<string, string> = {};
+		for (const name of ['Kurier (sandbox)', 'Allfeat ATS (sandbox)', 'Tachyon (sandbox)']) {
+			await page.goto(`${n8n.baseUrl}/home/credentials`);
+			await page.getByText(name, { exact: true }).first().click();
+			const modal = page.locator('[data-test-id="credential-edit-dialog"], .el-dialog').first();
+			await modal.waitFor();
+			// Saving (unchanged) runs the credential test, as a user's "Retry" does.
+			const banner = modal.getByText(/Connection tested successfully|Couldn.t connect with these settings/);
+			if (!(await banner.isVisible())) await modal.locator('[data-test-id="credential-save-button"]').click();
+			await banner.first().waitFor();
+			results[name] = (await banner.first().innerText()).trim();
+			await shot(`credential-${name.split(' ')[0].toLowerCase()}`);
+			await page.keyboard.press('Escape');
+		}
+		expect(results).toEqual({
+			'Kurier (sandbox)': 'Connection tested successfully',
+			'Allfeat ATS (sandbox)': 'Connection tested successfully',
+			'Tachyon (sandbox)': 'Connection tested successfully',
+		});
+	});
+});
+
+async function signIn(page: Page, n8n: N8nInstance): Promise<void> {
+	await page.goto(`${n8n.baseUrl}/signin`);
+	await page.locator('input[name="emailOrLdapLoginId"], input[type="email"]').first().fill(OWNER.email);
+	await page.locator('input[name="password"], input[type="password"]').first().fill(OWNER.password);
+	await page.locator('[data-test-id="form-submit-button"], button[type="submit"]').first().click();
+	await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
+}
+
+async function openNodeCreator(page: Page): Promise<void> {
+	const plus = page.locator('[data-test-id="node-creator-plus-button"], [data-test-id="canvas-add-button"]').first();
+	await plus.click();
+	await page.locator('[data-test-id="node-creator-search-bar"]').first().waitFor();
+}

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+
+import { installedPackageTemplate } from './harness/communityPackage';
+import { recordTriggerLatency } from './harness/latencyReport';
+import { N8nInstance } from './harness/N8nInstance';
+import type { CreatedWorkflow } from './harness/N8nInstance';
+import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
+import { waitUntil } from './harness/processes';
+import { startPostgres, startRedis } from './harness/queueServices';
+import type { PostgresServer, RedisServer } from './harness/queueServices';
+import { SandboxWorld, loadExample } from './harness/SandboxWorld';
+import { createAllfeatTransactions, expectEveryTransitionOnce, latencySamples, submitKurierProofs, submitTachyonTransactions } from './harness/transitions';
+import type { ExpectedTransitions } from './harness/transitions';
+import { streamWorkflows } from './harness/workflows';
+
+/**
+ * Queue mode, the way production n8n runs: a main process (`n8n start`, EXECUTIONS_MODE=queue) and a
+ * separate `n8n worker`, sharing PostgreSQL and Redis started for the test from Debian's packages.
+ * Triggers live on the main only (one socket per trigger at the services, none from the worker);
+ * executions run on the worker; every transition still arrives once.
+ */
+const STEP_MS = 400;
+const DELIVERY_TIMEOUT_MS = 45_000;
+
+describe.each(selectedLines())('n8n %s, queue mode (main + worker, PostgreSQL, Redis)', (lineName) => {
+	let redis: RedisServer;
+	let postgres: PostgresServer;
+	let world: SandboxWorld;
+	let n8n: N8nInstance;
+	let deployed: CreatedWorkflow[] = [];
+	let allfeatStreamed: ExpectedTransitions[] = [];
+	let liveSince = 0;
+
+	beforeAll(async () => {
+		const dir = join(E2E_WORK_DIR, `queue-${lineName}`);
+		[redis, postgres] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'postgres'))]);
+		n8n = await N8nInstance.create({ line: n8nLine(lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), queue: { redis, postgres } });
+		world = await SandboxWorld.start({ stepMs: STEP_MS });
+		await n8n.start();
+		const credentials = await world.createCredentials(n8n);
+		allfeatStreamed = createAllfeatTransactions(world);
+		const workflows = [
+			...streamWorkflows((path) => world.sink.url(path), allfeatStreamed.map(({ id }) => id)),
+			loadExample('kurier-failed-to-slack.json'),
+			loadExample('kurier-submit-and-wait.json'),
+		];
+		deployed = await world.deploy(n8n, workflows, credentials);
+		await waitUntil('the stream triggers to connect', () => world.kurier.openConnectionCount() >= 2 && world.tachyon.openConnectionCount() >= 1, 30_000);
+		liveSince = Date.now();
+	});
+
+	afterAll(async () => {
+		await n8n?.stop();
+		await world?.close();
+		await Promise.all([redis?.process.stop(), postgres?.process.stop()]);
+	});
+
+	test('the triggers hold their sockets on the main only: one per trigger at the services', async () => {
+		// Give a worker that wrongly ran triggers the time to connect too.
+		await new Promise((resolve) => setTimeout(resolve, 2_000));
+		expect(world.kurier.openConnectionCount()).toBe(2);
+		expect(world.tachyon.openConnectionCount()).toBe(1);
+		expect(n8n.worker?.log()).not.toMatch(/KurierTrigger|Kurier Trigger.*connect/);
+	});
+
+	test('every transition once, in order; the executions run on the worker', async () => {
+		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...allfeatStreamed];
+		await expectEveryTransitionOnce(world.sink, expectations, DELIVERY_TIMEOUT_MS);
+		const delivered = expectations.reduce((sum, { keys }) => sum + keys.length, 0);
+		const workerRuns = (n8n.worker?.log().match(/Worker finished execution/g) ?? []).length;
+		expect(workerRuns).toBeGreaterThanOrEqual(delivered);
+		expect(n8n.main?.log()).not.toMatch(/Worker (started|finished) execution/);
+		recordTriggerLatency(lineName, 'queue', 'Kurier + Tachyon triggers → HTTP Request', latencySamples(world.sink, expectations.filter(({ service }) => service !== 'allfeat-ats'), liveSince));
+	});
+
+	test('examples/kurier-submit-and-wait.json runs on the worker: submitted, waited for, handed on', async () => {
+		const proof = { pi_a: ['1'], pi_b: [['1']], pi_c: ['1'], protocol: 'groth16' };
+		const response = await fetch(`${n8n.webhookBaseUrl}/kurier-proof`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ proof, publicSignals: ['7'], vk: { nPublic: 1 } }) });
+		expect(response.status).toBe(200);
+		await world.sink.waitFor('the next step', () => world.sink.requestsTo('/next-step').some((request) => (request.body as { status?: string }).status === 'Finalized'), DELIVERY_TIMEOUT_MS);
+	});
+
+	test('deactivating closes every socket; no key in the main\'s or the worker\'s log', async () => {
+		for (const workflow of deployed) await n8n.deactivate(workflow);
+		await waitUntil('every socket to close', () => world.kurier.openConnectionCount() === 0 && world.tachyon.openConnectionCount() === 0 && world.allfeat.openConnectionCount() === 0, 15_000);
+		const logs = n8n.logs();
+		for (const secret of world.secretValues()) expect({ secret: secret.slice(0, 6), found: logs.includes(secret) }).toEqual({ secret: secret.slice(0, 6), found: false });
+	});
+});
