@@ -42,21 +42,28 @@ export class N8nInstance {
 	worker: LoggedProcess | undefined;
 	private cookie = '';
 	private readonly userFolder: string;
+	private readonly workerUserFolder: string;
 
 	private constructor(
 		readonly options: N8nInstanceOptions,
 		port: number,
-		private readonly brokerPort: number,
+		private readonly brokerPorts: { main: number; worker: number },
 	) {
 		this.port = port;
 		this.baseUrl = `http://127.0.0.1:${port}`;
 		this.userFolder = join(options.dir, 'user');
+		this.workerUserFolder = join(options.dir, 'worker-user');
 	}
 
 	static async create(options: N8nInstanceOptions): Promise<N8nInstance> {
-		const instance = new N8nInstance(options, options.port ?? (await freePort()), await freePort());
+		const instance = new N8nInstance(options, options.port ?? (await freePort()), { main: await freePort(), worker: await freePort() });
 		mkdirSync(instance.userFolder, { recursive: true });
 		installInto(instance.userFolder, options.packageTemplate);
+		if (options.queue) {
+			// The worker runs the nodes too, from its own user folder (as on a machine of its own).
+			mkdirSync(instance.workerUserFolder, { recursive: true });
+			installInto(instance.workerUserFolder, options.packageTemplate);
+		}
 		return instance;
 	}
 
@@ -100,7 +107,7 @@ export class N8nInstance {
 			N8N_LOG_OUTPUT: 'console',
 			N8N_RUNNERS_ENABLED: 'false',
 			// n8n 2.x always starts its task broker (default port 5679): one per instance.
-			N8N_RUNNERS_BROKER_PORT: String(this.brokerPort),
+			N8N_RUNNERS_BROKER_PORT: String(this.brokerPorts.main),
 			N8N_METRICS: 'false',
 			EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
 			...this.queueEnv(),
@@ -132,7 +139,13 @@ export class N8nInstance {
 		if (this.options.queue) {
 			const healthPort = await freePort();
 			this.worker = LoggedProcess.spawn('n8n worker', this.line.node, [this.line.cli, 'worker', '--concurrency=10'], join(this.options.dir, 'n8n-worker.log'), {
-				env: this.env({ QUEUE_HEALTH_CHECK_ACTIVE: 'true', QUEUE_HEALTH_CHECK_PORT: String(healthPort), N8N_WORKER_SERVER_PORT: String(healthPort) }),
+				env: this.env({
+					N8N_USER_FOLDER: this.workerUserFolder,
+					N8N_RUNNERS_BROKER_PORT: String(this.brokerPorts.worker),
+					QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+					QUEUE_HEALTH_CHECK_PORT: String(healthPort),
+					N8N_WORKER_SERVER_PORT: String(healthPort),
+				}),
 				cwd: this.options.dir,
 			});
 		}
