@@ -7,4 +7,5 @@ module.exports = {
 	transform: { '^.+\\.ts$': ['ts-jest', {}] },
 	setupFiles: ['<rootDir>/test/setup/env.ts'],
 	testTimeout: 20000,
+	reporters: ['default', ['<rootDir>/test/summaryReporter.js', { suite: 'unit' }]],
 };

@@ -10,6 +10,7 @@ module.exports = {
 	testTimeout: 300_000,
 	// n8n instances are heavy: one test file at a time.
 	maxWorkers: 1,
+	reporters: ['default', ['<rootDir>/test/summaryReporter.js', { suite: 'e2e' }]],
 	globalSetup: '<rootDir>/test/e2e/globalSetup.ts',
 	globalTeardown: '<rootDir>/test/e2e/globalTeardown.ts',
 };
