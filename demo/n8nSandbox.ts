@@ -63,10 +63,10 @@ async function main(): Promise<void> {
 async function newWork(n8n: N8nInstance, world: SandboxWorld, round: number): Promise<void> {
 	const fails = round % 3 === 2;
 	const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: fails ? 'invalid' : 'groth16', curve: 'bn128' };
-	await postWebhook(n8n, 'kurier-proof', { proof, publicSignals: [String(round)], vk: { protocol: 'groth16', curve: 'bn128', nPublic: 1 } });
+	await n8n.postWebhook('kurier-proof', { proof, publicSignals: [String(round)], vk: { protocol: 'groth16', curve: 'bn128', nPublic: 1 } });
 	const registration = world.allfeat.createTransaction(fails ? { failAt: 'confirming' } : {});
-	await postWebhook(n8n, 'allfeat-registration', { transaction_id: registration.id });
-	await postWebhook(n8n, 'tachyon-payout', { chainId: 8453, to: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49', value: String(1000 + round), label: `payout ${round}` });
+	await n8n.postWebhook('allfeat-registration', { transaction_id: registration.id });
+	await n8n.postWebhook('tachyon-payout', { chainId: 8453, to: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49', value: String(1000 + round), label: `payout ${round}` });
 	// A relay that needs a retry, or fails: what the Tachyon alert example is for.
 	world.tachyon.submit(world.secrets.tachyonApiKey, { chainId: 8453, label: `batch ${round}`, willRetry: fails ? 0 : 1, willFail: fails });
 	say(`round ${round}: proof${fails ? ' (invalid)' : ''} → kurier-proof webhook, registration ${registration.id.slice(0, 8)}${fails ? ' (will fail)' : ''} → allfeat-registration webhook, payout → tachyon-payout webhook`);
@@ -91,11 +91,6 @@ function describeRequest(request: SinkRequest): string {
 
 function describeMail(mail: SinkMail): string {
 	return `email to ${mail.to.join(', ')}: ${mail.subject}`;
-}
-
-async function postWebhook(n8n: N8nInstance, path: string, body: unknown): Promise<void> {
-	const response = await fetch(`${n8n.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-	if (!response.ok) throw new Error(`webhook ${path} answered ${response.status}`);
 }
 
 function say(text: string): void {

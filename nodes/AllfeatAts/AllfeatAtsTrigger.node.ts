@@ -1,7 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger } from '../shared/n8n';
+import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
 import {
 	ALLFEAT_CREDENTIAL_TEST,
@@ -24,6 +24,7 @@ export class AllfeatAtsTrigger implements INodeType {
 		description: 'Starts the workflow at each step of an Allfeat ATS work registration (validating … completed or failed), over its WebSocket',
 		eventTriggerDescription: 'Waiting for an Allfeat ATS transaction to move to its next step',
 		activationMessage: 'Your workflow will now run each time one of these Allfeat ATS transactions moves to its next step.',
+		triggerPanel: streamTriggerPanel('Allfeat ATS', 'step of a followed Allfeat ATS transaction'),
 		defaults: { name: 'Allfeat ATS Trigger' },
 		inputs: [],
 		outputs: ['main'],

@@ -1,6 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger } from '../shared/n8n';
+import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
@@ -17,6 +17,7 @@ export class KurierTrigger implements INodeType {
 		description: 'Starts the workflow the moment a Kurier (zkVerify) proof job changes status, over Kurier\'s WebSocket',
 		eventTriggerDescription: 'Waiting for a Kurier job to change status',
 		activationMessage: 'Your workflow will now run each time a Kurier job changes status.',
+		triggerPanel: streamTriggerPanel('Kurier', 'status change of a Kurier job'),
 		defaults: { name: 'Kurier Trigger' },
 		inputs: [],
 		outputs: ['main'],

@@ -1,6 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger } from '../shared/n8n';
+import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { TachyonStream } from './TachyonStream';
 import type { TachyonStreamFilters } from './TachyonStream';
 import { TACHYON_CREDENTIAL_TEST, parseChainIdList, parseTxIdList, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
@@ -17,6 +17,7 @@ export class TachyonTrigger implements INodeType {
 		description: "Starts the workflow the moment a transaction relayed by Tachyon (rath.fi) changes status, over Tachyon's WebSocket",
 		eventTriggerDescription: 'Waiting for a Tachyon transaction to change status',
 		activationMessage: 'Your workflow will now run each time a Tachyon transaction of the account changes status.',
+		triggerPanel: streamTriggerPanel('Tachyon', 'status change of a Tachyon transaction'),
 		defaults: { name: 'Tachyon Trigger' },
 		inputs: [],
 		outputs: ['main'],

@@ -1,5 +1,5 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITriggerFunctions, ITriggerResponse, JsonObject } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
 import type { NormalizedItem } from './NormalizedItem';
@@ -81,6 +81,22 @@ export interface StreamTriggerOptions {
 	createStream(handlers: StreamHandlers): ItemStream;
 	/** In manual mode: an item that should fail the test run rather than be its output (e.g. an unknown id). */
 	manualRunError?(item: NormalizedItem): Error | null;
+}
+
+/**
+ * What the editor's trigger panel says about a WebSocket trigger (n8n shows a panel for webhook and
+ * polling triggers by itself, and for others only when the node asks): how to test it, and that the
+ * active workflow runs by itself. `event` completes "runs once per …", e.g. "status change of a Kurier job".
+ */
+export function streamTriggerPanel(service: string, event: string): TriggerPanelDefinition {
+	return {
+		header: `Pull in a ${service} event to test with`,
+		executionsHelp: {
+			inactive: `While building, click "Execute step": the node connects to ${service} and shows the next ${event}. Activate the workflow to run it once per ${event}, with no click.`,
+			active: `This workflow is active: it runs once per ${event}, over a WebSocket it keeps open. Its runs are in the Executions tab.`,
+		},
+		activationHint: `Once you have finished building, activate the workflow: it then runs once per ${event}.`,
+	};
 }
 
 /**

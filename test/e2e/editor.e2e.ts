@@ -87,7 +87,10 @@ describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 	test('Kurier Trigger: "Execute step" listens, a job moves at the service, the item shows in the output panel', async () => {
 		await page.goto(`${n8n.baseUrl}/workflow/${workflow.id}`);
 		await page.locator('[data-test-id="canvas-node"]').first().dblclick();
-		await page.locator('[data-test-id="node-execute-button"]').first().click();
+		// The node's trigger panel (n8n shows one for a WebSocket trigger only when the node asks).
+		await page.getByText('Pull in a Kurier event to test with').first().waitFor();
+		await shot('kurier-trigger-panel');
+		await page.locator('[data-test-id="node-execute-button"], [data-test-id="trigger-execute-button"]').first().click();
 		// Listening: the trigger has subscribed at the emulator.
 		const deadline = Date.now() + UI_TIMEOUT_MS;
 		while (world.kurier.openConnectionCount() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

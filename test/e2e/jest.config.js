@@ -6,7 +6,7 @@ module.exports = {
 	roots: ['<rootDir>/test/e2e'],
 	testMatch: ['**/*.e2e.ts'],
 	// Transpile only: `tsc --noEmit` type-checks the suite; n8n start-up is what takes the time here.
-	transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+	transform: { '^.+\\.ts$': ['ts-jest', {}] },
 	testTimeout: 300_000,
 	// n8n instances are heavy: one test file at a time.
 	maxWorkers: 1,

@@ -1,16 +1,16 @@
 import { join } from 'node:path';
 
-import { installedPackageTemplate } from './harness/communityPackage';
 import { recordTriggerLatency } from './harness/latencyReport';
-import { N8nInstance } from './harness/N8nInstance';
-import type { CreatedWorkflow } from './harness/N8nInstance';
-import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
+import type { N8nInstance } from './harness/N8nInstance';
+import { E2E_WORK_DIR, selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
 import { startPostgres, startRedis } from './harness/queueServices';
 import type { PostgresServer, RedisServer } from './harness/queueServices';
-import { SandboxWorld, loadExample } from './harness/SandboxWorld';
-import { createAllfeatTransactions, expectEveryTransitionOnce, latencySamples, submitKurierProofs, submitTachyonTransactions } from './harness/transitions';
-import type { ExpectedTransitions } from './harness/transitions';
+import { loadExample } from './harness/SandboxWorld';
+import type { SandboxWorld } from './harness/SandboxWorld';
+import { startScenario, stopScenario } from './harness/scenario';
+import type { RunningScenario } from './harness/scenario';
+import { expectEveryTransitionOnce, latencySamples, submitKurierProofs, submitTachyonTransactions } from './harness/transitions';
 import { streamWorkflows } from './harness/workflows';
 
 /**
@@ -25,33 +25,30 @@ const DELIVERY_TIMEOUT_MS = 45_000;
 describe.each(selectedLines())('n8n %s, queue mode (main + worker, PostgreSQL, Redis)', (lineName) => {
 	let redis: RedisServer;
 	let postgres: PostgresServer;
+	let scenario: RunningScenario;
 	let world: SandboxWorld;
 	let n8n: N8nInstance;
-	let deployed: CreatedWorkflow[] = [];
-	let allfeatStreamed: ExpectedTransitions[] = [];
-	let liveSince = 0;
 
 	beforeAll(async () => {
-		const dir = join(E2E_WORK_DIR, `queue-${lineName}`);
+		const dir = join(E2E_WORK_DIR, `queue-services-${lineName}`);
 		[redis, postgres] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'postgres'))]);
-		n8n = await N8nInstance.create({ line: n8nLine(lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), queue: { redis, postgres } });
-		world = await SandboxWorld.start({ stepMs: STEP_MS });
-		await n8n.start();
-		const credentials = await world.createCredentials(n8n);
-		allfeatStreamed = createAllfeatTransactions(world);
-		const workflows = [
-			...streamWorkflows((path) => world.sink.url(path), allfeatStreamed.map(({ id }) => id)),
-			loadExample('kurier-failed-to-slack.json'),
-			loadExample('kurier-submit-and-wait.json'),
-		];
-		deployed = await world.deploy(n8n, workflows, credentials);
-		await waitUntil('the stream triggers to connect', () => world.kurier.openConnectionCount() >= 2 && world.tachyon.openConnectionCount() >= 1, 30_000);
-		liveSince = Date.now();
+		scenario = await startScenario({
+			lineName,
+			name: 'queue',
+			stepMs: STEP_MS,
+			queue: { redis, postgres },
+			workflows: (sandbox, allfeatIds) => [
+				...streamWorkflows((path) => sandbox.sink.url(path), allfeatIds),
+				loadExample('kurier-failed-to-slack.json'),
+				loadExample('kurier-submit-and-wait.json'),
+			],
+			connections: { kurier: 2, tachyon: 1 },
+		});
+		({ world, n8n } = scenario);
 	});
 
 	afterAll(async () => {
-		await n8n?.stop();
-		await world?.close();
+		await stopScenario(scenario);
 		await Promise.all([redis?.process.stop(), postgres?.process.stop()]);
 	});
 
@@ -64,24 +61,23 @@ describe.each(selectedLines())('n8n %s, queue mode (main + worker, PostgreSQL, R
 	});
 
 	test('every transition once, in order; the executions run on the worker', async () => {
-		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...allfeatStreamed];
+		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...scenario.allfeatStreamed];
 		await expectEveryTransitionOnce(world.sink, expectations, DELIVERY_TIMEOUT_MS);
 		const delivered = expectations.reduce((sum, { keys }) => sum + keys.length, 0);
 		const workerRuns = (n8n.worker?.log().match(/Worker finished execution/g) ?? []).length;
 		expect(workerRuns).toBeGreaterThanOrEqual(delivered);
 		expect(n8n.main?.log()).not.toMatch(/Worker (started|finished) execution/);
-		recordTriggerLatency(lineName, 'queue', 'Kurier + Tachyon triggers → HTTP Request', latencySamples(world.sink, expectations.filter(({ service }) => service !== 'allfeat-ats'), liveSince));
+		recordTriggerLatency(lineName, 'queue', 'Kurier + Tachyon triggers → HTTP Request (burst)', latencySamples(world.sink, expectations.filter(({ service }) => service !== 'allfeat-ats'), scenario.liveSince));
 	});
 
 	test('examples/kurier-submit-and-wait.json runs on the worker: submitted, waited for, handed on', async () => {
 		const proof = { pi_a: ['1'], pi_b: [['1']], pi_c: ['1'], protocol: 'groth16' };
-		const response = await fetch(`${n8n.webhookBaseUrl}/kurier-proof`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ proof, publicSignals: ['7'], vk: { nPublic: 1 } }) });
-		expect(response.status).toBe(200);
+		await n8n.postWebhook('kurier-proof', { proof, publicSignals: ['7'], vk: { nPublic: 1 } });
 		await world.sink.waitFor('the next step', () => world.sink.requestsTo('/next-step').some((request) => (request.body as { status?: string }).status === 'Finalized'), DELIVERY_TIMEOUT_MS);
 	});
 
 	test('deactivating closes every socket; no key in the main\'s or the worker\'s log', async () => {
-		for (const workflow of deployed) await n8n.deactivate(workflow);
+		for (const workflow of scenario.deployed) await n8n.deactivate(workflow);
 		await waitUntil('every socket to close', () => world.kurier.openConnectionCount() === 0 && world.tachyon.openConnectionCount() === 0 && world.allfeat.openConnectionCount() === 0, 15_000);
 		const logs = n8n.logs();
 		for (const secret of world.secretValues()) expect({ secret: secret.slice(0, 6), found: logs.includes(secret) }).toEqual({ secret: secret.slice(0, 6), found: false });

@@ -1,14 +1,12 @@
-import { join } from 'node:path';
-
-import { installedPackageTemplate } from './harness/communityPackage';
 import { recordLatency, recordTriggerLatency } from './harness/latencyReport';
-import { N8nInstance } from './harness/N8nInstance';
-import type { CreatedWorkflow } from './harness/N8nInstance';
-import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
+import type { N8nInstance } from './harness/N8nInstance';
+import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
-import { SandboxWorld, allfeatWebhookUrl, exampleFiles, loadExample } from './harness/SandboxWorld';
+import { allfeatWebhookUrl, exampleFiles, loadExample } from './harness/SandboxWorld';
+import type { SandboxWorld } from './harness/SandboxWorld';
+import { startScenario, stopScenario } from './harness/scenario';
+import type { RunningScenario } from './harness/scenario';
 import {
-	createAllfeatTransactions,
 	expectEveryTransitionOnce,
 	latencySamples,
 	submitKurierProofs,
@@ -27,44 +25,35 @@ const STEP_MS = 400;
 const DELIVERY_TIMEOUT_MS = 30_000;
 
 describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
+	let scenario: RunningScenario;
 	let world: SandboxWorld;
 	let n8n: N8nInstance;
-	let deployed: CreatedWorkflow[] = [];
-	let allfeatStreamed: ExpectedTransitions[] = [];
-	let liveSince = 0;
 
 	beforeAll(async () => {
-		const dir = join(E2E_WORK_DIR, `regular-${lineName}`);
-		n8n = await N8nInstance.create({ line: n8nLine(lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR) });
-		world = await SandboxWorld.start({ stepMs: STEP_MS });
-		await n8n.start();
-		const credentials = await world.createCredentials(n8n);
-		// Created just before activation: their first steps happen before the trigger connects
-		// (recovered from the REST history), the rest live.
-		allfeatStreamed = createAllfeatTransactions(world);
-		const workflows = [...exampleFiles().map(loadExample), ...streamWorkflows((path) => world.sink.url(path), allfeatStreamed.map(({ id }) => id)), ...actionWorkflows((path) => world.sink.url(path))];
-		deployed = await world.deploy(n8n, workflows, credentials);
-		// Both Kurier triggers (the Slack example and the stream), both Tachyon triggers.
-		await waitUntil('the stream triggers to connect', () => world.kurier.openConnectionCount() >= 2 && world.tachyon.openConnectionCount() >= 2, 30_000);
-		liveSince = Date.now();
+		scenario = await startScenario({
+			lineName,
+			name: 'regular',
+			stepMs: STEP_MS,
+			workflows: (sandbox, allfeatIds) => [...exampleFiles().map(loadExample), ...streamWorkflows((path) => sandbox.sink.url(path), allfeatIds), ...actionWorkflows((path) => sandbox.sink.url(path))],
+			// Both Kurier triggers (the Slack example and the stream), both Tachyon triggers.
+			connections: { kurier: 2, tachyon: 2 },
+		});
+		({ world, n8n } = scenario);
 	});
 
-	afterAll(async () => {
-		await n8n?.stop();
-		await world?.close();
-	});
+	afterAll(async () => await stopScenario(scenario));
 
 	test('every example workflow and every e2e workflow activates', () => {
-		expect(deployed.map(({ name }) => name)).toEqual(expect.arrayContaining(exampleFiles().map((file) => loadExample(file).name)));
-		expect(deployed).toHaveLength(exampleFiles().length + 5);
+		expect(scenario.deployed.map(({ name }) => name)).toEqual(expect.arrayContaining(exampleFiles().map((file) => loadExample(file).name)));
+		expect(scenario.deployed).toHaveLength(exampleFiles().length + 5);
 	});
 
 	test('stream triggers: every transition of every job, registration and transaction once, in order, with the contract fields', async () => {
-		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...allfeatStreamed];
+		const expectations = [...(await submitKurierProofs(world)), ...submitTachyonTransactions(world), ...scenario.allfeatStreamed];
 		await expectEveryTransitionOnce(world.sink, expectations, DELIVERY_TIMEOUT_MS);
 		const live = expectations.filter(({ service }) => service !== 'allfeat-ats');
-		recordTriggerLatency(lineName, 'regular', 'Kurier + Tachyon triggers → HTTP Request', latencySamples(world.sink, live, liveSince));
-		recordTriggerLatency(lineName, 'regular', 'Allfeat ATS Trigger → HTTP Request', latencySamples(world.sink, allfeatStreamed, liveSince));
+		recordTriggerLatency(lineName, 'regular', 'Kurier + Tachyon triggers → HTTP Request (burst)', latencySamples(world.sink, live, scenario.liveSince));
+		recordTriggerLatency(lineName, 'regular', 'Allfeat ATS Trigger → HTTP Request', latencySamples(world.sink, scenario.allfeatStreamed, scenario.liveSince));
 
 		// examples/kurier-failed-to-slack.json: one Slack message, for the failed job only.
 		const failedJob = expectations.find(({ label }) => label === 'invalid proof')!;
@@ -88,8 +77,8 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 	test('examples/kurier-submit-and-wait.json: a proof posted to the webhook is submitted, waited for and handed on', async () => {
 		const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: 'groth16', curve: 'bn128' };
 		const vk = { protocol: 'groth16', curve: 'bn128', nPublic: 1 };
-		await postWebhook(n8n, 'kurier-proof', { proof, publicSignals: ['42'], vk });
-		await postWebhook(n8n, 'kurier-proof', { proof: { ...proof, protocol: 'invalid' }, publicSignals: ['42'], vk });
+		await n8n.postWebhook('kurier-proof', { proof, publicSignals: ['42'], vk });
+		await n8n.postWebhook('kurier-proof', { proof: { ...proof, protocol: 'invalid' }, publicSignals: ['42'], vk });
 		await world.sink.waitFor('the next step of the valid proof', () => world.sink.requestsTo('/next-step').some((request) => (request.body as { status?: string }).status === 'Finalized'), DELIVERY_TIMEOUT_MS);
 		await world.sink.waitFor('the Slack message of the rejected proof', () => world.sink.requestsTo('/slack').some((request) => /ended Failed/.test((request.body as { text?: string }).text ?? '')), DELIVERY_TIMEOUT_MS);
 		const next = world.sink.requestsTo('/next-step').find((request) => (request.body as { status?: string }).status === 'Finalized')!.body as Record<string, unknown>;
@@ -100,8 +89,8 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 	test('examples/allfeat-registration-email.json: Wait for Transaction, then the right email for completed and failed', async () => {
 		const completed = world.allfeat.createTransaction();
 		const failed = world.allfeat.createTransaction({ failAt: 'confirming' });
-		await postWebhook(n8n, 'allfeat-registration', { transaction_id: completed.id });
-		await postWebhook(n8n, 'allfeat-registration', { transaction_id: failed.id });
+		await n8n.postWebhook('allfeat-registration', { transaction_id: completed.id });
+		await n8n.postWebhook('allfeat-registration', { transaction_id: failed.id });
 		await world.sink.waitFor('both emails', () => world.sink.mails.filter((mail) => mail.raw.includes(completed.id) || mail.raw.includes(failed.id)).length >= 2, DELIVERY_TIMEOUT_MS);
 		const registered = world.sink.mails.find((mail) => mail.raw.includes(completed.id))!;
 		const atsId = String((world.allfeat.getTransaction(completed.id)?.result as { ats_id: number }).ats_id);
@@ -115,7 +104,7 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 
 	test('Allfeat ATS Get Transaction in a workflow gives the normalized item', async () => {
 		const transaction = world.allfeat.createTransaction();
-		await postWebhook(n8n, 'e2e-allfeat-get', { transaction_id: transaction.id });
+		await n8n.postWebhook('e2e-allfeat-get', { transaction_id: transaction.id });
 		await world.sink.waitFor('the Get Transaction item', () => world.sink.requestsTo('/allfeat-get').length > 0, DELIVERY_TIMEOUT_MS);
 		const item = world.sink.requestsTo('/allfeat-get')[0].body as Record<string, unknown>;
 		expect(item).toMatchObject({ source: 'allfeat-ats', id: transaction.id, phase: expect.any(String), isFinal: expect.any(Boolean) });
@@ -123,7 +112,7 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 	});
 
 	test('examples/tachyon-relay-and-get.json: a payout posted to the webhook is relayed and read back', async () => {
-		await postWebhook(n8n, 'tachyon-payout', { chainId: 8453, to: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49', value: '1000', label: 'e2e payout' });
+		await n8n.postWebhook('tachyon-payout', { chainId: 8453, to: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49', value: '1000', label: 'e2e payout' });
 		await world.sink.waitFor('the relayed transaction', () => world.sink.requestsTo('/next-step').some((request) => (request.body as { chainId?: number }).chainId === 8453), DELIVERY_TIMEOUT_MS);
 		const next = world.sink.requestsTo('/next-step').find((request) => (request.body as { chainId?: number }).chainId === 8453)!.body as { txId: string; status: string };
 		expect(world.tachyon.getTransaction(next.txId)).toMatchObject({ label: 'e2e payout', chainId: 8453, value: '1000' });
@@ -164,7 +153,7 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 		for (let i = 0; i < 20; i++) {
 			const before = world.sink.requestsTo('/latency/webhook').length;
 			const sentAt = Date.now();
-			await postWebhook(n8n, 'e2e-latency-baseline', { i });
+			await n8n.postWebhook('e2e-latency-baseline', { i });
 			await world.sink.waitFor('the baseline call', () => world.sink.requestsTo('/latency/webhook').length > before, DELIVERY_TIMEOUT_MS);
 			samples.push(world.sink.requestsTo('/latency/webhook').at(-1)!.receivedAt - sentAt);
 		}
@@ -174,7 +163,7 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 
 	test('deactivating the workflows closes every socket at the services', async () => {
 		expect(world.kurier.openConnectionCount() + world.tachyon.openConnectionCount()).toBeGreaterThan(0);
-		for (const workflow of deployed) await n8n.deactivate(workflow);
+		for (const workflow of scenario.deployed) await n8n.deactivate(workflow);
 		await waitUntil('every socket to close', () => world.kurier.openConnectionCount() === 0 && world.tachyon.openConnectionCount() === 0 && world.allfeat.openConnectionCount() === 0, 15_000);
 	});
 
@@ -184,11 +173,6 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 		for (const secret of world.secretValues()) expect({ secret: secret.slice(0, 6), found: logs.includes(secret) }).toEqual({ secret: secret.slice(0, 6), found: false });
 	});
 });
-
-async function postWebhook(n8n: N8nInstance, path: string, body: unknown): Promise<void> {
-	const response = await fetch(`${n8n.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-	if (!response.ok) throw new Error(`webhook ${path} answered ${response.status}: ${await response.text()}`);
-}
 
 function isAbout(id: string) {
 	return (request: { body: unknown }) => JSON.stringify(request.body).includes(id);

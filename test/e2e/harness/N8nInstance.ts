@@ -133,22 +133,13 @@ export class N8nInstance {
 		};
 	}
 
-	/** Starts n8n (and its worker in queue mode); resolves once the REST API answers and the owner is signed in. */
+	/**
+	 * Starts n8n and, in queue mode, then its worker (as deployments do: the main migrates the
+	 * database first; a worker starting alongside a fresh main races it through the migrations).
+	 * Resolves once the REST API answers, the owner is signed in and the worker reports healthy.
+	 */
 	async start(): Promise<void> {
 		this.main = LoggedProcess.spawn('n8n', this.line.node, [this.line.cli, 'start'], join(this.options.dir, 'n8n.log'), { env: this.env(), cwd: this.options.dir });
-		if (this.options.queue) {
-			const healthPort = await freePort();
-			this.worker = LoggedProcess.spawn('n8n worker', this.line.node, [this.line.cli, 'worker', '--concurrency=10'], join(this.options.dir, 'n8n-worker.log'), {
-				env: this.env({
-					N8N_USER_FOLDER: this.workerUserFolder,
-					N8N_RUNNERS_BROKER_PORT: String(this.brokerPorts.worker),
-					QUEUE_HEALTH_CHECK_ACTIVE: 'true',
-					QUEUE_HEALTH_CHECK_PORT: String(healthPort),
-					N8N_WORKER_SERVER_PORT: String(healthPort),
-				}),
-				cwd: this.options.dir,
-			});
-		}
 		// /healthz answers before the REST API is up, and while starting up every route answers 200
 		// with a "n8n is starting up" page: ready is /rest/settings answering JSON.
 		await waitUntil(`n8n ${this.line.version} to serve /rest/settings on ${this.baseUrl}`, async () => await this.isRestReady(), START_TIMEOUT_MS, {
@@ -156,6 +147,25 @@ export class N8nInstance {
 			abort: () => this.exitReason(),
 		});
 		await this.signIn();
+		if (this.options.queue) await this.startWorker();
+	}
+
+	private async startWorker(): Promise<void> {
+		const healthPort = await freePort();
+		this.worker = LoggedProcess.spawn('n8n worker', this.line.node, [this.line.cli, 'worker', '--concurrency=10'], join(this.options.dir, 'n8n-worker.log'), {
+			env: this.env({
+				N8N_USER_FOLDER: this.workerUserFolder,
+				N8N_RUNNERS_BROKER_PORT: String(this.brokerPorts.worker),
+				QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+				QUEUE_HEALTH_CHECK_PORT: String(healthPort),
+				N8N_WORKER_SERVER_PORT: String(healthPort),
+			}),
+			cwd: this.options.dir,
+		});
+		await waitUntil('the n8n worker to report healthy', async () => (await fetch(`http://127.0.0.1:${healthPort}/healthz`)).ok, START_TIMEOUT_MS, {
+			everyMs: 500,
+			abort: () => this.exitReason(),
+		});
 	}
 
 	private async isRestReady(): Promise<boolean> {
@@ -225,6 +235,12 @@ export class N8nInstance {
 
 	async deactivate(workflow: CreatedWorkflow): Promise<void> {
 		await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
+	}
+
+	/** POSTs JSON to a production webhook of an active workflow; throws unless n8n answers 2xx. */
+	async postWebhook(path: string, body: unknown): Promise<void> {
+		const response = await fetch(`${this.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		if (!response.ok) throw new Error(`n8n webhook ${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
 	}
 
 	/** Everything n8n (and its worker) printed so far. */
