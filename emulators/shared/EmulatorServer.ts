@@ -82,6 +82,9 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	/** The body of the plain HTTP answer to a refused upgrade. */
 	protected abstract upgradeRefusalBody(status: number): object;
 
+	/** Sees every WebSocket upgrade request as it arrives (its headers), before it is routed. */
+	onUpgradeRequest: ((req: IncomingMessage) => void) | undefined;
+
 	// ----- fault injection ------------------------------------------------------------------------
 
 	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
@@ -185,6 +188,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 
 	/** A wrong path is refused before an injected refusal, which comes before the service's own refusals. */
 	private onUpgrade(req: IncomingMessage, socket: UpgradeSocket, head: Buffer): void {
+		this.onUpgradeRequest?.(req);
 		const url = parseRequestUrl(req.url);
 		const route = url && this.routeUpgrade(req, url);
 		if (!route) {

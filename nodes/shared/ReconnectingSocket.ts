@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 
-import { parseRetryAfter } from './http';
+import { globalAgentFor, parseRetryAfter } from './http';
 import type { Redactor } from './redact';
 import { redactedMessage } from './redact';
 
@@ -55,6 +55,12 @@ export interface ReconnectingSocketOptions {
 	connectTimeoutMs?: number;
 	/** Close codes that mean "your credentials were refused": no reconnect, one fatal error. */
 	authRefusalCloseCodes?: readonly number[];
+	/**
+	 * Per service: whether this close means "credentials refused" (no reconnect, one fatal error).
+	 * Replaces the `authRefusalCloseCodes` check when given, e.g. for a service that uses one code
+	 * for a refused key and for limits and tells them apart by the reason (Kurier's 1008).
+	 */
+	isFatalClose?: (code: number, reason: string) => boolean;
 	random?: () => number;
 }
 
@@ -250,7 +256,14 @@ export class ReconnectingSocket {
 
 		let ws: WebSocket;
 		try {
-			ws = new WebSocket(url, { headers: this.options.headers, handshakeTimeout: this.connectTimeoutMs() });
+			ws = new WebSocket(url, {
+				headers: this.options.headers,
+				handshakeTimeout: this.connectTimeoutMs(),
+				// Through Node's global agent, where n8n installs its proxy agents (ws skips it otherwise).
+				agent: globalAgentFor(url),
+				// Frames are small JSON: a zlib context per socket would cost memory for nothing.
+				perMessageDeflate: false,
+			});
 		} catch (error) {
 			// Malformed URL: retrying cannot fix it.
 			this.fail(new SocketFatalError(`Invalid WebSocket URL ${this.redactedUrl}: ${redactedMessage(error, this.options.redact)}`, 'refused'));
@@ -378,7 +391,8 @@ export class ReconnectingSocket {
 				outcome.httpStatus,
 			);
 		}
-		if (outcome.closeCode !== null && codes.includes(outcome.closeCode)) {
+		const isFatalClose = this.options.isFatalClose ?? ((code: number) => codes.includes(code));
+		if (outcome.closeCode !== null && isFatalClose(outcome.closeCode, outcome.reason)) {
 			const reason = outcome.reason ? `: ${this.options.redact(outcome.reason)}` : '';
 			return new SocketFatalError(
 				`The service refused the credentials (close code ${outcome.closeCode}${reason}). Check the API key in the credential.`,

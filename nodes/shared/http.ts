@@ -1,9 +1,14 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+
 import type { Redactor } from './redact';
 
 /**
- * A small JSON-over-HTTP client on Node's own fetch. The nodes use it rather than n8n's request
- * helpers because its errors are ours to word (redacted: Kurier's key is in the path) and because it
- * behaves the same in n8n 1.x and 2.x, whose helper signatures differ.
+ * A small JSON-over-HTTP client on Node's http/https modules. The nodes use it rather than n8n's
+ * request helpers because its errors are ours to word (redacted: Kurier's key is in the path) and
+ * because it behaves the same in n8n 1.x and 2.x, whose helper signatures differ. It goes through
+ * Node's global agents, read at each request: that is where n8n installs its proxy agents
+ * (HTTP_PROXY / HTTPS_PROXY / NO_PROXY), which Node's fetch would bypass.
  */
 export interface JsonRequest {
 	method: 'GET' | 'POST';
@@ -47,37 +52,59 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 export async function requestJson(request: JsonRequest, redact: Redactor): Promise<JsonResponse> {
 	const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(), timeoutMs);
-	const cancel = () => controller.abort();
-	request.signal?.addEventListener('abort', cancel, { once: true });
-	if (request.signal?.aborted) cancel();
+	const where = () => `${request.method} ${redact(request.url)}`;
+	if (request.signal?.aborted) throw new ServiceUnreachableError(`${where()} was cancelled`);
 	const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-	if (request.body !== undefined) headers['content-type'] = 'application/json';
-	try {
-		const response = await fetch(request.url, {
-			method: request.method,
-			headers,
-			body: request.body === undefined ? undefined : JSON.stringify(request.body),
-			signal: controller.signal,
-		});
-		const text = await response.text();
-		return {
-			status: response.status,
-			body: parseBody(text),
-			retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-		};
-	} catch (error) {
-		const where = `${request.method} ${redact(request.url)}`;
-		if (request.signal?.aborted) throw new ServiceUnreachableError(`${where} was cancelled`);
-		if (controller.signal.aborted) {
-			throw new ServiceUnreachableError(`${where} got no answer within ${timeoutMs} ms`);
-		}
-		throw new ServiceUnreachableError(`Could not reach ${where}: ${redact(networkErrorDetail(error))}`);
-	} finally {
-		clearTimeout(timer);
-		request.signal?.removeEventListener('abort', cancel);
+	const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+	if (body !== undefined) {
+		headers['content-type'] = 'application/json';
+		headers['content-length'] = String(Buffer.byteLength(body));
 	}
+	return await new Promise<JsonResponse>((resolve, reject) => {
+		let settled = false;
+		const finish = (outcome: () => void) => {
+			if (settled) return;
+			settled = true;
+			clearTimeout(timer);
+			request.signal?.removeEventListener('abort', onAbort);
+			outcome();
+		};
+		const fail = (error: ServiceUnreachableError) => {
+			finish(() => reject(error));
+			outgoing.destroy();
+		};
+		const onAbort = () => fail(new ServiceUnreachableError(`${where()} was cancelled`));
+		const timer = setTimeout(() => fail(new ServiceUnreachableError(`${where()} got no answer within ${timeoutMs} ms`)), timeoutMs);
+		const outgoing = send(request.url, { method: request.method, headers, agent: globalAgentFor(request.url) }, (response) => {
+			const chunks: Buffer[] = [];
+			response.on('data', (chunk: Buffer) => chunks.push(chunk));
+			response.on('error', (error) => fail(new ServiceUnreachableError(`Could not read the answer to ${where()}: ${redact(networkErrorDetail(error))}`)));
+			response.on('end', () =>
+				finish(() =>
+					resolve({
+						status: response.statusCode ?? 0,
+						body: parseBody(Buffer.concat(chunks).toString('utf8')),
+						retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+					}),
+				),
+			);
+		});
+		outgoing.on('error', (error) => fail(new ServiceUnreachableError(`Could not reach ${where()}: ${redact(networkErrorDetail(error))}`)));
+		request.signal?.addEventListener('abort', onAbort, { once: true });
+		outgoing.end(body);
+	});
+}
+
+function send(url: string, options: http.RequestOptions, onResponse: (response: http.IncomingMessage) => void): http.ClientRequest {
+	return url.startsWith('https:') ? https.request(url, options, onResponse) : http.request(url, options, onResponse);
+}
+
+/**
+ * Node's global agent for the URL's scheme, read now (n8n may replace it after this module loaded).
+ * WebSocket connections take it too: `ws` without an agent opens its own connection and skips it.
+ */
+export function globalAgentFor(url: string): http.Agent {
+	return /^(https|wss):/i.test(url) ? https.globalAgent : http.globalAgent;
 }
 
 /**
@@ -94,11 +121,13 @@ export function serviceErrorFrom(response: JsonResponse, what: string, redact: R
 }
 
 /**
- * fetch reports every network failure as "fetch failed" and hides the useful part (ECONNREFUSED,
- * ENOTFOUND…) in `cause`. Duck-typed: errors from Node internals may come from another realm.
+ * The useful part of a network failure (ECONNREFUSED, ENOTFOUND…): on the error itself, or in
+ * `cause` where a wrapper (fetch, a proxy agent) hides it. Duck-typed: errors from Node internals
+ * may come from another realm.
  */
 function networkErrorDetail(error: unknown): string {
-	const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+	const own = error as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+	const cause = typeof own?.code === 'string' ? own : own?.cause;
 	const code = typeof cause?.code === 'string' ? cause.code : '';
 	const message = typeof cause?.message === 'string' ? cause.message : '';
 	if (message) return message.includes(code) ? message : `${code} ${message}`.trim();
