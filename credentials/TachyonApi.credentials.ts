@@ -1,10 +1,12 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
 /**
- * Tachyon (rath.fi) relayer. Three secrets for three purposes (tachyon-and-allfeat.md A.1): the API
- * key (`api-key` header) for transactions, the dashboard JWT (Bearer) for account configuration such
- * as registering the WebSocket, and the WebSocket key (`x-ws-token` header), which is not an API key.
- * The nodes send them themselves and test them with `tachyonApiCredentialTest` (see their `methods`).
+ * Tachyon (rath.fi) relayer. The API key (`api-key` header) relays and reads transactions and, as
+ * the SDK and the older API page do it, registers the WebSocket; the optional dashboard JWT (Bearer)
+ * is what the newest page shows for registering; the WebSocket key (`x-ws-token` header) is not an
+ * API key. The host is a choice: the two documented hosts, or custom. `baseUrl` holds the choice;
+ * a credential saved when `baseUrl` was free text keeps its URL (any http(s) URL there is used as is).
+ * The nodes send the secrets themselves and test them with `tachyonApiCredentialTest`.
  */
 export class TachyonApi implements ICredentialType {
 	name = 'tachyonApi';
@@ -17,11 +19,25 @@ export class TachyonApi implements ICredentialType {
 
 	properties: INodeProperties[] = [
 		{
-			displayName: 'Base URL',
+			displayName: 'Host',
 			name: 'baseUrl',
-			type: 'string',
+			type: 'options',
+			options: [
+				{ name: 'tachyon.rath.fi (Newest Docs)', value: 'https://tachyon.rath.fi', description: 'REST https://tachyon.rath.fi, WebSocket wss://tachyon.rath.fi/ws' },
+				{ name: 'api.tachyon.rath.fi (Older Docs, SDK)', value: 'https://api.tachyon.rath.fi', description: 'REST https://api.tachyon.rath.fi, WebSocket wss://api.tachyon.rath.fi/ws' },
+				{ name: 'Custom', value: 'custom', description: 'Your own base URL, for example a local emulator' },
+			],
 			default: 'https://tachyon.rath.fi',
-			description: 'The REST origin. The older docs use https://api.tachyon.rath.fi; a local emulator works too.',
+			description: 'Which Tachyon host to use. The docs name two; if one refuses your key, try the other.',
+		},
+		{
+			displayName: 'Custom Base URL',
+			name: 'customBaseUrl',
+			type: 'string',
+			default: '',
+			placeholder: 'http://127.0.0.1:4030',
+			description: 'The REST origin (without /api). The WebSocket URL is derived from it when registration does not give one.',
+			displayOptions: { show: { baseUrl: ['custom'] } },
 		},
 		{
 			displayName: 'API Key',
@@ -30,7 +46,7 @@ export class TachyonApi implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
-			description: 'Tachyon API key, sent as the api-key header to relay and read transactions',
+			description: 'Tachyon API key, sent as the api-key header to relay and read transactions, and to register the WebSocket when no dashboard JWT is set',
 		},
 		{
 			displayName: 'Dashboard JWT',
@@ -38,7 +54,7 @@ export class TachyonApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'For Register WebSocket, and for the trigger when the WebSocket fields below are empty',
+			description: 'Optional. When set, the WebSocket is registered with it (Authorization: Bearer, as the newest docs show) instead of with the API key.',
 		},
 		{
 			displayName: 'WebSocket URL',
@@ -46,7 +62,7 @@ export class TachyonApi implements ICredentialType {
 			type: 'string',
 			default: '',
 			placeholder: 'wss://tachyon.rath.fi/ws',
-			description: 'Optional: the wsUrl of an already registered WebSocket (output of Tachyon → Register WebSocket)',
+			description: "Optional: the wsUrl of an already registered WebSocket (output of Tachyon → Register WebSocket). Empty with a WebSocket Key: the host's WebSocket URL.",
 		},
 		{
 			displayName: 'WebSocket Key',
@@ -54,7 +70,7 @@ export class TachyonApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'Optional: the key of an already registered WebSocket. With the URL it spares the trigger the registration.',
+			description: 'Optional: the key of an already registered WebSocket. It spares the trigger the registration.',
 		},
 	];
 }

@@ -63,16 +63,17 @@ describe('registerWebsocket', () => {
 		expect(emulator.stats.registrations).toBe(1);
 	});
 
-	test('a refused JWT is the service\'s error, without the JWT; no JWT at all is a clear error', async () => {
+	test('a refused JWT is the service\'s error, without the JWT; without a JWT the API key registers', async () => {
 		const refused = await run({ operation: 'registerWebsocket' }, { credentials: { dashboardJwt: 'not.a.valid-jwt' } });
 		expect(refused.error?.name).toBe('NodeApiError');
-		expect(refused.error?.message).toBe('Registering the WebSocket failed with HTTP 401: Malformed or invalid JWT');
+		expect(refused.error?.message).toBe('Registering the WebSocket (with the dashboard JWT) failed with HTTP 401: Malformed or invalid JWT');
 		expect(exposed(refused)).not.toContain('not.a.valid-jwt');
 
-		const missing = await run({ operation: 'registerWebsocket' }, { credentials: { dashboardJwt: '' } });
-		expect(missing.error?.name).toBe('NodeOperationError');
-		expect(missing.error?.message).toMatch(/needs the dashboard JWT/);
 		expect(emulator.stats.registrations).toBe(0);
+		const byApiKey = await run({ operation: 'registerWebsocket' }, { credentials: { dashboardJwt: '' } });
+		expect(byApiKey.error).toBeUndefined();
+		expect(byApiKey.items).toEqual([{ wsUrl: emulator.wsUrl, wsKey: WS_KEY }]);
+		expect(emulator.stats).toMatchObject({ registrations: 1, registrationsByApiKey: 1, registrationsByJwt: 0 });
 	});
 });
 

@@ -15,6 +15,12 @@ import type { Reply } from '../shared/serverKit';
  * - 'bare': `{message:"WebSocket connected!"}`, bare transaction objects, `{echo}` (current service doc);
  * - 'notification': `{type:"system"}`, `{type:"notification", data}`, echoes as `{type:"raw", data}` (SDK docs);
  * - 'legacy': no greeting, `{event:"transaction.status_changed", timestamp, data:<REST object>}`, `{echo}`.
+ * Where the docs disagree it serves both variants, each switchable so tests can pin one:
+ * - registration with `Authorization: Bearer <JWT>` (newest page) and with the API key in `api-key`
+ *   or `apikey` (SDK, older page), `registerWith`;
+ * - client messages echoed (newest page) or ignored (nothing older promises an echo), `echo`;
+ *   protocol pings are answered either way (RFC 6455), unless `setAnswerPings(false)`.
+ * POST /api/submit-tx-sync holds the request until the transaction is final or `timeoutMs` passed.
  * Transactions move NOT_PICKED_UP → PENDING → (NEEDS_TO_BE_RETRIED → PENDING)* → EXECUTED | FAILED,
  * by `advance()` or on a clock (`stepMs`), and fault-injection hooks break the service on purpose.
  */
@@ -37,7 +43,13 @@ export interface TachyonEmulatorOptions {
 	frameShape?: TachyonFrameShape;
 	/** > 0: every transaction advances one status every stepMs; 0 (default): only `advance()` moves them. */
 	stepMs?: number;
+	/** Echo client messages (default true, the newest page); false: ignore them, as a server that does not echo. */
+	echo?: boolean;
+	/** What POST /api/user/register-websocket accepts: 'both' (default), only the 'jwt', or only the 'apiKey'. */
+	registerWith?: RegisterAuth;
 }
+
+export type RegisterAuth = 'both' | 'jwt' | 'apiKey';
 
 export interface SubmitOptions {
 	chainId?: number;
@@ -86,6 +98,10 @@ export interface TachyonEmulatorStats {
 	/** GET /api/tx calls. */
 	transactionReads: number;
 	registrations: number;
+	registrationsByJwt: number;
+	registrationsByApiKey: number;
+	/** POST /api/submit-tx-sync calls. */
+	syncSubmissions: number;
 	/** Client messages received over the WebSocket (each echoed while pings are answered). */
 	clientMessages: number;
 	protocolPings: number;
@@ -133,6 +149,9 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		restRequests: 0,
 		transactionReads: 0,
 		registrations: 0,
+		registrationsByJwt: 0,
+		registrationsByApiKey: 0,
+		syncSubmissions: 0,
 		clientMessages: 0,
 		protocolPings: 0,
 	};
@@ -143,6 +162,12 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	private readonly transactions = new Map<string, TransactionRecord>();
 	private readonly revokedWsKeys = new Set<string>();
 	private answerPings = true;
+	private echo: boolean;
+	private readonly registerWith: RegisterAuth;
+	// submit-tx-sync requests waiting for their transaction to be final, by transaction id.
+	private readonly syncWaiters = new Map<string, Set<() => void>>();
+	/** Every accepted submit-tx body (the `tx` of a submit-tx-sync), as received: for tests to check what was sent. */
+	readonly submittedBodies: Array<Record<string, unknown>> = [];
 
 	static async start(options: TachyonEmulatorOptions = {}): Promise<TachyonEmulator> {
 		return new TachyonEmulator(await EmulatorServer.listen(options.port), options);
@@ -154,6 +179,8 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		this.baseUrl = `http://127.0.0.1:${listening.port}`;
 		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.frameShape = options.frameShape ?? 'bare';
+		this.echo = options.echo ?? true;
+		this.registerWith = options.registerWith ?? 'both';
 		this.accounts = (options.accounts ?? [DEFAULT_ACCOUNT]).map((account) => ({
 			userId: objectId(),
 			apiKey: account.apiKey,
@@ -249,9 +276,14 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		this.closeOpenSockets(code, reason);
 	}
 
-	/** false: echoes of client messages and protocol pongs both stop. */
+	/** false: echoes of client messages and protocol pongs both stop (a dead service). */
 	setAnswerPings(answer: boolean): void {
 		this.answerPings = answer;
+	}
+
+	/** false: client messages are no longer echoed, protocol pings still answered (a server that does not echo). */
+	setEcho(echo: boolean): void {
+		this.echo = echo;
 	}
 
 	/** The key stops working: its open sockets get the unauthorized message and are closed, as new ones will be. */
@@ -292,7 +324,16 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 			tx.isAccountCharged = true;
 		}
 		if (status === 'FAILED') tx.error = FAILURE_REASON;
-		if (status === 'EXECUTED' || status === 'FAILED') tx.latency = Date.parse(record.updatedAt) - Date.parse(record.submittedAt);
+		if (status === 'EXECUTED' || status === 'FAILED') {
+			tx.latency = Date.parse(record.updatedAt) - Date.parse(record.submittedAt);
+			this.releaseSyncWaiters(tx.id);
+		}
+	}
+
+	private releaseSyncWaiters(txId: string): void {
+		const waiters = this.syncWaiters.get(txId);
+		this.syncWaiters.delete(txId);
+		for (const release of waiters ?? []) release();
 	}
 
 	private broadcast(record: TransactionRecord): void {
@@ -321,6 +362,11 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 				if (!account) return unauthorizedApiKey();
 				return this.submitTx(account, await readJsonBody(req));
 			}
+			case 'POST /api/submit-tx-sync': {
+				const account = this.byApiKey(req);
+				if (!account) return unauthorizedApiKey();
+				return await this.submitTxSync(account, await readJsonBody(req));
+			}
 			case 'GET /api/tx': {
 				const account = this.byApiKey(req);
 				if (!account) return unauthorizedApiKey();
@@ -341,9 +387,66 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 
 	private submitTx(account: AccountRecord, body: unknown): Reply {
 		if (body === INVALID_JSON) return failure(400, 'VALIDATION_001', 'Body is not valid JSON', 'VALIDATION');
+		const created = this.createFromRequest(account, body);
+		if ('problem' in created) return failure(400, created.problem.code, created.problem.message, 'VALIDATION');
+		return success({ txId: created.txId, estimatedCostUSD: ESTIMATED_COST_USD });
+	}
+
+	/**
+	 * submit-tx-sync (relay-tx-sync page): `{tx, timeoutMs (1000–120000, default 30000), includeReceipt,
+	 * includeRevertInfo}`; answers the transaction status object once it is final or the wait is over.
+	 */
+	private async submitTxSync(account: AccountRecord, body: unknown): Promise<Reply> {
+		if (body === INVALID_JSON) return failure(400, 'VALIDATION_001', 'Body is not valid JSON', 'VALIDATION');
+		if (typeof body !== 'object' || body === null || Array.isArray(body)) return failure(400, 'VALIDATION_004', 'Body must be a JSON object', 'VALIDATION');
+		const { tx, timeoutMs = 30_000, includeReceipt, includeRevertInfo, ...rest } = body as Record<string, unknown>;
+		if (Object.keys(rest).length > 0) return failure(400, 'VALIDATION_004', `Unknown field(s): ${Object.keys(rest).join(', ')}`, 'VALIDATION');
+		if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1000 || timeoutMs > 120_000) {
+			return failure(400, 'VALIDATION_001', '"timeoutMs" must be a whole number between 1000 and 120000', 'VALIDATION');
+		}
+		for (const [name, flag] of [['includeReceipt', includeReceipt], ['includeRevertInfo', includeRevertInfo]] as const) {
+			if (flag !== undefined && typeof flag !== 'boolean') return failure(400, 'VALIDATION_001', `"${name}" must be a boolean`, 'VALIDATION');
+		}
+		const created = this.createFromRequest(account, tx);
+		if ('problem' in created) return failure(400, created.problem.code, created.problem.message, 'VALIDATION');
+		this.stats.syncSubmissions += 1;
+		const record = this.requireTransaction(created.txId);
+		await this.untilFinal(record, timeoutMs);
+		const answer: Record<string, unknown> = { ...structuredClone(record.tx) };
+		if (includeReceipt === true && record.tx.status === 'EXECUTED') {
+			answer.receipt = { transactionHash: record.tx.executionTxHash, status: 'success', blockNumber: 1 + Math.floor(Date.parse(record.updatedAt) / 2000), gasUsed: '21000' };
+		}
+		if (includeRevertInfo === true && record.tx.status === 'FAILED') answer.revertInfo = { reason: FAILURE_REASON, data: '0x08c379a0' };
+		return success(answer);
+	}
+
+	/** Resolves when the transaction is final, the wait is over, or the emulator closes. */
+	private async untilFinal(record: TransactionRecord, timeoutMs: number): Promise<void> {
+		if (record.tx.status === 'EXECUTED' || record.tx.status === 'FAILED') return;
+		await new Promise<void>((resolve) => {
+			const waiters = this.syncWaiters.get(record.tx.id) ?? new Set<() => void>();
+			this.syncWaiters.set(record.tx.id, waiters);
+			const release = () => {
+				clearTimeout(timer);
+				waiters.delete(release);
+				resolve();
+			};
+			const timer = setTimeout(release, timeoutMs);
+			waiters.add(release);
+		});
+	}
+
+	/** Releases every held submit-tx-sync request, so that the HTTP server can close. */
+	protected override async settleBeforeClose(): Promise<void> {
+		for (const txId of [...this.syncWaiters.keys()]) this.releaseSyncWaiters(txId);
+	}
+
+	/** Checks a submit-tx body and creates its transaction; the problem when it is refused. */
+	private createFromRequest(account: AccountRecord, body: unknown): { txId: string } | { problem: { code: string; message: string } } {
 		const problem = submitProblem(body);
-		if (problem) return failure(400, problem.code, problem.message, 'VALIDATION');
+		if (problem) return { problem };
 		const request = body as Record<string, unknown>;
+		this.submittedBodies.push(structuredClone(request));
 		const tx = this.submit(account.apiKey, {
 			chainId: request.chainId as number,
 			to: request.to as string,
@@ -357,7 +460,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		record.tx.maxPriorityFeePerGas = typeof request.maxPriorityFeePerGas === 'string' ? request.maxPriorityFeePerGas : null;
 		record.tx.gasPrice = typeof request.gasPrice === 'string' ? request.gasPrice : null;
 		if (typeof request.transactionType === 'string') record.tx.transactionType = request.transactionType;
-		return success({ txId: tx.id, estimatedCostUSD: ESTIMATED_COST_USD });
+		return { txId: tx.id };
 	}
 
 	private readTx(account: AccountRecord, txId: string | null): Reply {
@@ -368,12 +471,26 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		return success(structuredClone(record.tx));
 	}
 
+	/**
+	 * Bearer JWT (newest page) or the API key as `api-key` / `apikey` (SDK, older page), as
+	 * `registerWith` allows. A JWT that is sent decides: a wrong one is refused even beside a right key.
+	 */
 	private registerWebsocket(req: IncomingMessage): Reply {
-		const header = req.headers.authorization ?? '';
-		const match = /^Bearer (.+)$/.exec(header);
-		if (!match) return failure(401, 'AUTH_001', 'Unauthorized', 'AUTH');
-		const account = this.accounts.find((a) => a.dashboardJwt === match[1]);
-		if (!account) return failure(401, 'AUTH_004', 'Malformed or invalid JWT', 'AUTH');
+		const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+		const apiKeyHeader = req.headers['api-key'] ?? req.headers.apikey;
+		let account: AccountRecord | undefined;
+		if (bearer && this.registerWith !== 'apiKey') {
+			account = this.accounts.find((a) => a.dashboardJwt === bearer[1]);
+			if (!account) return failure(401, 'AUTH_004', 'Malformed or invalid JWT', 'AUTH');
+			this.stats.registrationsByJwt += 1;
+		} else if (typeof apiKeyHeader === 'string' && this.registerWith !== 'jwt') {
+			account = this.accounts.find((a) => a.apiKey === apiKeyHeader);
+			if (!account) return unauthorizedApiKey();
+			this.stats.registrationsByApiKey += 1;
+		} else {
+			const expected = this.registerWith === 'jwt' ? 'a dashboard JWT (Authorization: Bearer)' : this.registerWith === 'apiKey' ? 'an API key (api-key header)' : 'a dashboard JWT or an API key';
+			return failure(401, 'AUTH_001', `Unauthorized: registering a WebSocket needs ${expected}`, 'AUTH');
+		}
 		this.stats.registrations += 1;
 		return success({ wsUrl: this.wsUrl, apiKey: this.ensureWsKey(account) });
 	}
@@ -452,7 +569,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	/** Every client message is echoed back (service doc), whatever it says. */
 	private onClientMessage(socket: WebSocket, data: RawData, isBinary: boolean): void {
 		this.stats.clientMessages += 1;
-		if (!this.answerPings) return;
+		if (!this.answerPings || !this.echo) return;
 		const text = isBinary ? '[binary]' : rawDataToText(data);
 		sendText(socket, JSON.stringify(this.frameShape === 'notification' ? { type: 'raw', data: text } : { echo: text }));
 	}
@@ -511,9 +628,35 @@ function submitProblem(body: unknown): { code: string; message: string } | null 
 			return { code: 'VALIDATION_001', message: `"${field}" must be a string of digits` };
 		}
 	}
+	if (request.isAuthenticatedTx !== undefined && typeof request.isAuthenticatedTx !== 'boolean') return { code: 'VALIDATION_001', message: '"isAuthenticatedTx" must be a boolean' };
+	if (request.derivationPath !== undefined && (typeof request.derivationPath !== 'string' || request.derivationPath.length === 0)) {
+		return { code: 'VALIDATION_001', message: '"derivationPath" must be a non-empty string' };
+	}
+	if (request.authorizationList !== undefined) {
+		const problem = authorizationListProblem(request.authorizationList);
+		if (problem) return { code: 'VALIDATION_004', message: problem };
+	}
 	const eip1559 = [request.maxFeePerGas, request.maxPriorityFeePerGas].filter((v) => v !== undefined).length;
 	if (eip1559 === 1) return { code: 'VALIDATION_001', message: 'maxFeePerGas and maxPriorityFeePerGas must be sent together' };
 	if (eip1559 === 2 && request.gasPrice !== undefined) return { code: 'VALIDATION_001', message: 'gasPrice cannot be combined with maxFeePerGas/maxPriorityFeePerGas' };
+	return null;
+}
+
+/** EIP-7702 tuples as the feature page lists them: chainId, address, nonce, r, s, yParity. */
+function authorizationListProblem(list: unknown): string | null {
+	if (!Array.isArray(list) || list.length === 0) return '"authorizationList" must be a non-empty array';
+	for (const [index, entry] of list.entries()) {
+		const tuple = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+		const ok =
+			Number.isInteger(tuple.chainId) &&
+			typeof tuple.address === 'string' &&
+			/^0x[0-9a-fA-F]{40}$/.test(tuple.address) &&
+			Number.isInteger(tuple.nonce) &&
+			typeof tuple.r === 'string' &&
+			typeof tuple.s === 'string' &&
+			(tuple.yParity === 0 || tuple.yParity === 1);
+		if (!ok) return `"authorizationList[${index}]" must have chainId, address, nonce, r, s and yParity`;
+	}
 	return null;
 }
 

@@ -1,12 +1,14 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem } from '../shared/n8n';
+import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import type { TachyonApiClient } from './TachyonApiClient';
-import { TACHYON_CREDENTIAL_TEST, readTxId, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
-import { normalizeTachyonTransaction, parseSubmitTxRequest } from './protocol';
+import { TACHYON_CREDENTIAL_TEST, readAuthorizationList, readTxId, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
+import { SYNC_TIMEOUT_MAX_MS, SYNC_TIMEOUT_MIN_MS, normalizeTachyonTransaction, parseSubmitTxRequest } from './protocol';
+import { waitForTachyonTransaction } from './waitForTransaction';
 
 const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
+const RELAY_OPERATIONS = ['relayTransaction', 'relayAndWait'];
 
 const properties: INodeProperties[] = [
 	{
@@ -22,10 +24,22 @@ const properties: INodeProperties[] = [
 				description: 'Submit a transaction for Tachyon to execute on-chain (POST /api/submit-tx)',
 			},
 			{
+				name: 'Relay and Wait',
+				value: 'relayAndWait',
+				action: 'Relay a transaction and wait for it',
+				description: 'Submit a transaction and let Tachyon hold the request until it is final, up to 120 s (POST /api/submit-tx-sync)',
+			},
+			{
 				name: 'Get Transaction',
 				value: 'getTransaction',
 				action: 'Get a transaction',
 				description: "Read a relayed transaction's current status as a normalized item",
+			},
+			{
+				name: 'Wait for Transaction',
+				value: 'waitForTransaction',
+				action: 'Wait for a transaction to be final',
+				description: 'Wait until the transaction is EXECUTED or FAILED, over the WebSocket with REST polling beside it',
 			},
 			{
 				name: 'Register WebSocket',
@@ -35,7 +49,7 @@ const properties: INodeProperties[] = [
 			},
 		],
 		default: 'relayTransaction',
-		description: 'Relay a transaction, read one\'s status, or register the account\'s WebSocket',
+		description: 'Relay a transaction (and wait for it), read or wait for one\'s status, or register the account\'s WebSocket',
 	},
 	{
 		displayName: 'Chain ID',
@@ -44,7 +58,7 @@ const properties: INodeProperties[] = [
 		default: 8453,
 		required: true,
 		description: 'Numeric chain ID, e.g. 8453 (Base), 10100000 (Solana), 88888888 (Aptos)',
-		...show(['relayTransaction']),
+		...show(RELAY_OPERATIONS),
 	},
 	{
 		displayName: 'To',
@@ -54,7 +68,7 @@ const properties: INodeProperties[] = [
 		required: true,
 		placeholder: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49',
 		description: 'Destination address: hex on EVM chains, base58 on Solana, an account name on NEAR',
-		...show(['relayTransaction']),
+		...show(RELAY_OPERATIONS),
 	},
 	{
 		displayName: 'Call Data',
@@ -63,7 +77,7 @@ const properties: INodeProperties[] = [
 		default: '0x',
 		required: true,
 		description: 'Encoded call as hex starting with 0x; "0x" for a plain transfer',
-		...show(['relayTransaction']),
+		...show(RELAY_OPERATIONS),
 	},
 	{
 		displayName: 'Value',
@@ -71,7 +85,7 @@ const properties: INodeProperties[] = [
 		type: 'string',
 		default: '0',
 		description: "Amount to send in the chain's smallest unit (wei, lamports, …), as digits",
-		...show(['relayTransaction']),
+		...show(RELAY_OPERATIONS),
 	},
 	{
 		displayName: 'Additional Fields',
@@ -80,7 +94,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Field',
 		default: {},
 		description: 'Optional fields of the relay request: gas settings, cost limit, retries, label',
-		...show(['relayTransaction']),
+		...show(RELAY_OPERATIONS),
 		options: [
 			{ displayName: 'Label', name: 'label', type: 'string', default: '', description: 'Your name for the transaction, shown in the Tachyon dashboard' },
 			{ displayName: 'Gas Limit', name: 'gasLimit', type: 'string', default: '', description: 'As digits. Required on Aptos and Sui.' },
@@ -91,6 +105,58 @@ const properties: INodeProperties[] = [
 			{ displayName: 'Retries', name: 'retries', type: 'number', typeOptions: { minValue: 0 }, default: 0, description: 'How many times Tachyon may retry a failed execution' },
 			{ displayName: 'Batch in Multicall', name: 'shouldBatchInMulticall', type: 'boolean', default: false, description: 'Whether Tachyon may batch this call with others in a multicall' },
 			{ displayName: 'Transaction Type', name: 'transactionType', type: 'string', default: 'flash', description: 'Tachyon\'s execution mode; "flash" is the default' },
+			{
+				displayName: 'Is Authenticated Transaction',
+				name: 'isAuthenticatedTx',
+				type: 'boolean',
+				default: false,
+				description: 'Whether Tachyon sends it from your account\'s own (authenticated) relayer address instead of a shared one',
+			},
+			{
+				displayName: 'Derivation Path',
+				name: 'derivationPath',
+				type: 'string',
+				default: '',
+				placeholder: "m/44'/60'/0'/0/1",
+				description: 'For authenticated transactions: which derived address of your account sends it',
+			},
+			{
+				displayName: 'Authorization List',
+				name: 'authorizationList',
+				type: 'string',
+				typeOptions: { rows: 4 },
+				default: '',
+				placeholder: '[{"chainId": 8453, "address": "0x…", "nonce": 0, "r": "0x…", "s": "0x…", "yParity": 0}]',
+				description: 'EIP-7702 authorizations as a JSON array (or an expression giving one). Each needs chainId, address, nonce, r, s and yParity; checked before sending.',
+			},
+		],
+	},
+	{
+		displayName: 'Server Wait (Seconds)',
+		name: 'syncTimeoutSeconds',
+		type: 'number',
+		typeOptions: { minValue: SYNC_TIMEOUT_MIN_MS / 1000, maxValue: SYNC_TIMEOUT_MAX_MS / 1000 },
+		default: 30,
+		description: 'How long Tachyon holds the request open for a final status (1 to 120). If it is not final by then, the latest status is output with isFinal false.',
+		...show(['relayAndWait']),
+	},
+	{
+		displayName: 'Sync Options',
+		name: 'syncOptions',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		description: 'Extra details Tachyon can add to the final status',
+		...show(['relayAndWait']),
+		options: [
+			{ displayName: 'Include Receipt', name: 'includeReceipt', type: 'boolean', default: false, description: 'Whether to add the on-chain transaction receipt when available (in details.receipt)' },
+			{
+				displayName: 'Include Revert Info',
+				name: 'includeRevertInfo',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to add decoded revert information for a failed transaction when available',
+			},
 		],
 	},
 	{
@@ -101,11 +167,47 @@ const properties: INodeProperties[] = [
 		required: true,
 		placeholder: '68fa3450539a3c9d28bbca33',
 		description: 'The txId that Relay Transaction returned',
-		...show(['getTransaction']),
+		...show(['getTransaction', 'waitForTransaction']),
+	},
+	{
+		displayName: 'Timeout (Seconds)',
+		name: 'timeoutSeconds',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 120,
+		description: 'Fail if the transaction is not final by then. Most relays execute within seconds; retries take longer.',
+		...show(['waitForTransaction']),
+	},
+	{
+		displayName: 'Fail If the Transaction Failed',
+		name: 'failOnTransactionFailure',
+		type: 'boolean',
+		default: true,
+		description: 'Whether to stop with an error when the transaction ends FAILED. Off: the failed item is output.',
+		...show(['waitForTransaction', 'relayAndWait']),
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		description: 'Settings most waits leave at their defaults',
+		...show(['waitForTransaction']),
+		options: [
+			{
+				displayName: 'Poll Interval (Seconds)',
+				name: 'pollIntervalSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 5,
+				description: 'The wait listens on the WebSocket and also reads the transaction this often over REST (alone when the socket cannot be had)',
+			},
+		],
 	},
 	{
 		displayName:
-			"The output contains the account's WebSocket key, a secret. Store it in the Tachyon credential (WebSocket URL and WebSocket Key) rather than passing it on; the Tachyon Trigger can also register it by itself from the dashboard JWT.",
+			"The output contains the account's WebSocket key, a secret. Store it in the Tachyon credential (WebSocket URL and WebSocket Key) rather than passing it on; the Tachyon Trigger can also register it by itself. Registers with the dashboard JWT when the credential has one, else with the API key.",
 		name: 'registerNotice',
 		type: 'notice',
 		default: '',
@@ -143,16 +245,60 @@ async function runOperation(context: IExecuteFunctions, client: TachyonApiClient
 	switch (operation) {
 		case 'relayTransaction':
 			return (await client.submitTransaction(readSubmitRequest(context, itemIndex))) as IDataObject;
+		case 'relayAndWait':
+			return await relayAndWait(context, client, itemIndex);
 		case 'getTransaction': {
 			const txId = readTxId(context.getNode(), context.getNodeParameter('txId', itemIndex, ''), itemIndex);
 			return asItemJson(normalizeTachyonTransaction(await client.getTransaction(txId), new Date().toISOString()));
 		}
+		case 'waitForTransaction':
+			return await waitForTransaction(context, client, itemIndex);
 		case 'registerWebsocket':
 			// The one output of this package that carries a key: returning it is the operation's purpose.
 			return await client.registerWebsocket();
 		default:
 			throw new NodeOperationError(context.getNode(), `Unknown operation "${operation}"`, { itemIndex });
 	}
+}
+
+async function waitForTransaction(context: IExecuteFunctions, client: TachyonApiClient, itemIndex: number): Promise<IDataObject> {
+	const txId = readTxId(context.getNode(), context.getNodeParameter('txId', itemIndex, ''), itemIndex);
+	return await runWaitOperation(context, itemIndex, {
+		defaultTimeoutSeconds: 120,
+		defaultPollIntervalSeconds: 5,
+		failParameter: 'failOnTransactionFailure',
+		failParameterLabel: 'Fail If the Transaction Failed',
+		subject: `Tachyon transaction ${txId}`,
+		timeoutHint: 'use the Tachyon Trigger (Statuses = EXECUTED, FAILED) to react when the transaction is final',
+		wait: async (timing) => await waitForTachyonTransaction({ client, txId, logger: context.logger, ...timing }),
+	});
+}
+
+/** submit-tx-sync: the server waits; a FAILED outcome fails the node when asked, a non-final one is output as is. */
+async function relayAndWait(context: IExecuteFunctions, client: TachyonApiClient, itemIndex: number): Promise<IDataObject> {
+	const request = readSubmitRequest(context, itemIndex);
+	const seconds = Number(context.getNodeParameter('syncTimeoutSeconds', itemIndex, 30));
+	const timeoutMs = Math.round(seconds * 1000);
+	if (!(timeoutMs >= SYNC_TIMEOUT_MIN_MS && timeoutMs <= SYNC_TIMEOUT_MAX_MS)) {
+		throw new NodeOperationError(context.getNode(), `Server Wait must be between ${SYNC_TIMEOUT_MIN_MS / 1000} and ${SYNC_TIMEOUT_MAX_MS / 1000} seconds, not ${String(seconds)}`, {
+			itemIndex,
+			description: 'Tachyon holds the request at most 120 s. For longer waits use Relay Transaction, then Wait for Transaction.',
+		});
+	}
+	const syncOptions = context.getNodeParameter('syncOptions', itemIndex, {}) as IDataObject;
+	const transaction = await client.submitTransactionSync(
+		request,
+		{ timeoutMs, includeReceipt: syncOptions.includeReceipt === true, includeRevertInfo: syncOptions.includeRevertInfo === true },
+		context.getExecutionCancelSignal?.(),
+	);
+	const item = normalizeTachyonTransaction(transaction, new Date().toISOString());
+	if (item.phase === 'failed' && context.getNodeParameter('failOnTransactionFailure', itemIndex, true) === true) {
+		throw new NodeOperationError(context.getNode(), `Tachyon transaction ${item.id} failed: ${item.error ?? item.status}`, {
+			itemIndex,
+			description: 'Turn off "Fail If the Transaction Failed" to output it as an item instead.',
+		});
+	}
+	return asItemJson(item);
 }
 
 /** The submit body from the parameters, checked before anything is sent. Empty optional fields are left out. */
@@ -169,6 +315,9 @@ function readSubmitRequest(context: IExecuteFunctions, itemIndex: number) {
 		const trimmed = typeof fieldValue === 'string' ? fieldValue.trim() : fieldValue;
 		if (trimmed !== '' && trimmed !== undefined && trimmed !== null) input[field] = trimmed;
 	}
+	// false is the service's default: sent only when on, so a plain relay body stays as before.
+	if (input.isAuthenticatedTx === false) delete input.isAuthenticatedTx;
+	if (input.authorizationList !== undefined) input.authorizationList = readAuthorizationList(context.getNode(), input.authorizationList, itemIndex);
 	const parsed = parseSubmitTxRequest(input);
 	if (!parsed.ok) {
 		throw new NodeOperationError(context.getNode(), parsed.message, {

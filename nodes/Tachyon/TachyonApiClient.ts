@@ -4,8 +4,17 @@ import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../sha
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
 import { createRedactor } from '../shared/redact';
-import type { SubmitTxRequest, SubmitTxResult, TachyonTransaction } from './protocol';
-import { TACHYON_DEFAULT_BASE_URL, registerWebsocketDataSchema, submitTxDataSchema, transactionSchema, unwrapEnvelope } from './protocol';
+import type { SubmitTxRequest, SubmitTxResult, SubmitTxSyncOptions, TachyonTransaction } from './protocol';
+import {
+	TACHYON_CUSTOM_HOST,
+	TACHYON_DEFAULT_BASE_URL,
+	registerWebsocketDataSchema,
+	submitTxDataSchema,
+	submitTxSyncBody,
+	transactionSchema,
+	unwrapEnvelope,
+	webSocketUrlFor,
+} from './protocol';
 import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 
 /** What a `tachyonApi` credential resolves to. */
@@ -14,9 +23,12 @@ export interface TachyonConnection {
 	baseUrl: string;
 	apiKey: string;
 	dashboardJwt: string | null;
-	/** An already registered WebSocket key and its URL, when the credential has both. */
+	/** An already registered WebSocket key, with the credential's URL or else the host's. */
 	webSocket: TachyonWebSocketEndpoint | null;
 }
+
+/** What registers the WebSocket: the dashboard JWT when the credential has one, else the API key. */
+export type RegistrationAuth = 'dashboardJwt' | 'apiKey';
 
 export interface TachyonWebSocketEndpoint {
 	url: string;
@@ -24,7 +36,9 @@ export interface TachyonWebSocketEndpoint {
 }
 
 export interface TachyonCredentialFields {
+	/** A documented host's origin, `custom`, or (saved before the host was a choice) any REST origin. */
 	baseUrl?: unknown;
+	customBaseUrl?: unknown;
 	apiKey?: unknown;
 	dashboardJwt?: unknown;
 	wsKey?: unknown;
@@ -34,12 +48,22 @@ export interface TachyonCredentialFields {
 export function resolveTachyonConnection(fields: TachyonCredentialFields): TachyonConnection {
 	const apiKey = text(fields.apiKey);
 	if (!apiKey) throw new CredentialError('The Tachyon credential has no API key. Add the key from the Tachyon dashboard to the credential.');
+	const baseUrl = restBaseUrl(chosenBaseUrl(fields));
 	return {
-		baseUrl: restBaseUrl(text(fields.baseUrl) || TACHYON_DEFAULT_BASE_URL),
+		baseUrl,
 		apiKey,
 		dashboardJwt: text(fields.dashboardJwt) || null,
-		webSocket: credentialWebSocket(text(fields.wsUrl), text(fields.wsKey), Boolean(text(fields.dashboardJwt))),
+		webSocket: credentialWebSocket(text(fields.wsUrl), text(fields.wsKey), baseUrl),
 	};
+}
+
+/** `custom` → Custom Base URL; a documented host or an older credential's URL → itself; nothing → the default. */
+function chosenBaseUrl(fields: TachyonCredentialFields): string {
+	const choice = text(fields.baseUrl);
+	if (choice.toLowerCase() !== TACHYON_CUSTOM_HOST) return choice || TACHYON_DEFAULT_BASE_URL;
+	const custom = text(fields.customBaseUrl);
+	if (!custom) throw new CredentialError('The Tachyon credential\'s Host is Custom but its Custom Base URL is empty. Fill it in, or choose a documented host.');
+	return custom;
 }
 
 function restBaseUrl(value: string): string {
@@ -47,16 +71,13 @@ function restBaseUrl(value: string): string {
 	return httpBaseUrl(value, 'Tachyon', `Use ${TACHYON_DEFAULT_BASE_URL}, or your emulator's address.`, /\/api$/i);
 }
 
-/** Both fields, or neither; one alone is only fine when a JWT can register the pair. */
-function credentialWebSocket(wsUrl: string, wsKey: string, canRegister: boolean): TachyonWebSocketEndpoint | null {
-	if (wsUrl && wsKey) return { url: toWebSocketUrl(wsUrl, "The Tachyon credential's WebSocket URL"), key: wsKey };
-	if ((wsUrl || wsKey) && !canRegister) {
-		const [present, missing] = wsUrl ? ['WebSocket URL', 'WebSocket Key'] : ['WebSocket Key', 'WebSocket URL'];
-		throw new CredentialError(
-			`The Tachyon credential has a ${present} but no ${missing}. Fill in both (the output of Tachyon → Register WebSocket), or add a dashboard JWT to register them.`,
-		);
-	}
-	return null;
+/**
+ * A stored key, with the stored URL or else the host's WebSocket URL. A URL without a key is not
+ * used: registration (which always answers with its own URL) provides both.
+ */
+function credentialWebSocket(wsUrl: string, wsKey: string, baseUrl: string): TachyonWebSocketEndpoint | null {
+	if (!wsKey) return null;
+	return { url: toWebSocketUrl(wsUrl || webSocketUrlFor(baseUrl), wsUrl ? "The Tachyon credential's WebSocket URL" : 'The WebSocket URL derived from the host'), key: wsKey };
 }
 
 /** Registration may answer with an http(s) URL for the same endpoint; the WebSocket client needs ws(s). */
@@ -75,9 +96,12 @@ const CREDENTIAL_PROBE_TX_ID = '000000000000000000000000';
 
 type Auth = 'apiKey' | 'dashboardJwt';
 
+/** Extra wait over the server's own submit-tx-sync wait, for the answer to travel back. */
+const SYNC_RESPONSE_MARGIN_MS = 15_000;
+
 /**
- * Tachyon's REST API: `api-key` header for transactions, `Authorization: Bearer <dashboard JWT>`
- * for account configuration. Its redactor hides the API key, the JWT and every WebSocket key the
+ * Tachyon's REST API: `api-key` header for transactions, and for registering the WebSocket either
+ * `Authorization: Bearer <dashboard JWT>` (newest page) or the API key (SDK, older page). Its redactor hides the API key, the JWT and every WebSocket key the
  * client has seen, including one it registered itself.
  */
 export class TachyonApiClient {
@@ -99,31 +123,44 @@ export class TachyonApiClient {
 		return this.expect(await this.call('POST', '/api/submit-tx', 'apiKey', what, request), submitTxDataSchema, what);
 	}
 
+	/**
+	 * POST /api/submit-tx-sync: the server holds the request until the transaction is final or its
+	 * `timeoutMs` passed, and answers with the transaction status object (final or the latest known).
+	 */
+	async submitTransactionSync(request: SubmitTxRequest, options: SubmitTxSyncOptions, signal?: AbortSignal): Promise<TachyonTransaction> {
+		const what = 'Relaying the transaction and waiting for it';
+		const body = submitTxSyncBody(request, options);
+		const response = await this.call('POST', '/api/submit-tx-sync', 'apiKey', what, body, signal, options.timeoutMs + SYNC_RESPONSE_MARGIN_MS);
+		return this.expect(response, transactionSchema, what);
+	}
+
 	async getTransaction(txId: string, signal?: AbortSignal): Promise<TachyonTransaction> {
 		const what = `Reading Tachyon transaction ${txId}`;
 		return this.expect(await this.call('GET', `/api/tx?id=${encodeURIComponent(txId)}`, 'apiKey', what, undefined, signal), transactionSchema, what);
 	}
 
-	/** "Creates or returns" the account's persistent WebSocket key (A.7). The key is redacted from then on. */
+	/** What registerWebsocket() authenticates with: the JWT when the credential has one, else the API key. */
+	get registrationAuth(): RegistrationAuth {
+		return this.connection.dashboardJwt ? 'dashboardJwt' : 'apiKey';
+	}
+
+	/**
+	 * "Creates or returns" the account's persistent WebSocket key (A.7), with the dashboard JWT when
+	 * the credential has one, else with the API key (as the SDK's registerWebsocket() and the older
+	 * API page do). The key is redacted from then on.
+	 */
 	async registerWebsocket(): Promise<{ wsUrl: string; wsKey: string }> {
-		const what = 'Registering the WebSocket';
-		if (!this.connection.dashboardJwt) {
-			throw new CredentialError('Registering a Tachyon WebSocket needs the dashboard JWT: add it to the Tachyon credential.');
-		}
-		const data = this.expect(await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', what), registerWebsocketDataSchema, what);
+		const auth = this.registrationAuth;
+		const what = `Registering the WebSocket (with the ${auth === 'dashboardJwt' ? 'dashboard JWT' : 'API key'})`;
+		const data = this.expect(await this.call('POST', '/api/user/register-websocket', auth, what, {}), registerWebsocketDataSchema, what);
 		const wsKey = (data.apiKey ?? data.wsKey) as string;
 		this.rememberSecret(wsKey);
 		return { wsUrl: toWebSocketUrl(data.wsUrl, 'Tachyon returned a WebSocket URL'), wsKey };
 	}
 
-	/** The credential's WebSocket key and URL, or, without them, the ones registration hands out. */
+	/** The credential's WebSocket key (and URL), or, without a key, the ones registration hands out. */
 	async webSocketEndpoint(): Promise<TachyonWebSocketEndpoint> {
 		if (this.connection.webSocket) return this.connection.webSocket;
-		if (!this.connection.dashboardJwt) {
-			throw new CredentialError(
-				'The Tachyon credential has neither a WebSocket URL and key nor a dashboard JWT to register them. Add the dashboard JWT, or the output of Tachyon → Register WebSocket.',
-			);
-		}
 		const { wsUrl, wsKey } = await this.registerWebsocket();
 		return { url: wsUrl, key: wsKey };
 	}
@@ -144,7 +181,7 @@ export class TachyonApiClient {
 			return { valid: false, message: this.redact(`${this.connection.baseUrl} answered HTTP ${keyCheck.status} without JSON: is it Tachyon's API?`) };
 		}
 		if (!this.connection.dashboardJwt) return { valid: true, message: 'Tachyon accepted the API key' };
-		const jwtCheck = await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', 'Checking the dashboard JWT');
+		const jwtCheck = await this.call('POST', '/api/user/register-websocket', 'dashboardJwt', 'Checking the dashboard JWT', {});
 		if (jwtCheck.status < 200 || jwtCheck.status >= 300) {
 			return { valid: false, message: `The API key was accepted, but: ${serviceErrorFrom(jwtCheck, 'Checking the dashboard JWT', this.redact).message}` };
 		}
@@ -156,10 +193,12 @@ export class TachyonApiClient {
 		this.redactor = createRedactor(this.secrets);
 	}
 
-	private async call(method: 'GET' | 'POST', path: string, auth: Auth, what: string, body?: unknown, signal?: AbortSignal): Promise<JsonResponse> {
+	private async call(method: 'GET' | 'POST', path: string, auth: Auth, what: string, body?: unknown, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<JsonResponse> {
 		const headers: Record<string, string> =
 			auth === 'apiKey' ? { 'api-key': this.connection.apiKey } : { authorization: `Bearer ${this.connection.dashboardJwt ?? ''}` };
-		return await requestJson({ method, url: `${this.connection.baseUrl}${path}`, headers, body, timeoutMs: this.timeoutMs, signal }, this.redact).catch((error: Error) => {
+		// The older register-websocket page spells the header `apikey`; sending both costs nothing.
+		if (auth === 'apiKey' && path.startsWith('/api/user/')) headers.apikey = this.connection.apiKey;
+		return await requestJson({ method, url: `${this.connection.baseUrl}${path}`, headers, body, timeoutMs, signal }, this.redact).catch((error: Error) => {
 			error.message = `${what}: ${error.message}`;
 			throw error;
 		});

@@ -1,6 +1,7 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient } from './TachyonApiClient';
@@ -19,21 +20,25 @@ export interface TachyonStreamOptions {
 	/** Filtered transitions are still tracked (so dedupe and reconcile stay right), just not emitted. */
 	filters?: TachyonStreamFilters;
 	onItem(item: NormalizedItem): void;
+	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
+	checkpoints?: CheckpointStore;
 	/** Something a retry cannot fix, after the stream started (e.g. the WebSocket key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
-	keepAlive?: KeepAliveOptions;
+	/** Keep-alive periods (tests shorten them); the probe is always a WebSocket protocol ping. */
+	keepAlive?: Pick<KeepAliveOptions, 'intervalMs' | 'timeoutMs'>;
 	backoff?: Partial<BackoffOptions>;
 	/** How long a new connection may stay silent before it counts as ready anyway. */
 	greetingWaitMs?: number;
 }
 
 /**
- * Keep-alive by application ping: the service doc confirms that Tachyon echoes every client message,
- * and an echo proves the service's own message loop is alive, where a protocol pong may come from a
- * proxy in front of it. Any frame counts as an answer, so the echo's exact shape does not matter.
+ * Keep-alive by WebSocket protocol ping (RFC 6455): every server answers it with a pong, where an
+ * echo of an application message is only promised by the newest service page; on a server that
+ * does not echo, an application ping would make every connection look dead after one period and
+ * reconnect (and reconcile) for nothing. Any frame or pong counts as an answer.
  */
-const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: PING_FRAME };
+const DEFAULT_KEEP_ALIVE_PERIODS = { intervalMs: 30_000, timeoutMs: 10_000 };
 const GREETING_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
 const RECONCILE_CONCURRENCY = 4;
@@ -49,7 +54,7 @@ const FRAME_EXCERPT_LENGTH = 160;
 export class TachyonStream {
 	private socket: ReconnectingSocket | null = null;
 	private closed = false;
-	private readonly tracker = new TransitionTracker();
+	private readonly tracker: TransitionTracker;
 	private readonly matches: (item: NormalizedItem) => boolean;
 	private readonly txIdFilter: ReadonlySet<string>;
 	private greetingReceived: (() => void) | null = null;
@@ -59,6 +64,7 @@ export class TachyonStream {
 	private readonly requests = new AbortController();
 
 	constructor(private readonly options: TachyonStreamOptions) {
+		this.tracker = new TransitionTracker({ checkpoints: options.checkpoints });
 		const statuses = new Set(options.filters?.statuses ?? []);
 		const chainIds = new Set(options.filters?.chainIds ?? []);
 		this.txIdFilter = new Set(options.filters?.txIds ?? []);
@@ -68,9 +74,15 @@ export class TachyonStream {
 			(chainIds.size === 0 || (item.chainId !== null && chainIds.has(item.chainId)));
 	}
 
+	/** The socket's counters (connections, reconnects), for tests and diagnostics; null before start. */
+	get socketStats(): ReconnectingSocket['stats'] | null {
+		return this.socket?.stats ?? null;
+	}
+
 	/**
 	 * Resolves once connected and greeted. Registers the WebSocket first when the credential has no
-	 * key; a refused key or JWT rejects here, so an activation fails at once with the reason.
+	 * key (with the dashboard JWT, else the API key); a refused key or JWT rejects here, so an
+	 * activation fails at once with the reason.
 	 */
 	async start(): Promise<void> {
 		const endpoint = await this.options.client.webSocketEndpoint();
@@ -81,7 +93,8 @@ export class TachyonStream {
 			headers: { 'x-ws-token': endpoint.key },
 			redact: this.options.client.redact,
 			logger: this.options.logger,
-			keepAlive: this.options.keepAlive ?? DEFAULT_KEEP_ALIVE,
+			// No pingFrame: ReconnectingSocket sends protocol pings and counts the pongs.
+			keepAlive: { ...DEFAULT_KEEP_ALIVE_PERIODS, ...this.options.keepAlive },
 			backoff: this.options.backoff,
 		});
 		this.socket.addListener({
@@ -106,7 +119,8 @@ export class TachyonStream {
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {
 		await this.awaitGreeting(connection);
-		if (connection.reconnected) await this.reconcile();
+		// After a drop, and at activation for the transactions an earlier activation left unfinished (checkpoints).
+		if (connection.reconnected || this.tracker.unfinishedIds().length > 0) await this.reconcile();
 	}
 
 	/**
@@ -181,7 +195,9 @@ export class TachyonStream {
 		this.greetingReceived?.();
 		this.socket?.fail(
 			new SocketFatalError(
-				this.options.client.redact(`Tachyon refused the WebSocket key ("${message}"). Check the credential's WebSocket Key, or its dashboard JWT if the key is registered on activation.`),
+				this.options.client.redact(
+					`Tachyon refused the WebSocket key ("${message}"). Check the credential's WebSocket Key, or, if the key is registered on activation, its API key or dashboard JWT.`,
+				),
 				'auth',
 			),
 		);

@@ -25,7 +25,7 @@ export class TachyonTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					"Uses the credential's WebSocket URL and Key when both are set; otherwise registers them on activation with the credential's dashboard JWT. Every transaction of the account is streamed.",
+					"Uses the credential's WebSocket Key when set; otherwise registers the WebSocket on activation, with the dashboard JWT if the credential has one, else with the API key. Every transaction of the account is streamed.",
 				name: 'connectionNotice',
 				type: 'notice',
 				default: '',

@@ -14,6 +14,29 @@ import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp 
 
 export const TACHYON_DEFAULT_BASE_URL = 'https://tachyon.rath.fi';
 
+// ---- hosts ----------------------------------------------------------------------------------
+
+/**
+ * The documented hosts and their WebSocket URLs. The newest pages use tachyon.rath.fi; the older
+ * pages and the SDK use api.tachyon.rath.fi (wss://api.tachyon.rath.fi/ws). Registration answers
+ * with its own `wsUrl`, which always wins; these are only for a stored WebSocket key without a URL.
+ */
+export const TACHYON_HOSTS = [
+	{ baseUrl: 'https://tachyon.rath.fi', wsUrl: 'wss://tachyon.rath.fi/ws', source: 'newest docs' },
+	{ baseUrl: 'https://api.tachyon.rath.fi', wsUrl: 'wss://api.tachyon.rath.fi/ws', source: 'older docs and the SDK' },
+] as const;
+
+/** The credential's `baseUrl` value that means "use Custom Base URL". */
+export const TACHYON_CUSTOM_HOST = 'custom';
+
+/** The WebSocket URL of a REST origin: the documented one for a documented host, else ws(s)://<origin>/ws. */
+export function webSocketUrlFor(baseUrl: string): string {
+	const origin = baseUrl.replace(/\/+$/, '');
+	const documented = TACHYON_HOSTS.find((host) => host.baseUrl === origin.toLowerCase());
+	if (documented) return documented.wsUrl;
+	return `${origin.replace(/^http(s?):\/\//i, 'ws$1://')}/ws`;
+}
+
 // ---- status table -------------------------------------------------------------------------
 
 export const TACHYON_PHASES = new PhaseTable({
@@ -133,7 +156,12 @@ export type ClassifiedFrame =
 	| { kind: 'unauthorized'; message: string }
 	| { kind: 'unknown'; reason: string };
 
-/** Client → server keep-alive and greeting probe. Tachyon echoes any client message (service doc). */
+/**
+ * Client → server greeting probe, sent once per connection: the newest service page says Tachyon
+ * echoes any client message, so the echo tells a connected socket from one about to be refused.
+ * A server that does not echo is taken as ready after the greeting wait. Liveness is not tied to it:
+ * the keep-alive uses WebSocket protocol pings (see TachyonStream).
+ */
 export const PING_FRAME = { type: 'ping' } as const;
 
 const UNAUTHORIZED = /unauthori[sz]ed/i;
@@ -250,6 +278,24 @@ const wholeAmount = (label: string) =>
 const numberFrom = (schema: z.ZodNumber) =>
 	z.preprocess((value) => (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value), schema);
 
+const hex32 = (label: string) => z.string({ required_error: `${label} is required`, invalid_type_error: `${label} must be a hex string` }).regex(/^0x[0-9a-fA-F]{1,64}$/, `${label} must be hex starting with 0x (at most 32 bytes)`);
+
+/**
+ * One EIP-7702 authorization tuple, as the EIP-7702 feature page lists it: chainId, address, nonce,
+ * r, s, yParity. Numbers typed as text are read as numbers; nothing else is accepted, so a typo is
+ * caught before Tachyon signs and pays for a transaction that would revert.
+ */
+const authorizationSchema = z
+	.object({
+		chainId: numberFrom(z.number({ required_error: 'authorization chainId is required', invalid_type_error: 'authorization chainId must be a number' }).int().nonnegative('authorization chainId cannot be negative')),
+		address: z.string({ required_error: 'authorization address is required' }).regex(/^0x[0-9a-fA-F]{40}$/, 'authorization address must be a 0x-prefixed 20-byte hex address'),
+		nonce: numberFrom(z.number({ required_error: 'authorization nonce is required', invalid_type_error: 'authorization nonce must be a number' }).int('authorization nonce must be a whole number').nonnegative('authorization nonce cannot be negative')),
+		r: hex32('authorization r'),
+		s: hex32('authorization s'),
+		yParity: numberFrom(z.number({ required_error: 'authorization yParity is required', invalid_type_error: 'authorization yParity must be 0 or 1' }).int('authorization yParity must be 0 or 1').min(0, 'authorization yParity must be 0 or 1').max(1, 'authorization yParity must be 0 or 1')),
+	})
+	.strict();
+
 /**
  * POST /api/submit-tx body (A.4). `to` is hex on EVM chains but base58 on Solana and a named account
  * on NEAR, so only a 0x-prefixed address is checked for hex. `callData` is hex (`0x` for none).
@@ -282,6 +328,9 @@ export const submitTxRequestSchema = z
 		retries: numberFrom(z.number({ invalid_type_error: 'Retries must be a number' }).int('Retries must be a whole number').nonnegative('Retries cannot be negative')).optional(),
 		shouldBatchInMulticall: z.boolean().optional(),
 		transactionType: z.string().trim().min(1, 'Transaction Type cannot be empty').optional(),
+		isAuthenticatedTx: z.boolean({ invalid_type_error: 'Is Authenticated Transaction must be true or false' }).optional(),
+		derivationPath: z.string().trim().min(1, 'Derivation Path cannot be empty').regex(/^\S+$/, 'Derivation Path cannot contain spaces').optional(),
+		authorizationList: z.array(authorizationSchema, { invalid_type_error: 'Authorization List must be a JSON array of authorizations' }).min(1, 'Authorization List is empty: leave it out, or give at least one authorization').optional(),
 	})
 	.strict()
 	.superRefine((request, context) => {
@@ -302,6 +351,37 @@ export function parseSubmitTxRequest(input: Record<string, unknown>): ParsedSubm
 	const parsed = submitTxRequestSchema.safeParse(input);
 	if (parsed.success) return { ok: true, request: parsed.data };
 	const issue = parsed.error.issues[0];
-	if (issue?.code === z.ZodIssueCode.unrecognized_keys) return { ok: false, message: `Unknown field(s): ${issue.keys.join(', ')}` };
-	return { ok: false, message: issue?.message ?? 'Invalid transaction' };
+	if (issue?.code === z.ZodIssueCode.unrecognized_keys) return { ok: false, message: `Unknown field(s)${where(issue.path)}: ${issue.keys.join(', ')}` };
+	return { ok: false, message: `${issue?.message ?? 'Invalid transaction'}${issue && issue.path[0] === 'authorizationList' ? where(issue.path) : ''}` };
+}
+
+/** " (authorizationList[0])" for an issue inside the list, so the user knows which entry. */
+function where(path: Array<string | number>): string {
+	if (path[0] !== 'authorizationList' || typeof path[1] !== 'number') return '';
+	return ` (authorizationList[${path[1]}])`;
+}
+
+// ---- submit-tx-sync ---------------------------------------------------------------------------
+
+/** The server holds POST /api/submit-tx-sync open at most this long (relay-tx-sync page: 1000–120000 ms). */
+export const SYNC_TIMEOUT_MIN_MS = 1_000;
+export const SYNC_TIMEOUT_MAX_MS = 120_000;
+
+export interface SubmitTxSyncOptions {
+	timeoutMs: number;
+	includeReceipt?: boolean;
+	includeRevertInfo?: boolean;
+}
+
+/** The submit-tx-sync body: the checked submit-tx request under `tx`, and the wait settings. */
+export function submitTxSyncBody(request: SubmitTxRequest, options: SubmitTxSyncOptions): Record<string, unknown> {
+	if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < SYNC_TIMEOUT_MIN_MS || options.timeoutMs > SYNC_TIMEOUT_MAX_MS) {
+		throw new RangeError(`The server-side wait must be between ${SYNC_TIMEOUT_MIN_MS / 1000} and ${SYNC_TIMEOUT_MAX_MS / 1000} seconds`);
+	}
+	return {
+		tx: request,
+		timeoutMs: options.timeoutMs,
+		...(options.includeReceipt ? { includeReceipt: true } : {}),
+		...(options.includeRevertInfo ? { includeRevertInfo: true } : {}),
+	};
 }

@@ -70,3 +70,19 @@ export function readTxId(node: INode, value: unknown, itemIndex?: number): strin
 	}
 	return txId;
 }
+
+/**
+ * The Authorization List parameter: JSON text, or the array an expression gives. Only parsed here;
+ * the tuples are checked with the rest of the relay request (protocol.ts), before anything is sent.
+ */
+export function readAuthorizationList(node: INode, value: unknown, itemIndex?: number): unknown {
+	if (typeof value !== 'string') return value;
+	try {
+		return JSON.parse(value) as unknown;
+	} catch {
+		throw new NodeOperationError(node, 'Authorization List is not valid JSON', {
+			itemIndex,
+			description: 'Give a JSON array, e.g. [{"chainId": 8453, "address": "0x…", "nonce": 0, "r": "0x…", "s": "0x…", "yParity": 0}]. Nothing was sent to Tachyon.',
+		});
+	}
+}
