@@ -59,7 +59,7 @@ describe('submitProof', () => {
 	test('submits a groth16 proof with its full VK and returns the job', async () => {
 		const result = await run(submitParameters({ options: { chainId: 84532 } }));
 		expect(result.error).toBeUndefined();
-		expect(result.items).toEqual([{ jobId: expect.any(String), optimisticVerify: 'success', proofType: 'groth16' }]);
+		expect(result.items).toEqual([{ jobId: expect.any(String), optimisticVerify: 'success', proofType: 'groth16', chainId: 84532 }]);
 		const job = emulator.getJob(result.items[0].jobId as string);
 		expect(job).toMatchObject({ status: 'Queued', proofType: 'groth16', chainId: 84532 });
 	});

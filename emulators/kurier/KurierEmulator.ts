@@ -30,6 +30,19 @@ export const KURIER_STATUS_SEQUENCE_WITH_CHAIN = [
 	'AggregationPending',
 	'Aggregated',
 ] as const;
+/**
+ * The documented order with `Finalized` before aggregation (kurier.md §5, statusIds 4, 5, 6): the flow
+ * for `subscriptionEndsAtFinalized`, where the socket goes quiet for the job after `Finalized`.
+ */
+export const KURIER_STATUS_SEQUENCE_WITH_CHAIN_AND_FINALIZED = [
+	'Queued',
+	'Valid',
+	'Submitted',
+	'IncludedInBlock',
+	'Finalized',
+	'AggregationPending',
+	'Aggregated',
+] as const;
 /** A proof that failed optimistic verification still shows `Valid` once, then fails (emulator choice). */
 const STATUS_SEQUENCE_FAILING = ['Queued', 'Valid', 'Failed'] as const;
 
@@ -56,7 +69,23 @@ export interface KurierEmulatorOptions {
 	stepMs?: number;
 	/** Default 10, the documented per-key limit. */
 	maxConnectionsPerKey?: number;
+	/**
+	 * Kurier's blog: "When a job reaches a final state (Finalized, Aggregated, or Failed), the
+	 * subscription is automatically cleaned up". true: a chain job goes through `Finalized` and then
+	 * no socket (per-job or subscribe-all) hears of it again; REST still knows. Default false.
+	 */
+	subscriptionEndsAtFinalized?: boolean;
+	/** Close code when the key's connection limit is reached: 1013 (default) or 1008 ("policy violation"). */
+	connectionLimitCloseCode?: 1008 | 1013;
+	/** Whether job status (REST and frames) carries `submissionMode`; no source shows it. Default false. */
+	reportSubmissionMode?: boolean;
+	/** `GET /jobs` (workshop knowledge base only): `off` (404, default), `on`, or `unauthorized` (401 for every key). */
+	jobListing?: JobListingMode;
+	/** What `GET /status` lists; default the live testnet list (kurier.md §3.4). */
+	supportedProofs?: readonly string[];
 }
+
+export type JobListingMode = 'off' | 'on' | 'unauthorized';
 
 /** The REST job-status shape (kurier.md §3.3). */
 export interface EmulatedJob {
@@ -67,6 +96,8 @@ export interface EmulatedJob {
 	chainId: number | null;
 	createdAt: string;
 	updatedAt: string;
+	/** Only with `reportSubmissionMode` (REST and frames). */
+	submissionMode?: string;
 	txHash: string | null;
 	blockHash: string | null;
 	txExplorerUrl?: string | null;
@@ -89,6 +120,7 @@ const DEFAULT_API_KEY = 'kurier-test-key';
 const DEFAULT_MAX_CONNECTIONS_PER_KEY = 10;
 const API_PREFIX = '/api/v1/';
 const WS_PATH = '/api/v1/ws';
+/** The live testnet `/status` list (kurier.md §3.4): mainnet has no `ezkl`, neither has `tee`. */
 const SUPPORTED_PROOF_TYPES = [
 	'groth16',
 	'plonky2',
@@ -98,7 +130,6 @@ const SUPPORTED_PROOF_TYPES = [
 	'sp1',
 	'ultrahonk',
 	'ezkl',
-	'tee',
 ] as const;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EXPLORER_BASE_URL = 'https://zkverify-testnet.subscan.io';
@@ -125,6 +156,9 @@ interface JobRecord {
 	/** Index of `job.status` in `sequence`. */
 	position: number;
 	autoStepTimer?: NodeJS.Timeout;
+	submissionMode: 'attestation' | 'direct';
+	/** No socket hears of this job any more (`subscriptionEndsAtFinalized`). */
+	silenced: boolean;
 }
 
 interface ClientConnection {
@@ -148,6 +182,7 @@ interface SubmitProofRequest {
 	proof: unknown;
 	vk: unknown;
 	chainId: number | null;
+	submissionMode: 'attestation' | 'direct';
 }
 export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	readonly restBaseUrl: string;
@@ -169,6 +204,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	private nextAggregationId = FIRST_AGGREGATION_ID;
 	private answerPings = true;
 	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
+	private subscriptionEndsAtFinalized: boolean;
+	private readonly connectionLimitCloseCode: 1008 | 1013;
+	private reportSubmissionMode: boolean;
+	private jobListing: JobListingMode;
+	private supportedProofs: readonly string[] | 'error';
 
 	static async start(options: KurierEmulatorOptions = {}): Promise<KurierEmulator> {
 		return new KurierEmulator(await EmulatorServer.listen(options.port), options);
@@ -181,6 +221,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_API_KEY]);
 		this.maxConnectionsPerKey = options.maxConnectionsPerKey ?? DEFAULT_MAX_CONNECTIONS_PER_KEY;
+		this.subscriptionEndsAtFinalized = options.subscriptionEndsAtFinalized ?? false;
+		this.connectionLimitCloseCode = options.connectionLimitCloseCode ?? 1013;
+		this.reportSubmissionMode = options.reportSubmissionMode ?? false;
+		this.jobListing = options.jobListing ?? 'off';
+		this.supportedProofs = options.supportedProofs ?? SUPPORTED_PROOF_TYPES;
 	}
 
 	// ----- jobs -----------------------------------------------------------------------------------
@@ -188,15 +233,18 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** Creates a Queued job owned by `apiKey` and announces it to that key's subscribe-all sockets. */
 	createJob(
 		apiKey: string,
-		init: { proofType?: string; chainId?: number | null; willFail?: boolean } = {},
+		init: { proofType?: string; chainId?: number | null; willFail?: boolean; submissionMode?: 'attestation' | 'direct' } = {},
 	): EmulatedJob {
 		if (!this.apiKeys.has(apiKey)) throw new Error('KurierEmulator.createJob: unknown API key');
 		const now = new Date().toISOString();
 		const chainId = init.chainId ?? null;
+		const submissionMode = init.submissionMode ?? 'attestation';
 		const record: JobRecord = {
 			ownerKey: apiKey,
-			sequence: statusSequence(chainId, init.willFail === true),
+			sequence: statusSequence(chainId, init.willFail === true, submissionMode, this.subscriptionEndsAtFinalized),
 			position: 0,
+			submissionMode,
+			silenced: false,
 			job: {
 				jobId: randomUUID(),
 				status: 'Queued',
@@ -218,7 +266,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		this.jobs.set(record.job.jobId, record);
 		this.broadcastStatus(record);
 		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.job.jobId));
-		return structuredClone(record.job);
+		return this.publicJob(record);
 	}
 
 	/** Moves the job one status forward and broadcasts it; a job already final is left alone. */
@@ -229,8 +277,9 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 			this.applyStatus(record.job, record.sequence[record.position]);
 			this.broadcastStatus(record);
 			if (isFinal(record)) this.finishJob(record);
+			else if (this.subscriptionEndsAtFinalized && record.job.status === 'Finalized') this.silence(record);
 		}
-		return structuredClone(record.job);
+		return this.publicJob(record);
 	}
 
 	advanceToEnd(jobId: string): EmulatedJob {
@@ -242,7 +291,20 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** A snapshot: later status changes do not alter the returned object. */
 	getJob(jobId: string): EmulatedJob | undefined {
 		const record = this.jobs.get(jobId);
-		return record ? structuredClone(record.job) : undefined;
+		return record ? this.publicJob(record) : undefined;
+	}
+
+	/** What REST and frames show of a job (a snapshot). */
+	private publicJob(record: JobRecord): EmulatedJob {
+		const job = structuredClone(record.job);
+		if (this.reportSubmissionMode) job.submissionMode = record.submissionMode;
+		return job;
+	}
+
+	/** The blog's "subscription is automatically cleaned up" at Finalized, for a job that is not done. */
+	private silence(record: JobRecord): void {
+		record.silenced = true;
+		for (const client of this.clients) client.subscribedJobs.delete(record.job.jobId);
 	}
 
 	// ----- fault injection ------------------------------------------------------------------------
@@ -260,6 +322,45 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** The next `count` subscribe / subscribe-all / unsubscribe messages get a RATE_LIMITED error instead. */
 	rateLimitNextSubscribes(count: number, retryAfterSeconds: number): void {
 		this.rateLimit = { remaining: count, retryAfterSeconds };
+	}
+
+	setSubscriptionEndsAtFinalized(on: boolean): void {
+		this.subscriptionEndsAtFinalized = on;
+	}
+
+	setReportSubmissionMode(on: boolean): void {
+		this.reportSubmissionMode = on;
+	}
+
+	setJobListing(mode: JobListingMode): void {
+		this.jobListing = mode;
+	}
+
+	/** What `GET /status` lists, or `error` for a 500 answer. */
+	setSupportedProofs(list: readonly string[] | 'error'): void {
+		this.supportedProofs = list;
+	}
+
+	/**
+	 * Ends every open connection as the 24 h lifetime would (kurier-websocket-source.txt names the
+	 * limit, no source how it is enforced): by default close 1008 "Connection lifetime exceeded";
+	 * `errorFrame` sends `{type:"error",code:"CONNECTION_LIFETIME_EXCEEDED"}` first and closes with
+	 * `reason` (empty by default then).
+	 */
+	expireConnections(options: { code?: number; reason?: string; errorFrame?: boolean } = {}): void {
+		const errorFrame = options.errorFrame === true;
+		const reason = options.reason ?? (errorFrame ? '' : 'Connection lifetime exceeded');
+		for (const client of this.clients) {
+			if (client.socket.readyState !== client.socket.OPEN) continue;
+			if (errorFrame) sendError(client.socket, 'CONNECTION_LIFETIME_EXCEEDED', 'Maximum connection lifetime of 24 hours reached');
+			client.socket.close(options.code ?? 1008, reason);
+		}
+	}
+
+	/** The key stops working: its open sockets are closed 1008 "Unauthorized" and new ones refused. */
+	revokeKey(apiKey: string): void {
+		(this.apiKeys as Set<string>).delete(apiKey);
+		for (const client of this.clients) if (client.apiKey === apiKey) client.socket.close(1008, 'Unauthorized');
 	}
 
 	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
@@ -318,8 +419,9 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const { job } = record;
 		const frame = JSON.stringify({
 			type: 'job-status-update',
-			data: { ...job, event: toEventName(job.status) },
+			data: { ...this.publicJob(record), event: toEventName(job.status) },
 		});
+		if (record.silenced) return;
 		for (const client of this.clients) {
 			const interested = client.subscribedAll || client.subscribedJobs.has(job.jobId);
 			if (client.apiKey === record.ownerKey && interested) sendText(client.socket, frame);
@@ -334,7 +436,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const [name, ...params] = segments;
 		switch (`${req.method} ${name}/${params.length}`) {
 			case 'GET status/0':
-				return ok(this.serviceStatus());
+				return this.serviceStatus();
 			case 'GET version/0':
 				return ok(VERSION_INFO);
 			case 'POST register-vk/1':
@@ -347,6 +449,8 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 				);
 			case 'GET job-status/2':
 				return this.authorized(params[0], (apiKey) => this.jobStatus(apiKey, params[1]));
+			case 'GET jobs/0':
+				return this.listJobs(parseRequestUrl(req.url)?.searchParams ?? new URLSearchParams());
 			default:
 				return routeNotFound();
 		}
@@ -363,16 +467,42 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		};
 	}
 
-	private serviceStatus(): object {
+	/**
+	 * `GET /jobs?apiKey=…` with `status`, `createdAfter`, `createdBefore`, `page`, `pageSize` (the
+	 * workshop knowledge base names the filters, not the auth or the body; this is one guess).
+	 */
+	private listJobs(query: URLSearchParams): Reply {
+		if (this.jobListing === 'off') return routeNotFound();
+		const apiKey = query.get('apiKey') ?? '';
+		if (this.jobListing === 'unauthorized' || !this.apiKeys.has(apiKey)) {
+			return { status: 401, body: fastifyError(401, 'UNAUTHORIZED', 'Unauthorized or disabled API key') };
+		}
+		const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
+		const pageSize = Math.min(100, Math.max(1, Number(query.get('pageSize') ?? 20) || 20));
+		const after = Date.parse(query.get('createdAfter') ?? '');
+		const before = Date.parse(query.get('createdBefore') ?? '');
+		const status = query.get('status');
+		const matching = [...this.jobs.values()]
+			.filter((record) => record.ownerKey === apiKey)
+			.filter((record) => Number.isNaN(after) || Date.parse(record.job.createdAt) > after)
+			.filter((record) => Number.isNaN(before) || Date.parse(record.job.createdAt) < before)
+			.filter((record) => !status || record.job.status === status)
+			.map((record) => this.publicJob(record));
+		const jobs = matching.slice((page - 1) * pageSize, page * pageSize);
+		return ok({ jobs, page, pageSize, total: matching.length });
+	}
+
+	private serviceStatus(): Reply {
+		if (this.supportedProofs === 'error') return { status: 500, body: fastifyError(500, 'INTERNAL_ERROR', 'Chain status unavailable') };
 		const now = Date.now();
-		return {
+		return ok({
 			chainStatus: {
 				latestBlockNumber: FIRST_BLOCK_NUMBER + Math.floor((now - this.startedAt) / BLOCK_TIME_MS),
 				latestBlockTimestamp: Math.floor(now / 1000),
 			},
-			supportedProofs: [...SUPPORTED_PROOF_TYPES],
+			supportedProofs: [...this.supportedProofs],
 			averageOptimisticVerificationTimeSeconds: 1.2,
-		};
+		});
 	}
 
 	private registerVk(apiKey: string, body: unknown): Reply {
@@ -399,7 +529,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	private submitProof(apiKey: string, body: unknown): Reply {
 		const request = validateSubmitProofBody(body);
 		if (!request.ok) return validationError(request.message);
-		const { proofType, vkRegistered, proof, vk, chainId } = request.value;
+		const { proofType, vkRegistered, proof, vk, chainId, submissionMode } = request.value;
 		if (vkRegistered && !(typeof vk === 'string' && this.registeredVksOf(apiKey).has(vk))) {
 			return {
 				status: 400,
@@ -412,7 +542,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		}
 		// The emulator's stand-in for a proof that does not verify.
 		const willFail = JSON.stringify(proof).includes('invalid');
-		const job = this.createJob(apiKey, { proofType, chainId, willFail });
+		const job = this.createJob(apiKey, { proofType, chainId, willFail, submissionMode });
 		return ok({ jobId: job.jobId, optimisticVerify: willFail ? 'failed' : 'success' });
 	}
 
@@ -423,7 +553,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const record = this.ownedJob(apiKey, jobId);
 		if (!record) return { status: 404, body: fastifyError(404, 'JOB_NOT_FOUND', 'Job not found') };
 		// Snapshot now: with a REST delay the job may move on before the reply is written.
-		return ok(structuredClone(record.job));
+		return ok(this.publicJob(record));
 	}
 
 	private registeredVksOf(apiKey: string): Set<string> {
@@ -466,7 +596,8 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 				message: 'Too many connections for this API key',
 				retryAfterSeconds: CONNECTION_LIMIT_RETRY_AFTER_SECONDS,
 			});
-			socket.close(1013, 'Try Again Later');
+			if (this.connectionLimitCloseCode === 1008) socket.close(1008, 'Connection limit exceeded');
+			else socket.close(1013, 'Try Again Later');
 			return;
 		}
 		const client: ClientConnection = { socket, apiKey, subscribedJobs: new Set(), subscribedAll: false };
@@ -547,7 +678,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 			return;
 		}
 		// A final job will never change again, so there is nothing to keep a subscription for.
-		if (!isFinal(record)) client.subscribedJobs.add(jobId);
+		if (!isFinal(record) && !record.silenced) client.subscribedJobs.add(jobId);
 		sendJson(client.socket, { type: 'subscribed', jobId });
 	}
 
@@ -564,9 +695,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 // ----- helpers ------------------------------------------------------------------------------------
 
 
-function statusSequence(chainId: number | null, willFail: boolean): readonly KurierStatus[] {
+function statusSequence(chainId: number | null, willFail: boolean, submissionMode: 'attestation' | 'direct', finalizedFirst: boolean): readonly KurierStatus[] {
 	if (willFail) return STATUS_SEQUENCE_FAILING;
-	return chainId === null ? KURIER_STATUS_SEQUENCE_NO_CHAIN : KURIER_STATUS_SEQUENCE_WITH_CHAIN;
+	// Direct submissions get no aggregation (workshop knowledge base, kurier.direct.yaml).
+	if (chainId === null || submissionMode === 'direct') return KURIER_STATUS_SEQUENCE_NO_CHAIN;
+	return finalizedFirst ? KURIER_STATUS_SEQUENCE_WITH_CHAIN_AND_FINALIZED : KURIER_STATUS_SEQUENCE_WITH_CHAIN;
 }
 
 function isFinal(record: JobRecord): boolean {
@@ -687,6 +820,20 @@ function missingProperty(object: Record<string, unknown>, keys: string[]): strin
 	return keys.find((key) => object[key] === undefined || object[key] === null);
 }
 
+/**
+ * The shapes the official tutorial sends: UltraHonk `publicSignals` an array (one entry per line of
+ * the public inputs file), RISC Zero / SP1 `proof` the hex string `proof.proof` of proof.json.
+ */
+function validateProofShape(proofType: string, proofData: Record<string, unknown>): { ok: false; message: string } | null {
+	if (proofType === 'ultrahonk' && proofData.publicSignals !== undefined && !Array.isArray(proofData.publicSignals)) {
+		return invalid('body/proofData/publicSignals must be array');
+	}
+	if ((proofType === 'risc0' || proofType === 'sp1') && typeof proofData.proof !== 'string') {
+		return invalid('body/proofData/proof must be string');
+	}
+	return null;
+}
+
 function validateProofType(value: unknown): Validated<string> {
 	if (typeof value !== 'string') return invalid('body/proofType must be string');
 	if (!(SUPPORTED_PROOF_TYPES as readonly string[]).includes(value)) {
@@ -715,7 +862,7 @@ function validateSubmitProofBody(body: unknown): Validated<SubmitProofRequest> {
 	if (missing) return invalid(`body must have required property '${missing}'`);
 	const proofType = validateProofType(body.proofType);
 	if (!proofType.ok) return proofType;
-	const { vkRegistered, proofData, proofOptions, chainId } = body;
+	const { vkRegistered, proofData, proofOptions, chainId, submissionMode } = body;
 	if (typeof vkRegistered !== 'boolean') return invalid('body/vkRegistered must be boolean');
 	if (!isRecord(proofData)) return invalid('body/proofData must be object');
 	const missingProofField = missingProperty(proofData, ['proof', 'vk']);
@@ -723,6 +870,12 @@ function validateSubmitProofBody(body: unknown): Validated<SubmitProofRequest> {
 	if (proofOptions !== undefined && !isRecord(proofOptions)) return invalid('body/proofOptions must be object');
 	const chainIdOk = chainId === undefined || chainId === null || Number.isInteger(chainId);
 	if (!chainIdOk) return invalid('body/chainId must be integer');
+	const shape = validateProofShape(proofType.value, proofData);
+	if (shape) return shape;
+	if (submissionMode !== undefined && submissionMode !== 'attestation' && submissionMode !== 'direct') {
+		return invalid('body/submissionMode must be equal to one of the allowed values: attestation, direct');
+	}
+	if (submissionMode === 'direct' && typeof chainId !== 'number') return invalid('body/chainId is required with submissionMode direct');
 	return {
 		ok: true,
 		value: {
@@ -731,6 +884,7 @@ function validateSubmitProofBody(body: unknown): Validated<SubmitProofRequest> {
 			proof: proofData.proof,
 			vk: proofData.vk,
 			chainId: typeof chainId === 'number' ? chainId : null,
+			submissionMode: submissionMode === 'direct' ? 'direct' : 'attestation',
 		},
 	};
 }

@@ -1,17 +1,24 @@
 import { NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	ILoadOptionsFunctions,
+	INodeExecutionData,
+	INodeProperties,
+	INodePropertyOptions,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 
 import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import type { KurierApiClient } from './KurierApiClient';
-import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
-import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions } from './proofInput';
-import { KURIER_PROOF_TYPES, normalizeKurierJob } from './protocol';
-import type { SubmitProofRequest } from './protocol';
+import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, kurierProofTypeOptions, readJobId } from './kurierNodeCommon';
+import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions, shapeProofParts, shapeVk } from './proofInput';
+import { normalizeKurierJob } from './protocol';
+import type { KurierSubmissionMode, SubmitProofRequest } from './protocol';
 import { waitForKurierJob } from './waitForJob';
 
 const show = (operation: string[], extra: Record<string, string[]> = {}) => ({ displayOptions: { show: { operation, ...extra } } });
-
-const proofTypeOptions = KURIER_PROOF_TYPES.map((type) => ({ name: type, value: type }));
 
 const properties: INodeProperties[] = [
 	{
@@ -32,9 +39,10 @@ const properties: INodeProperties[] = [
 		displayName: 'Proof Type',
 		name: 'proofType',
 		type: 'options',
-		options: proofTypeOptions,
+		// The list comes from the service's GET /status (the built-in list when it cannot be read).
+		typeOptions: { loadOptionsMethod: 'getProofTypes' },
 		default: 'groth16',
-		description: 'The proof system that produced the proof, e.g. groth16 for snarkjs/circom, ultraplonk for Noir, risc0 for RISC Zero',
+		description: 'The proof system that produced the proof, e.g. groth16 for snarkjs/circom, ultrahonk or ultraplonk for Noir, risc0 for RISC Zero. The list is what Kurier accepts now.',
 		...show(['submitProof', 'registerVk']),
 	},
 	{
@@ -42,7 +50,8 @@ const properties: INodeProperties[] = [
 		name: 'proofOptions',
 		type: 'json',
 		default: '{}',
-		description: 'A JSON object of options for the proof type, e.g. {"library":"snarkjs","curve":"bn128"} for groth16, {"numberOfPublicInputs":1} for ultraplonk. {} for none.',
+		description:
+			'A JSON object of options for the proof type, e.g. {"library":"snarkjs","curve":"bn128"} for groth16, {"numberOfPublicInputs":1} for ultraplonk, {"version":"V2_1"} for risc0. UltraHonk: {"variant":"Plain"} or {"variant":"ZK"}, plus {"version":"V0_84"}, "V3_0" or "Legacy" to match your bb version where Kurier asks for it; {} for none.',
 		...show(['submitProof', 'registerVk']),
 	},
 	{
@@ -194,6 +203,19 @@ const properties: INodeProperties[] = [
 				displayOptions: { show: { '/operation': ['submitProof'] } },
 			},
 			{
+				displayName: 'Submission Mode',
+				name: 'jobSubmissionMode',
+				type: 'options',
+				options: [
+					{ name: 'From the Job', value: 'fromJob', description: 'Kurier\'s own submissionMode field where its job status has one; else Attestation' },
+					{ name: 'Attestation', value: 'attestation', description: 'With a destination chain the job ends at Aggregated' },
+					{ name: 'Direct', value: 'direct', description: 'No aggregation: the job ends at Finalized even with a destination chain' },
+				],
+				default: 'fromJob',
+				description: 'How the job was submitted. Kurier\'s job status may not say, so for a job submitted with Submission Mode Direct, choose Direct (or map {{ $json.submissionMode }} from Submit Proof) so the wait ends at Finalized.',
+				displayOptions: { show: { '/operation': ['waitForJob'] } },
+			},
+			{
 				displayName: 'Poll Interval (Seconds)',
 				name: 'pollIntervalSeconds',
 				type: 'number',
@@ -222,7 +244,14 @@ export class Kurier implements INodeType {
 		properties,
 	};
 
-	methods = { credentialTest: { [KURIER_CREDENTIAL_TEST]: kurierApiCredentialTest } };
+	methods = {
+		credentialTest: { [KURIER_CREDENTIAL_TEST]: kurierApiCredentialTest },
+		loadOptions: {
+			async getProofTypes(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
+				return await kurierProofTypeOptions(this);
+			},
+		},
+	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const client = await kurierClientFor(this);
@@ -257,7 +286,7 @@ async function submitProof(context: IExecuteFunctions, client: KurierApiClient, 
 	const proofOptions = proofOptionsOf(context, itemIndex);
 	const vkMode = context.getNodeParameter('vkMode', itemIndex) as 'inline' | 'hash' | 'registerFirst';
 	const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const { proof, publicSignals } = await readProof(context, itemIndex);
+	const { proof, publicSignals } = shapeProofParts(proofType, await readProof(context, itemIndex));
 
 	let vk: unknown;
 	let registration: IDataObject = {};
@@ -265,7 +294,7 @@ async function submitProof(context: IExecuteFunctions, client: KurierApiClient, 
 		vk = String(context.getNodeParameter('vkHash', itemIndex) ?? '').trim();
 		if (!vk) throw new NodeOperationError(context.getNode(), 'No VK hash given', { itemIndex, description: 'Enter the vkHash that Register VK returned, or choose "Send Full VK".' });
 	} else {
-		vk = await readVk(context, itemIndex);
+		vk = shapeVk(proofType, await readVk(context, itemIndex));
 		if (vkMode === 'registerFirst') {
 			const { vkHash, alreadyRegistered } = await client.registerVk({ proofType, proofOptions, vk });
 			vk = vkHash;
@@ -284,17 +313,23 @@ async function submitProof(context: IExecuteFunctions, client: KurierApiClient, 
 	if (typeof options.submissionMode === 'string') request.submissionMode = options.submissionMode;
 
 	const response = await client.submitProof(request);
+	// What was asked for travels with the job, so Wait for Job can map {{ $json.submissionMode }}.
+	const asked: IDataObject = {};
+	if (request.chainId !== undefined) asked.chainId = request.chainId;
+	if (request.submissionMode !== undefined) asked.submissionMode = request.submissionMode;
 	if (response.optimisticVerify !== 'success' && options.failOnRejectedProof !== false) {
 		throw new NodeOperationError(context.getNode(), `Kurier's optimistic verification rejected the proof (job ${response.jobId})`, {
 			itemIndex,
 			description: `optimisticVerify: ${response.optimisticVerify}${response.error ? `, ${response.error}` : ''}. Check the proof type, proof options and that proof, public signals and VK belong together. Turn off "Fail If Optimistic Verification Fails" to output the job instead.`,
 		});
 	}
-	return { ...response, proofType, ...registration } as IDataObject;
+	return { ...response, proofType, ...asked, ...registration } as IDataObject;
 }
 
 async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, itemIndex: number): Promise<IDataObject> {
 	const jobId = jobIdOf(context, itemIndex);
+	const mode = (context.getNodeParameter('options', itemIndex, {}) as IDataObject).jobSubmissionMode;
+	const submissionMode: KurierSubmissionMode | undefined = mode === 'direct' || mode === 'attestation' ? mode : undefined;
 	return await runWaitOperation(context, itemIndex, {
 		defaultTimeoutSeconds: 600,
 		defaultPollIntervalSeconds: 15,
@@ -302,7 +337,7 @@ async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, i
 		failParameterLabel: 'Fail If the Job Failed',
 		subject: `Kurier job ${jobId}`,
 		timeoutHint: 'use the Kurier Trigger to react when the job moves on',
-		wait: async (timing) => await waitForKurierJob({ client, jobId, logger: context.logger, ...timing }),
+		wait: async (timing) => await waitForKurierJob({ client, jobId, submissionMode, logger: context.logger, ...timing }),
 	});
 }
 

@@ -9,6 +9,8 @@ import type { KurierEnvironment, KurierJobStatus, RegisterVkRequest, SubmitProof
 import {
 	KURIER_ENVIRONMENTS,
 	jobStatusSchema,
+	parseJobsPage,
+	serviceStatusSchema,
 	registerVkResponseSchema,
 	submitProofResponseSchema,
 	vkAlreadyRegisteredSchema,
@@ -76,6 +78,30 @@ export class KurierApiClient {
 	async getJobStatus(jobId: string, signal?: AbortSignal): Promise<KurierJobStatus> {
 		const response = await this.call('GET', `job-status/{key}/${encodeURIComponent(jobId)}`, `Reading the status of job ${jobId}`, undefined, signal);
 		return this.expect(response, jobStatusSchema, `Reading the status of job ${jobId}`);
+	}
+
+	/** `GET /status` (no key): the proof types the service accepts now. */
+	async getSupportedProofTypes(signal?: AbortSignal): Promise<string[]> {
+		const response = await requestJson({ method: 'GET', url: `${this.connection.restBaseUrl}/status`, timeoutMs: this.timeoutMs, signal }, this.redact);
+		return this.expect(response, serviceStatusSchema, 'Reading the service status').supportedProofs;
+	}
+
+	/**
+	 * One page of `GET /jobs?apiKey=…` (only a workshop knowledge base names this listing, with the
+	 * filters `createdAfter`, `status`, `page`, `pageSize`; the key travels as on the WebSocket).
+	 * `unavailable` when the service does not offer it to this key (404, 401, 403, 405, 501, or an
+	 * answer that is not a job list), so the caller can go on without it.
+	 */
+	async listJobs(query: { createdAfter?: string; status?: string; page: number; pageSize: number }, signal?: AbortSignal): Promise<{ jobs: KurierJobStatus[]; hasMore: boolean } | 'unavailable'> {
+		const params = new URLSearchParams();
+		if (query.createdAfter) params.set('createdAfter', query.createdAfter);
+		if (query.status) params.set('status', query.status);
+		params.set('page', String(query.page));
+		params.set('pageSize', String(query.pageSize));
+		const response = await this.call('GET', `jobs?apiKey={key}&${params.toString()}`, 'Listing the jobs', undefined, signal);
+		if ([401, 403, 404, 405, 501].includes(response.status)) return 'unavailable';
+		if (response.status < 200 || response.status >= 300) throw serviceErrorFrom(response, 'Listing the jobs', this.redact);
+		return parseJobsPage(response.body, query.page, query.pageSize) ?? 'unavailable';
 	}
 
 	/** For the credential test: tells a refused key from an accepted one. */

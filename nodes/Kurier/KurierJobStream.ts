@@ -1,11 +1,23 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { KurierApiClient } from './KurierApiClient';
-import type { KurierClientFrame, KurierJobStatus } from './protocol';
-import { clientFrames, isKurierFinal, kurierStatusRank, normalizeKurierJob, parseServerFrame } from './protocol';
+import { KurierRestFollower } from './KurierRestFollower';
+import type { RestFollowerOptions } from './KurierRestFollower';
+import type { KurierClientFrame, KurierJobStatus, KurierSubmissionMode } from './protocol';
+import {
+	clientFrames,
+	isKurierFinal,
+	isKurierKeyRefusal,
+	kurierStatusRank,
+	needsRestFollowUp,
+	normalizeKurierJob,
+	parseServerFrame,
+	submissionModeOf,
+} from './protocol';
 import { isConnectedFrame } from '../shared/frames';
 
 export type KurierStreamTarget = { kind: 'job'; jobId: string } | { kind: 'allJobs' };
@@ -16,17 +28,27 @@ export interface KurierJobStreamOptions {
 	/** Only these statuses are emitted (empty: all). Filtered transitions are still tracked. */
 	statuses?: readonly string[];
 	onItem(item: NormalizedItem): void;
+	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
+	checkpoints?: CheckpointStore;
 	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
 	keepAlive?: KeepAliveOptions;
 	backoff?: Partial<BackoffOptions>;
+	/** One job: how it was submitted, when known (a `direct` job ends at Finalized even with a chainId). */
+	submissionMode?: KurierSubmissionMode;
+	/** Timing of the REST follow-up after Finalized (defaults in KurierRestFollower). */
+	restFollow?: Omit<RestFollowerOptions, 'poll' | 'onGiveUp'>;
 }
 
 const MAX_REMEMBERED_CHAIN_IDS = 10_000;
 const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many jobs, gentle on the rate limit. */
 const RECONCILE_CONCURRENCY = 4;
+/** `GET /jobs` after a reconnect: jobs created since a little before the drop (clock skew), a bounded number of pages. */
+const LISTING_MARGIN_MS = 60_000;
+const LISTING_PAGE_SIZE = 100;
+const LISTING_MAX_PAGES = 20;
 
 /** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
 const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
@@ -36,20 +58,32 @@ const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10
  * turns its frames into normalized items: each status transition once, in order, also across
  * reconnects. After a reconnect it asks the REST job-status endpoint for every job seen but not
  * final and emits what was missed. (REST only knows the current status, so intermediate statuses
- * passed while disconnected cannot be recovered; the latest one is emitted.)
+ * passed while disconnected cannot be recovered; the latest one is emitted.) All Jobs also reads
+ * `GET /jobs` for jobs created since the drop, where the service offers that listing. A job that
+ * goes on to aggregation is followed over REST from Finalized on (the socket may drop its
+ * subscription there).
  */
 export class KurierJobStream {
 	private readonly socket: ReconnectingSocket;
-	private readonly tracker = new TransitionTracker();
+	private readonly tracker: TransitionTracker;
 	private readonly statuses: ReadonlySet<string>;
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
 	private readonly chainIds = new Map<string, number | null>();
+	// Jobs whose frames said how they were submitted (`submissionMode`, where the service gives it).
+	private readonly submissionModes = new Map<string, string>();
 	private subscriptionAnswered: (() => void) | null = null;
 	private lastServerError: string | null = null;
+	// What the current connection said before it closed: tells a refused key from a limit (1008).
+	private lastErrorFrame: { code?: string; message?: string } | null = null;
+	private connected = false;
+	private disconnectedAt: number | null = null;
+	private listing: 'unknown' | 'available' | 'unavailable' = 'unknown';
+	private readonly follower: KurierRestFollower;
 	// Cancels REST reads in flight on close, so nothing outlives the trigger.
 	private readonly requests = new AbortController();
 
 	constructor(private readonly options: KurierJobStreamOptions) {
+		this.tracker = new TransitionTracker({ checkpoints: options.checkpoints });
 		this.statuses = new Set(options.statuses ?? []);
 		this.socket = new ReconnectingSocket({
 			url: options.client.webSocketUrl,
@@ -58,13 +92,27 @@ export class KurierJobStream {
 			keepAlive: options.keepAlive ?? DEFAULT_KEEP_ALIVE,
 			backoff: options.backoff,
 			isReadyFrame: isConnectedFrame,
+			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, this.lastErrorFrame, this.connected),
 		});
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
-			// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
-			onDisconnect: () => this.subscriptionAnswered?.(),
-			onFatal: (error) => options.onFatal(error),
+			onDisconnect: () => {
+				this.connected = false;
+				this.lastErrorFrame = null;
+				this.disconnectedAt ??= Date.now();
+				// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
+				this.subscriptionAnswered?.();
+			},
+			onFatal: (error) => {
+				this.follower.close();
+				options.onFatal(error);
+			},
+		});
+		this.follower = new KurierRestFollower({
+			...options.restFollow,
+			poll: async (jobIds) => await this.reconcile(jobIds, 'follow'),
+			onGiveUp: (jobId) => this.options.logger?.warn(`Kurier: job ${jobId} was not final after following it over REST for hours; no longer asking`),
 		});
 	}
 
@@ -84,11 +132,13 @@ export class KurierJobStream {
 	async close(): Promise<void> {
 		// Let a subscribe that is waiting for its confirmation finish (its timer is about to go).
 		this.subscriptionAnswered?.();
+		this.follower.close();
 		this.requests.abort();
 		await this.socket.close();
 	}
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {
+		this.connected = true;
 		await this.subscribe(connection);
 		// One job: always read its current status, so a job that moved (or finished) before we
 		// listened still produces its item. All jobs: only those seen before the drop.
@@ -98,11 +148,45 @@ export class KurierJobStream {
 			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
 			return;
 		}
-		if (connection.reconnected) await this.reconcile(this.tracker.unfinishedIds());
+		// After a drop, and at activation for the jobs an earlier activation left unfinished
+		// (checkpoints): what moved meanwhile comes from REST.
+		const unfinished = this.tracker.unfinishedIds();
+		if (connection.reconnected || unfinished.length > 0) await this.reconcile(unfinished, 'reconnect');
+		if (connection.reconnected) await this.recoverFromListing();
 	}
 
-	/** Reads the current status of every job seen but not final; one failure does not stop the others. */
-	private async reconcile(jobIds: string[]): Promise<void> {
+	/**
+	 * All Jobs after a reconnect: jobs created since the drop, which the socket never showed and the
+	 * reconcile cannot know, from `GET /jobs` where the service offers it. Where it answers 404 or
+	 * 401 the stream stops asking and goes on without it.
+	 */
+	private async recoverFromListing(): Promise<void> {
+		if (this.listing === 'unavailable' || this.disconnectedAt === null) return;
+		const createdAfter = new Date(this.disconnectedAt - LISTING_MARGIN_MS).toISOString();
+		const found: KurierJobStatus[] = [];
+		try {
+			for (let page = 1; page <= LISTING_MAX_PAGES; page++) {
+				const answer = await this.options.client.listJobs({ createdAfter, page, pageSize: LISTING_PAGE_SIZE }, this.requests.signal);
+				if (answer === 'unavailable') {
+					this.listing = 'unavailable';
+					this.options.logger?.info('Kurier: GET /jobs is not available to this key; jobs created while disconnected show up with their next update');
+					return;
+				}
+				this.listing = 'available';
+				found.push(...answer.jobs);
+				if (!answer.hasMore || answer.jobs.length === 0) break;
+			}
+		} catch (error) {
+			if (!this.requests.signal.aborted) this.options.logger?.warn(`Kurier: could not list the jobs created while disconnected: ${redactedMessage(error, this.options.client.redact)}`);
+			return;
+		}
+		this.disconnectedAt = null;
+		found.sort((a, b) => (Date.parse(a.createdAt ?? '') || 0) - (Date.parse(b.createdAt ?? '') || 0));
+		for (const job of found) this.handleJob(job, 'rest');
+	}
+
+	/** Reads the current status of each job; one failure does not stop the others. */
+	private async reconcile(jobIds: string[], why: 'reconnect' | 'follow'): Promise<void> {
 		const queue = [...jobIds];
 		const worker = async () => {
 			for (let jobId = queue.shift(); jobId !== undefined; jobId = queue.shift()) {
@@ -110,7 +194,10 @@ export class KurierJobStream {
 				try {
 					this.handleJob(await this.options.client.getJobStatus(jobId, this.requests.signal), 'rest');
 				} catch (error) {
-					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} after reconnecting: ${redactedMessage(error, this.options.client.redact)}`);
+					// Closed meanwhile: the read was cancelled, not failed.
+					if (this.requests.signal.aborted) return;
+					const when = why === 'reconnect' ? 'after reconnecting' : 'while following it over REST';
+					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} ${when}: ${redactedMessage(error, this.options.client.redact)}`);
 				}
 			}
 		};
@@ -159,6 +246,7 @@ export class KurierJobStream {
 	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string): void {
 		const text = this.options.client.redact(`Kurier reported an error${code ? ` (${code})` : ''}: ${message}`);
 		this.lastServerError = text;
+		this.lastErrorFrame = { code, message };
 		const target = this.options.target;
 		if (retryAfterSeconds !== undefined) {
 			// Rate limited: the subscription was not applied. Try again when the server says so,
@@ -182,12 +270,20 @@ export class KurierJobStream {
 		if (this.socket.state === 'closed') return;
 		if (target.kind === 'job' && job.jobId !== target.jobId) return;
 		const chainId = this.rememberChainId(job);
-		const isFinal = isKurierFinal(job.status, chainId);
+		const submissionMode = this.rememberSubmissionMode(job);
+		const isFinal = isKurierFinal(job.status, chainId, submissionMode);
 		const isNew = this.tracker.accept({ id: job.jobId, transitionKey: job.status, rank: kurierStatusRank(job.status), isFinal });
+		if (isFinal) this.follower.forget(job.jobId);
 		if (!isNew) return;
-		if (isFinal) this.chainIds.delete(job.jobId);
+		if (isFinal) {
+			this.chainIds.delete(job.jobId);
+			this.submissionModes.delete(job.jobId);
+		} else if (needsRestFollowUp(job.status, chainId, submissionMode)) {
+			this.follower.follow(job.jobId);
+		}
 
-		const item = normalizeKurierJob({ ...job, chainId }, new Date().toISOString());
+		const known = submissionMode === 'direct' || submissionMode === 'attestation' ? submissionMode : undefined;
+		const item = normalizeKurierJob({ ...job, chainId }, new Date().toISOString(), known);
 		if (this.statuses.size === 0 || this.statuses.has(job.status)) {
 			this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
 			try {
@@ -198,6 +294,7 @@ export class KurierJobStream {
 		}
 		if (target.kind === 'job' && isFinal) {
 			// Nothing more will come for this job: free the connection (it counts against the key's limit).
+			this.follower.close();
 			void this.socket.close();
 		}
 	}
@@ -211,6 +308,16 @@ export class KurierJobStream {
 			return chainId;
 		}
 		return this.chainIds.get(job.jobId) ?? null;
+	}
+
+	private rememberSubmissionMode(job: KurierJobStatus): string | null {
+		const target = this.options.target;
+		const known = target.kind === 'job' ? this.options.submissionMode : undefined;
+		if (typeof job.submissionMode === 'string' && job.submissionMode) {
+			this.submissionModes.set(job.jobId, job.submissionMode);
+			if (this.submissionModes.size > MAX_REMEMBERED_CHAIN_IDS) this.submissionModes.delete(this.submissionModes.keys().next().value as string);
+		}
+		return submissionModeOf({ submissionMode: this.submissionModes.get(job.jobId) }, known);
 	}
 
 	private subscribeFrame(): KurierClientFrame {

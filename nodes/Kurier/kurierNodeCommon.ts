@@ -1,11 +1,19 @@
 import { NodeOperationError } from 'n8n-workflow';
-import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult, INodeProperties } from 'n8n-workflow';
+import type {
+	ICredentialTestFunctions,
+	ICredentialsDecrypted,
+	ILoadOptionsFunctions,
+	INode,
+	INodeCredentialTestResult,
+	INodeProperties,
+	INodePropertyOptions,
+} from 'n8n-workflow';
 
 import { clientForCredential } from '../shared/n8n';
 import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
 import { KurierApiClient, resolveKurierConnection } from './KurierApiClient';
-import { isKurierJobId } from './protocol';
+import { KURIER_FALLBACK_PROOF_TYPES, KURIER_PROOF_TYPE_HINTS, isKurierJobId } from './protocol';
 import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Kurier nodes: credential, credential test, the job id parameter. */
@@ -63,4 +71,22 @@ export function readJobId(node: INode, value: unknown, itemIndex?: number): stri
 		});
 	}
 	return jobId;
+}
+
+/**
+ * The proof-type list: what the service's `GET /status` says it accepts now (the live lists differ
+ * per network: `ezkl` on testnet only, no `tee`), or the built-in list when the credential is
+ * missing or the service cannot be read. Never throws: the editor always gets a list.
+ */
+export async function kurierProofTypeOptions(context: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
+	const option = (type: string): INodePropertyOptions => ({ name: type, value: type, description: KURIER_PROOF_TYPE_HINTS[type] });
+	try {
+		const fields = (await context.getCredentials('kurierApi')) as Record<string, unknown>;
+		const client = new KurierApiClient(resolveKurierConnection(fields), 10_000);
+		const types = await client.getSupportedProofTypes();
+		return types.map(option);
+	} catch (error) {
+		context.logger?.debug(`Kurier: reading the proof types from GET /status failed, using the built-in list: ${error instanceof Error ? error.name : 'error'}`);
+		return KURIER_FALLBACK_PROOF_TYPES.map(option);
+	}
 }

@@ -53,3 +53,49 @@ export function decodeProofFile(bytes: Buffer, label: string): unknown {
 	if (!isText) return bytes.toString('base64');
 	return parseProofField(text, `${label} file`);
 }
+
+export interface ProofParts {
+	proof: unknown;
+	publicSignals: unknown;
+}
+
+const lines = (text: string): string[] =>
+	text
+		.split(/\r?\n/)
+		.map((line) => line.trim())
+		.filter((line) => line !== '');
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Shapes proof and public signals the way zkVerify's official Kurier tutorial sends them
+ * (docs.zkverify.io, "Verifying proofs with Kurier"):
+ * - UltraHonk: the proof is the first line of `zkv_proof.hex`, and `publicSignals` an array with one
+ *   entry per line of `zkv_pubs.hex` (a JSON array is kept as it is);
+ * - RISC Zero and SP1: `proof.json` holds `proof`, `pub_inputs` and `image_id`; Kurier gets
+ *   `proof.proof` as the proof and `proof.pub_inputs` as the public signals (unless a public signals
+ *   file or field was given).
+ * Everything else passes through unchanged.
+ */
+export function shapeProofParts(proofType: string, parts: ProofParts): ProofParts {
+	let { proof, publicSignals } = parts;
+	if (proofType === 'ultrahonk') {
+		if (typeof proof === 'string') proof = lines(proof)[0] ?? proof;
+		if (typeof publicSignals === 'string') publicSignals = lines(publicSignals);
+	}
+	if ((proofType === 'risc0' || proofType === 'sp1') && isObject(proof) && 'proof' in proof) {
+		if (publicSignals === undefined && proof.pub_inputs !== undefined) publicSignals = proof.pub_inputs;
+		proof = proof.proof;
+	}
+	return { proof, publicSignals };
+}
+
+/**
+ * The VK as the tutorial sends it: UltraHonk's first line of `zkv_vk.hex`; for RISC Zero and SP1 the
+ * `image_id` of `proof.json` when that file is given as the VK.
+ */
+export function shapeVk(proofType: string, vk: unknown): unknown {
+	if (proofType === 'ultrahonk' && typeof vk === 'string') return lines(vk)[0] ?? vk;
+	if ((proofType === 'risc0' || proofType === 'sp1') && isObject(vk) && typeof vk.image_id === 'string') return vk.image_id;
+	return vk;
+}

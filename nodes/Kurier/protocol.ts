@@ -21,6 +21,29 @@ export type KurierEnvironment = keyof typeof KURIER_ENVIRONMENTS | 'custom';
 /** Documented proof types [C]; `tee` is in the OpenAPI enum but not live. */
 export const KURIER_PROOF_TYPES = ['groth16', 'ultraplonk', 'ultrahonk', 'risc0', 'sp1', 'plonky2', 'fflonk', 'ezkl', 'tee'] as const;
 
+/**
+ * What the live `GET /status` listed (kurier.md §3.4, 2026-05-28): no `tee` on either network,
+ * `ezkl` on testnet only. The proof-type list falls back to this when `/status` cannot be read.
+ */
+export const KURIER_FALLBACK_PROOF_TYPES = ['groth16', 'ultraplonk', 'ultrahonk', 'risc0', 'sp1', 'plonky2', 'fflonk', 'ezkl'] as const;
+
+/** A short hint per proof type for the editor's list (proof options and what the files hold). */
+export const KURIER_PROOF_TYPE_HINTS: Record<string, string> = {
+	groth16: 'snarkjs/circom. Proof Options {"library":"snarkjs","curve":"bn128"}',
+	ultraplonk: 'Noir (bb ≤ 0.76). Proof Options {"numberOfPublicInputs":<n>}; proof and VK as base64',
+	ultrahonk: 'Noir UltraHonk. Proof Options {"variant":"Plain"|"ZK","version":"V0_84"|"V3_0"|"Legacy"} where your bb needs them; public inputs one per line',
+	risc0: 'RISC Zero. Proof Options {"version":"V2_1"}; proof.json gives proof and pub_inputs',
+	sp1: 'SP1. proof.json gives proof and pub_inputs',
+	plonky2: 'Proof Options {"hashFunction":"Poseidon"|"Keccak"}',
+	fflonk: 'snarkjs fflonk',
+	ezkl: 'EZKL (testnet only)',
+	tee: 'Intel TDX (not accepted by the live service)',
+};
+
+export const serviceStatusSchema = z
+	.object({ supportedProofs: z.array(z.string().min(1)).min(1) })
+	.passthrough();
+
 // ---- status table -------------------------------------------------------------------------
 
 export const KURIER_PHASES = new PhaseTable({
@@ -50,13 +73,30 @@ export function kurierStatusRank(status: string): number | undefined {
 	return STATUS_RANK[status];
 }
 
+export type KurierSubmissionMode = 'attestation' | 'direct';
+
 /**
  * `Finalized` ends a job only when no destination chain was asked for: with a `chainId` the job goes
- * on to aggregation (kurier.md §5), so it is succeeded-so-far but not final.
+ * on to aggregation (kurier.md §5), so it is succeeded-so-far but not final. A `direct` submission
+ * gets no aggregation (workshop knowledge base, kurier.direct.yaml), so there `Finalized` is final.
  */
-export function isKurierFinal(status: string, chainId: number | null): boolean {
-	if (status === 'Finalized') return chainId === null;
+export function isKurierFinal(status: string, chainId: number | null, submissionMode?: string | null): boolean {
+	if (status === 'Finalized') return chainId === null || submissionMode === 'direct';
 	return KURIER_PHASES.isFinalPhase(KURIER_PHASES.phaseOf(status));
+}
+
+/**
+ * Statuses after which the WebSocket may say no more: Kurier's blog says a subscription is cleaned up
+ * at Finalized, so a job that goes on to aggregation is followed over REST from there.
+ */
+export function needsRestFollowUp(status: string, chainId: number | null, submissionMode?: string | null): boolean {
+	if (isKurierFinal(status, chainId, submissionMode)) return false;
+	return status === 'Finalized' || status === 'AggregationPending';
+}
+
+/** The job's own `submissionMode` field where the service gives one, else what the caller knows. */
+export function submissionModeOf(job: { submissionMode?: unknown }, known?: KurierSubmissionMode): string | null {
+	return typeof job.submissionMode === 'string' && job.submissionMode ? job.submissionMode : (known ?? null);
 }
 
 // ---- REST ---------------------------------------------------------------------------------
@@ -79,6 +119,7 @@ export const jobStatusSchema = z
 		aggregationDetails: z.record(z.unknown()).nullish(),
 		errorDetails: z.unknown().optional(),
 		event: z.string().nullish(),
+		submissionMode: z.string().nullish(),
 	})
 	.passthrough();
 export type KurierJobStatus = z.infer<typeof jobStatusSchema>;
@@ -167,7 +208,8 @@ export function parseServerFrame(raw: unknown): ParsedFrame<KurierServerFrame> {
 // Fields promoted to the item's top level; every other field of the job goes into `details`.
 const PROMOTED_FIELDS = new Set(['jobId', 'status', 'chainId', 'txHash', 'blockHash', 'txExplorerUrl']);
 
-export function normalizeKurierJob(job: KurierJobStatus, receivedAt: string): NormalizedItem {
+/** `knownSubmissionMode`: what the caller knows of how the job was submitted, when the job does not say. */
+export function normalizeKurierJob(job: KurierJobStatus, receivedAt: string, knownSubmissionMode?: KurierSubmissionMode): NormalizedItem {
 	const chainId = numberOrNull(job.chainId);
 	const phase = KURIER_PHASES.phaseOf(job.status);
 	const details = detailsWithout(job, PROMOTED_FIELDS);
@@ -176,7 +218,7 @@ export function normalizeKurierJob(job: KurierJobStatus, receivedAt: string): No
 		id: job.jobId,
 		status: job.status,
 		phase,
-		isFinal: isKurierFinal(job.status, chainId),
+		isFinal: isKurierFinal(job.status, chainId, submissionModeOf(job, knownSubmissionMode)),
 		progress: null,
 		txHash: stringOrNull(job.txHash),
 		blockHash: stringOrNull(job.blockHash),
@@ -206,4 +248,57 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Kurier job ids are UUIDs [O]; the service answers "Invalid jobId format" for anything else. */
 export function isKurierJobId(value: string): boolean {
 	return UUID.test(value);
+}
+
+// ---- GET /jobs (workshop knowledge base only) -----------------------------------------------
+
+/**
+ * One page of `GET /jobs`. Only the workshop knowledge base (kurier.md S11) names this listing and
+ * not its response, so every likely shape is read: a bare array, or an object holding the array in
+ * `jobs`, `data`, `items` or `results`; a job may name its id `id` instead of `jobId`. Entries that
+ * are not jobs are skipped. `hasMore` is the service's word where it gives one (`hasMore`,
+ * `totalPages`, `total`), else "a full page came back".
+ */
+export function parseJobsPage(body: unknown, page: number, pageSize: number): { jobs: KurierJobStatus[]; hasMore: boolean } | null {
+	const record = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
+	const list = Array.isArray(body) ? body : [record?.jobs, record?.data, record?.items, record?.results].find(Array.isArray);
+	if (!Array.isArray(list)) return null;
+	const jobs: KurierJobStatus[] = [];
+	for (const entry of list as unknown[]) {
+		const withId = typeof entry === 'object' && entry !== null && !('jobId' in entry) && 'id' in entry ? { ...entry, jobId: (entry as { id: unknown }).id } : entry;
+		const parsed = jobStatusSchema.safeParse(withId);
+		if (parsed.success) jobs.push(parsed.data);
+	}
+	let hasMore = list.length >= pageSize;
+	if (typeof record?.hasMore === 'boolean') hasMore = record.hasMore;
+	else if (typeof record?.totalPages === 'number') hasMore = page < record.totalPages;
+	else if (typeof record?.total === 'number') hasMore = page * pageSize < record.total;
+	return { jobs, hasMore };
+}
+
+// ---- close codes ----------------------------------------------------------------------------
+
+const KEY_REFUSAL_WORDS = /unauthori[sz]ed|forbidden|invalid (api )?key|api key|disabled|revoked|auth/i;
+const TRANSIENT_WORDS = /limit|too many|lifetime|expired|max(imum)? (connection|duration|age)|24 ?h|duration|idle|timeout|try again|retry|restart|shutting down|going away/i;
+/** The private close codes that mean "not authorised" wherever they are used. */
+const KEY_REFUSAL_CLOSE_CODES = [4001, 4003, 4401, 4403];
+
+/**
+ * Whether a WebSocket close means "this API key is refused" (stop for good) rather than something a
+ * reconnect outlasts. Kurier documents 1008 for a missing or invalid key; its announcement also
+ * limits connections per key and their lifetime without naming a code, and 1008 ("policy
+ * violation") fits those too. So a 1008 is read with its close reason and the error frame that came
+ * before it: words of a limit or lifetime → reconnect; words of a refused key → final. A 1008 that
+ * says neither is final only when the connection never got its `connected` frame (the key is checked
+ * at connect); after a working connection it is retried, and the reconnect gives the verdict.
+ */
+export function isKurierKeyRefusal(code: number, reason: string, lastError: { code?: string; message?: string } | null, wasConnected: boolean): boolean {
+	if (KEY_REFUSAL_CLOSE_CODES.includes(code)) return true;
+	if (code !== 1008) return false;
+	// The close reason speaks first; the error frame before it second.
+	for (const said of [reason, `${lastError?.code ?? ''} ${lastError?.message ?? ''}`]) {
+		if (TRANSIENT_WORDS.test(said)) return false;
+		if (KEY_REFUSAL_WORDS.test(said)) return true;
+	}
+	return !wasConnected;
 }

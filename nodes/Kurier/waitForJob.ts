@@ -5,7 +5,9 @@ import { redactedMessage } from '../shared/redact';
 import { waitUntilFinal } from '../shared/waitUntilFinal';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierJobStream } from './KurierJobStream';
+import type { KurierJobStreamOptions } from './KurierJobStream';
 import { normalizeKurierJob } from './protocol';
+import type { KurierSubmissionMode } from './protocol';
 
 export interface WaitForJobOptions {
 	client: KurierApiClient;
@@ -16,6 +18,10 @@ export interface WaitForJobOptions {
 	logger?: SocketLogger;
 	/** n8n's execution-cancel signal: stop waiting (and free everything) when the execution is cancelled. */
 	signal?: AbortSignal;
+	/** How the job was submitted, when the caller knows: a `direct` job is final at Finalized even with a chainId. */
+	submissionMode?: KurierSubmissionMode;
+	/** Timing of the stream's REST follow-up after Finalized (tests shorten it). */
+	restFollow?: KurierJobStreamOptions['restFollow'];
 }
 
 /**
@@ -29,6 +35,8 @@ export async function waitForKurierJob(options: WaitForJobOptions): Promise<Norm
 		const stream = new KurierJobStream({
 			client,
 			target: { kind: 'job', jobId },
+			submissionMode: options.submissionMode,
+			restFollow: options.restFollow,
 			logger,
 			onItem: observe,
 			onFatal: (error) => logger?.warn(`Kurier WebSocket unavailable while waiting for job ${jobId}, polling only: ${error.message}`),
@@ -42,7 +50,7 @@ export async function waitForKurierJob(options: WaitForJobOptions): Promise<Norm
 		};
 		const poll = async () => {
 			try {
-				observe(normalizeKurierJob(await client.getJobStatus(jobId, requests.signal), new Date().toISOString()));
+				observe(normalizeKurierJob(await client.getJobStatus(jobId, requests.signal), new Date().toISOString(), options.submissionMode));
 			} catch (error) {
 				if (isPermanent(error)) fail(error as Error);
 				else logger?.warn(`Polling Kurier job ${jobId} failed, will retry: ${redactedMessage(error, client.redact)}`);
