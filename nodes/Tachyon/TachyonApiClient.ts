@@ -152,7 +152,17 @@ export class TachyonApiClient {
 	async registerWebsocket(): Promise<{ wsUrl: string; wsKey: string }> {
 		const auth = this.registrationAuth;
 		const what = `Registering the WebSocket (with the ${auth === 'dashboardJwt' ? 'dashboard JWT' : 'API key'})`;
-		const data = this.expect(await this.call('POST', '/api/user/register-websocket', auth, what, {}), registerWebsocketDataSchema, what);
+		const response = await this.call('POST', '/api/user/register-websocket', auth, what, {});
+		if (auth === 'apiKey' && (response.status === 401 || response.status === 403)) {
+			// The newest page shows only the dashboard JWT here; the SDK and the older page the API key.
+			const refused = serviceErrorFrom(response, what, this.redact);
+			throw new ServiceApiError(
+				`${refused.message}. This host may only register WebSockets with the dashboard JWT: add it to the credential, or store a registered WebSocket Key.`,
+				refused.httpStatus,
+				refused.serviceCode,
+			);
+		}
+		const data = this.expect(response, registerWebsocketDataSchema, what);
 		const wsKey = (data.apiKey ?? data.wsKey) as string;
 		this.rememberSecret(wsKey);
 		return { wsUrl: toWebSocketUrl(data.wsUrl, 'Tachyon returned a WebSocket URL'), wsKey };
