@@ -202,6 +202,8 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** vkHashes registered per API key. */
 	private readonly registeredVks = new Map<string, Set<string>>();
 	private nextAggregationId = FIRST_AGGREGATION_ID;
+	/** The body of the last accepted submit-proof request, as sent (for tests of payload shapes). */
+	lastSubmission: unknown = null;
 	private answerPings = true;
 	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
 	private subscriptionEndsAtFinalized: boolean;
@@ -530,6 +532,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const request = validateSubmitProofBody(body);
 		if (!request.ok) return validationError(request.message);
 		const { proofType, vkRegistered, proof, vk, chainId, submissionMode } = request.value;
+		this.lastSubmission = structuredClone(body);
 		if (vkRegistered && !(typeof vk === 'string' && this.registeredVksOf(apiKey).has(vk))) {
 			return {
 				status: 400,
