@@ -19,6 +19,12 @@ export interface NormalizedItem {
 	chainId: number | null;
 	explorerUrl: string | null;
 	error: string | null;
+	/**
+	 * Trigger items only: 1 for an id's first transition emitted by this trigger, then +1 each,
+	 * across restarts (set by the trigger glue from the id's checkpoint). Executions can finish out
+	 * of order; downstream keeps the highest.
+	 */
+	sequence?: number;
 	occurredAt: string;
 	receivedAt: string;
 	details: Record<string, unknown>;

@@ -1,3 +1,5 @@
+import type { CheckpointStore, IdCheckpoint } from './checkpoints';
+
 /**
  * Remembers which status transitions of which ids were already emitted in this activation, so
  * that a frame repeated by the server, or a status seen both over the WebSocket and in a REST
@@ -20,6 +22,12 @@ export interface Transition {
 }
 
 export interface TransitionTrackerOptions {
+	/**
+	 * Where the last emitted transition of each id is kept across activations: the tracker starts
+	 * from it (what was emitted before a restart is not emitted again) and writes every accepted
+	 * transition to it, with the id's running count (the item's `sequence`).
+	 */
+	checkpoints?: CheckpointStore;
 	/** How long a finished id is remembered, to swallow late duplicates of its last frames. */
 	finalGraceMs?: number;
 	/** Hard cap on remembered ids; the oldest are dropped first. */
@@ -43,23 +51,41 @@ export class TransitionTracker {
 	private readonly maxIds: number;
 	private readonly maxTransitionsPerId: number;
 	private readonly now: () => number;
+	private readonly checkpoints: CheckpointStore | undefined;
 
 	constructor(options: TransitionTrackerOptions = {}) {
 		this.finalGraceMs = options.finalGraceMs ?? 10 * 60_000;
 		this.maxIds = options.maxIds ?? 10_000;
 		this.maxTransitionsPerId = options.maxTransitionsPerId ?? 256;
 		this.now = options.now ?? Date.now;
+		this.checkpoints = options.checkpoints;
+		// Unfinished ids up front: a reconcile at activation must know them. Finished ones are looked
+		// up when their id comes back (see recordOf), so a tracker for one id never loads them all.
+		for (const [id, checkpoint] of this.checkpoints?.entries() ?? []) if (!checkpoint.final) this.records.set(id, this.recordFrom(checkpoint));
+		this.enforceCap();
+	}
+
+	private recordFrom(checkpoint: IdCheckpoint): IdRecord {
+		const finalAt = checkpoint.final ? this.now() : null;
+		return { seen: new Set([checkpoint.key]), highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
+	}
+
+	/** The id's record: remembered, else rebuilt from its checkpoint (an earlier activation's), else new. */
+	private recordOf(id: string): IdRecord {
+		const known = this.records.get(id);
+		if (known) return known;
+		const checkpoint = this.checkpoints?.get(id);
+		const record = checkpoint ? this.recordFrom(checkpoint) : { seen: new Set<string>(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
+		this.records.set(id, record);
+		if (record.finalAt !== null) this.finishedOrder.set(id, record.finalAt);
+		this.enforceCap();
+		return record;
 	}
 
 	/** Records the transition and says whether it is new (to be emitted). */
 	accept(transition: Transition): boolean {
 		this.forgetExpired();
-		let record = this.records.get(transition.id);
-		if (record === undefined) {
-			record = { seen: new Set(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
-			this.records.set(transition.id, record);
-			this.enforceCap();
-		}
+		const record = this.recordOf(transition.id);
 		if (record.seen.has(transition.transitionKey)) return false;
 		if (transition.rank !== undefined && transition.rank < record.highestRank) return false;
 		// An id already final gets no more transitions, except through `rank` ordering above.
@@ -74,6 +100,10 @@ export class TransitionTracker {
 		if (transition.isFinal && record.finalAt === null) {
 			record.finalAt = this.now();
 			this.finishedOrder.set(transition.id, record.finalAt);
+		}
+		if (this.checkpoints) {
+			const sequence = (this.checkpoints.get(transition.id)?.sequence ?? 0) + 1;
+			this.checkpoints.set(transition.id, { key: transition.transitionKey, rank: transition.rank ?? null, final: transition.isFinal, sequence, at: this.now() });
 		}
 		return true;
 	}

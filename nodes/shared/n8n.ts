@@ -2,6 +2,8 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
+import { checkpointStoreOver } from './checkpoints';
+import type { CheckpointStore } from './checkpoints';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
 import { createRedactor, redactedMessage } from './redact';
@@ -71,6 +73,11 @@ export interface ItemStream {
 
 export interface StreamHandlers {
 	onItem(item: NormalizedItem): void;
+	/**
+	 * Progress per id across activations, for the stream's TransitionTracker: the workflow's static
+	 * data when active, memory in a manual run ("Execute step" neither reads nor writes it).
+	 */
+	checkpoints: CheckpointStore;
 	/** Something a retry cannot fix, after the stream started. */
 	onFatal(error: Error): void;
 }
@@ -109,7 +116,12 @@ export function streamTriggerPanel(service: string, event: string): TriggerPanel
  */
 export async function runStreamTrigger(context: ITriggerFunctions, options: StreamTriggerOptions): Promise<ITriggerResponse> {
 	const manual = context.getMode() === 'manual';
-	const emit = (item: NormalizedItem) => context.emit([context.helpers.returnJsonArray([asItemJson(item)])]);
+	const checkpoints = checkpointStoreOver(manual ? {} : (context.getWorkflowStaticData('node') as Record<string, unknown>));
+	// The tracker wrote the id's checkpoint when it accepted the transition: its count is the sequence.
+	const emit = (item: NormalizedItem) => {
+		const sequence = checkpoints.get(item.id)?.sequence ?? 1;
+		context.emit([context.helpers.returnJsonArray([asItemJson({ ...item, sequence })])]);
+	};
 	let delivered = false;
 	let starting = true;
 	// A manual-run error found while starting fails start() itself (emitError would come too early).
@@ -127,6 +139,7 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	};
 	const stream = options.createStream({
 		onItem: manual ? onManualItem : emit,
+		checkpoints,
 		onFatal: (error) => context.emitError(toNodeError(context.getNode(), error, options.redact)),
 	});
 	const close = async () => {

@@ -71,6 +71,11 @@ export interface NodeUnderTest {
 	credentials?: Record<string, ICredentialDataDecryptedObject>;
 	/** The node setting "On Error: Continue" (n8n's continueOnFail). */
 	continueOnFail?: boolean;
+	/**
+	 * The workflow's static data, as n8n loads it from its database: pass the same object to a
+	 * second activation to see what a restart of n8n sees.
+	 */
+	staticData?: IDataObject;
 }
 
 let workflowCounter = 0;
@@ -102,6 +107,7 @@ export function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], 
 		active: false,
 		nodeTypes,
 		settings: {},
+		staticData: subject.staticData,
 	});
 	return { workflow, node };
 }

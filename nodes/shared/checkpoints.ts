@@ -1,0 +1,83 @@
+/**
+ * Per-id progress that must outlive one activation: the last transition emitted for each id and
+ * how many have been emitted (the item's `sequence`). n8n keeps it in the workflow's static data,
+ * which it saves on every emit and which survives restarts, saves and leader changes; tests and
+ * manual runs keep it in memory. No n8n types here: the glue hands the streams a store.
+ */
+export interface IdCheckpoint {
+	/** The last emitted transition's key (status, plus the service's marker where it has one). */
+	key: string;
+	/** Its rank in a forward-only lifecycle, where the service has one. */
+	rank: number | null;
+	final: boolean;
+	/** Transitions emitted for this id so far: the last item's `sequence`. */
+	sequence: number;
+	/** When it was written (ms): the oldest finished ids go first when the store is full. */
+	at: number;
+}
+
+export interface CheckpointStore {
+	get(id: string): IdCheckpoint | undefined;
+	set(id: string, checkpoint: IdCheckpoint): void;
+	entries(): Array<[string, IdCheckpoint]>;
+}
+
+/** Bounds of a store: unfinished ids are what a restart must reconcile; finished ones stop repeats of a final item. */
+export const CHECKPOINT_LIMITS = { unfinished: 10_000, finished: 2_000 } as const;
+
+/** The JSON kept in static data: short keys, as it is saved with every emit. */
+interface StoredCheckpoint {
+	k: string;
+	r: number | null;
+	f: 0 | 1;
+	s: number;
+	t: number;
+}
+
+/**
+ * A store over a plain object (n8n's static data for the node, or `{}` in memory). The object is
+ * changed in place, as n8n detects and saves changes of its static data object.
+ */
+export function checkpointStoreOver(container: Record<string, unknown>, limits: { unfinished: number; finished: number } = CHECKPOINT_LIMITS): CheckpointStore {
+	const stored = (): Record<string, StoredCheckpoint> => {
+		const current = container.checkpoints;
+		if (current !== null && typeof current === 'object' && !Array.isArray(current)) return current as Record<string, StoredCheckpoint>;
+		const fresh: Record<string, StoredCheckpoint> = {};
+		container.checkpoints = fresh;
+		return fresh;
+	};
+	const decode = (value: StoredCheckpoint | undefined): IdCheckpoint | undefined =>
+		value && typeof value.k === 'string' && typeof value.s === 'number'
+			? { key: value.k, rank: typeof value.r === 'number' ? value.r : null, final: value.f === 1, sequence: value.s, at: typeof value.t === 'number' ? value.t : 0 }
+			: undefined;
+	return {
+		get: (id) => decode(stored()[id]),
+		set: (id, checkpoint) => {
+			const all = stored();
+			// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
+			delete all[id];
+			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence, t: checkpoint.at };
+			evictOverLimits(all, limits);
+		},
+		entries: () => Object.entries(stored()).flatMap(([id, value]) => {
+			const checkpoint = decode(value);
+			return checkpoint ? [[id, checkpoint] as [string, IdCheckpoint]] : [];
+		}),
+	};
+}
+
+function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfinished: number; finished: number }): void {
+	const ids = Object.keys(all);
+	let finished = ids.filter((id) => all[id].f === 1).length;
+	let unfinished = ids.length - finished;
+	for (const id of ids) {
+		if (finished <= limits.finished && unfinished <= limits.unfinished) return;
+		if (all[id].f === 1 && finished > limits.finished) {
+			delete all[id];
+			finished--;
+		} else if (all[id].f === 0 && unfinished > limits.unfinished) {
+			delete all[id];
+			unfinished--;
+		}
+	}
+}

@@ -1,0 +1,190 @@
+/**
+ * Exactly once across activations: what a trigger emitted is kept in the workflow's static data
+ * (n8n saves it with every emit and loads it at the next activation, after a restart, a save or a
+ * reactivation). Here two activations share one static data object, as n8n's database would hand it
+ * over; what moved in between is delivered once, nothing is delivered twice, and `sequence` counts on.
+ */
+import type { IDataObject } from 'n8n-workflow';
+
+import { AllfeatEmulator } from '../emulators/allfeat';
+import { KurierEmulator } from '../emulators/kurier';
+import { TachyonEmulator } from '../emulators/tachyon';
+import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
+import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
+import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
+import { CHECKPOINT_LIMITS, checkpointStoreOver } from '../nodes/shared/checkpoints';
+import { activateTrigger, runManually } from './helpers/n8nEngine';
+import type { NodeUnderTest } from './helpers/n8nEngine';
+import { sleep } from './helpers/wait';
+
+/** Long enough for anything wrongly re-emitted at activation to have arrived. */
+const QUIET_MS = 600;
+
+function statusesAndSequences(items: IDataObject[]): string[] {
+	return items.map((item) => `${String(item.status)}#${String(item.sequence)}`);
+}
+
+describe('Kurier Trigger (All Jobs) across a restart', () => {
+	const apiKey = 'checkpoint-kurier-key';
+	let emulator: KurierEmulator;
+	beforeAll(async () => (emulator = await KurierEmulator.start({ apiKeys: [apiKey] })));
+	afterAll(async () => await emulator.close());
+
+	const submit = async (): Promise<string> => {
+		const body = { proofType: 'groth16', vkRegistered: false, proofData: { proof: '0x01', publicSignals: ['0x01'], vk: { k: 1 } } };
+		const response = await fetch(`${emulator.restBaseUrl}/submit-proof/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		return ((await response.json()) as { jobId: string }).jobId;
+	};
+
+	test('statuses passed while n8n was down arrive once, earlier ones not again, sequence counts on', async () => {
+		const staticData: IDataObject = {};
+		const subject: NodeUnderTest = {
+			nodeType: new KurierTrigger(),
+			parameters: { event: 'allJobs', statuses: [] },
+			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
+			staticData,
+		};
+		const first = await activateTrigger(subject);
+		const jobId = await submit();
+		await first.waitForItems(1);
+		emulator.advance(jobId);
+		await first.waitForItems(2);
+		await first.deactivate();
+		expect(statusesAndSequences(first.items())).toEqual(['Queued#1', 'Valid#2']);
+
+		// n8n is down: the job moves on twice (REST only knows the latest).
+		emulator.advance(jobId);
+		emulator.advance(jobId);
+
+		const second = await activateTrigger(subject);
+		await second.waitForItems(1);
+		emulator.advance(jobId);
+		await second.waitForItems(2);
+		await sleep(QUIET_MS);
+		await second.deactivate();
+		expect(statusesAndSequences(second.items())).toEqual(['IncludedInBlock#3', 'Finalized#4']);
+
+		// A third activation (a save, a reactivation): the job is final, nothing comes again.
+		const third = await activateTrigger(subject);
+		await sleep(QUIET_MS);
+		await third.deactivate();
+		expect(third.items()).toEqual([]);
+	});
+
+	test('One Job: a job already final and emitted is not emitted again after a restart', async () => {
+		const jobId = await submit();
+		emulator.advanceToEnd(jobId);
+		const staticData: IDataObject = {};
+		const subject: NodeUnderTest = {
+			nodeType: new KurierTrigger(),
+			parameters: { event: 'job', jobId, statuses: [] },
+			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
+			staticData,
+		};
+		const first = await activateTrigger(subject);
+		await first.waitForItems(1);
+		await first.deactivate();
+		expect(statusesAndSequences(first.items())).toEqual(['Finalized#1']);
+		const second = await activateTrigger(subject);
+		await sleep(QUIET_MS);
+		await second.deactivate();
+		expect(second.items()).toEqual([]);
+	});
+
+	test('"Execute step" neither reads nor writes the checkpoints', async () => {
+		const jobId = await submit();
+		emulator.advanceToEnd(jobId);
+		const staticData: IDataObject = {};
+		const subject: NodeUnderTest = {
+			nodeType: new KurierTrigger(),
+			parameters: { event: 'job', jobId, statuses: [] },
+			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
+			staticData,
+		};
+		const manual = await runManually(subject);
+		expect(manual.items.map((item) => item.status)).toEqual(['Finalized']);
+		expect(JSON.stringify(staticData)).not.toContain(jobId);
+		// The active workflow still delivers the job's final status once.
+		const active = await activateTrigger(subject);
+		await active.waitForItems(1);
+		await active.deactivate();
+		expect(JSON.stringify(staticData)).toContain(jobId);
+	});
+});
+
+describe('Allfeat ATS Trigger across a restart', () => {
+	let emulator: AllfeatEmulator;
+	beforeAll(async () => (emulator = await AllfeatEmulator.start()));
+	afterAll(async () => await emulator.close());
+
+	test('a finished registration is not replayed; an unfinished one resumes after its last emitted step', async () => {
+		const finished = emulator.createTransaction();
+		const unfinished = emulator.createTransaction();
+		const staticData: IDataObject = {};
+		const subject: NodeUnderTest = {
+			nodeType: new AllfeatAtsTrigger(),
+			parameters: { transactionIds: `${finished.id}\n${unfinished.id}`, steps: [] },
+			credentials: { allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: '', webhookSecret: '' } },
+			staticData,
+		};
+		emulator.advanceToEnd(finished.id);
+		emulator.advance(unfinished.id);
+		const first = await activateTrigger(subject);
+		// 6 steps of the finished one, 2 of the unfinished one (history read at connect).
+		await first.waitForItems(8);
+		await sleep(QUIET_MS);
+		await first.deactivate();
+		expect(first.items()).toHaveLength(8);
+
+		// Down: the unfinished one moves two steps.
+		emulator.advance(unfinished.id);
+		emulator.advance(unfinished.id);
+		const second = await activateTrigger(subject);
+		await second.waitForItems(2);
+		await sleep(QUIET_MS);
+		await second.deactivate();
+		const items = second.items();
+		expect(items.map((item) => `${String(item.id)}:${String(item.status)}#${String(item.sequence)}`)).toEqual([
+			`${unfinished.id}:signing#3`,
+			`${unfinished.id}:submitting#4`,
+		]);
+	});
+});
+
+describe('Tachyon Trigger across a restart', () => {
+	const account = { apiKey: 'checkpoint-tachyon-key', dashboardJwt: 'checkpoint-jwt', wsKey: 'ws_checkpoint_key' };
+	let emulator: TachyonEmulator;
+	beforeAll(async () => (emulator = await TachyonEmulator.start({ accounts: [account] })));
+	afterAll(async () => await emulator.close());
+
+	test('a transaction seen before the restart and finished while down is delivered once', async () => {
+		const staticData: IDataObject = {};
+		const subject: NodeUnderTest = {
+			nodeType: new TachyonTrigger(),
+			parameters: { statuses: [], txIds: '', chainIds: '' },
+			credentials: { tachyonApi: { baseUrl: emulator.baseUrl, apiKey: account.apiKey, dashboardJwt: '', wsUrl: emulator.wsUrl, wsKey: account.wsKey } },
+			staticData,
+		};
+		const first = await activateTrigger(subject);
+		const tx = emulator.submit(account.apiKey, { chainId: 8453 });
+		await first.waitForItems(1);
+		await first.deactivate();
+		expect(statusesAndSequences(first.items())).toEqual(['NOT_PICKED_UP#1']);
+		emulator.advance(tx.id);
+		emulator.advance(tx.id);
+		const second = await activateTrigger(subject);
+		await second.waitForItems(1);
+		await sleep(QUIET_MS);
+		await second.deactivate();
+		expect(statusesAndSequences(second.items())).toEqual(['EXECUTED#2']);
+	});
+});
+
+test('the store stays within its bounds, dropping the oldest finished ids first', () => {
+	const container: Record<string, unknown> = {};
+	const store = checkpointStoreOver(container, { unfinished: 3, finished: 2 });
+	for (let i = 0; i < 4; i++) store.set(`done-${i}`, { key: 'Finalized', rank: 4, final: true, sequence: 5, at: i });
+	for (let i = 0; i < 5; i++) store.set(`open-${i}`, { key: 'Queued', rank: 0, final: false, sequence: 1, at: 10 + i });
+	expect(store.entries().map(([id]) => id)).toEqual(['done-2', 'done-3', 'open-2', 'open-3', 'open-4']);
+	expect(CHECKPOINT_LIMITS.unfinished).toBeGreaterThan(CHECKPOINT_LIMITS.finished);
+});
