@@ -163,6 +163,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	private readonly revokedWsKeys = new Set<string>();
 	private answerPings = true;
 	private echo: boolean;
+	private restSubmitPlan: Pick<SubmitOptions, 'willRetry' | 'willFail'> = {};
 	private readonly registerWith: RegisterAuth;
 	// submit-tx-sync requests waiting for their transaction to be final, by transaction id.
 	private readonly syncWaiters = new Map<string, Set<() => void>>();
@@ -279,6 +280,11 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	/** false: echoes of client messages and protocol pongs both stop (a dead service). */
 	setAnswerPings(answer: boolean): void {
 		this.answerPings = answer;
+	}
+
+	/** Transactions submitted over REST from now on follow this plan (e.g. `{ willFail: true }`); null: the default. */
+	setRestSubmitPlan(plan: Pick<SubmitOptions, 'willRetry' | 'willFail'> | null): void {
+		this.restSubmitPlan = plan ?? {};
 	}
 
 	/** false: client messages are no longer echoed, protocol pings still answered (a server that does not echo). */
@@ -448,6 +454,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		const request = body as Record<string, unknown>;
 		this.submittedBodies.push(structuredClone(request));
 		const tx = this.submit(account.apiKey, {
+			...this.restSubmitPlan,
 			chainId: request.chainId as number,
 			to: request.to as string,
 			callData: request.callData as string,
