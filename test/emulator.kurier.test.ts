@@ -216,3 +216,89 @@ describe('KurierEmulator WebSocket', () => {
 		expect(emulator.getJob(job.jobId)).toMatchObject({ status: 'Finalized', statusId: 4, txExplorerUrl: expect.stringContaining(update.txHash) });
 	});
 });
+
+describe('KurierEmulator variants of the public sources (issue 8)', () => {
+	it('GET /jobs: off → 404, unauthorized → 401, on → the key\'s jobs with status/createdAfter filters and pages', async () => {
+		expect((await rest(`/jobs?apiKey=${KEY}`)).status).toBe(404);
+		emulator.setJobListing('unauthorized');
+		expect((await rest(`/jobs?apiKey=${KEY}`)).status).toBe(401);
+		emulator.setJobListing('on');
+		expect((await rest('/jobs?apiKey=wrong')).status).toBe(401);
+		const a = emulator.createJob(KEY);
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		const cut = new Date().toISOString();
+		await new Promise((resolve) => setTimeout(resolve, 5));
+		const b = emulator.createJob(KEY);
+		const c = emulator.createJob(KEY);
+		emulator.createJob(OTHER_KEY);
+		emulator.advanceToEnd(c.jobId);
+		const all = await rest(`/jobs?apiKey=${KEY}`);
+		expect(all.json).toMatchObject({ page: 1, total: 3 });
+		expect(all.json.jobs.map((j: Frame) => j.jobId)).toEqual([a.jobId, b.jobId, c.jobId]);
+		const recent = await rest(`/jobs?apiKey=${KEY}&createdAfter=${encodeURIComponent(cut)}&pageSize=1&page=2`);
+		expect(recent.json).toMatchObject({ page: 2, pageSize: 1, total: 2, jobs: [{ jobId: c.jobId, status: 'Finalized' }] });
+		const finalized = await rest(`/jobs?apiKey=${KEY}&status=Finalized`);
+		expect(finalized.json.jobs.map((j: Frame) => j.jobId)).toEqual([c.jobId]);
+	});
+
+	it('GET /status lists the live testnet proof types, a chosen list, or fails with 500', async () => {
+		expect((await rest('/status')).json.supportedProofs).toEqual(['groth16', 'plonky2', 'risc0', 'fflonk', 'ultraplonk', 'sp1', 'ultrahonk', 'ezkl']);
+		emulator.setSupportedProofs(['groth16']);
+		expect((await rest('/status')).json.supportedProofs).toEqual(['groth16']);
+		emulator.setSupportedProofs('error');
+		expect((await rest('/status')).status).toBe(500);
+	});
+
+	it('submissionMode: direct needs a chainId, ends at Finalized, and is shown only with reportSubmissionMode', async () => {
+		const proofData = { proof: '0x01', publicSignals: ['0x01'], vk: { v: 1 } };
+		expect((await rest(`/submit-proof/${KEY}`, { proofType: 'groth16', vkRegistered: false, submissionMode: 'direct', proofData })).json.message).toBe('body/chainId is required with submissionMode direct');
+		expect((await rest(`/submit-proof/${KEY}`, { proofType: 'groth16', vkRegistered: false, submissionMode: 'sideways', chainId: 84532, proofData })).status).toBe(400);
+		const { json } = await rest(`/submit-proof/${KEY}`, { proofType: 'groth16', vkRegistered: false, submissionMode: 'direct', chainId: 84532, proofData });
+		expect(emulator.advanceToEnd(json.jobId)).toMatchObject({ status: 'Finalized', chainId: 84532 });
+		expect((await rest(`/job-status/${KEY}/${json.jobId}`)).json.submissionMode).toBeUndefined();
+		emulator.setReportSubmissionMode(true);
+		expect((await rest(`/job-status/${KEY}/${json.jobId}`)).json.submissionMode).toBe('direct');
+	});
+
+	it('subscriptionEndsAtFinalized: a chain job goes through Finalized, then no socket hears of it; a late subscribe is acknowledged only', async () => {
+		await emulator.close();
+		await startEmulator({ subscriptionEndsAtFinalized: true });
+		const job = emulator.createJob(KEY, { chainId: 84532 });
+		const one = await connected();
+		const all = await connected();
+		one.send({ type: 'subscribe', jobId: job.jobId });
+		await one.next('subscribed');
+		all.send({ type: 'subscribe-all' });
+		await all.next('subscribed-all');
+		while (emulator.getJob(job.jobId)?.status !== 'Finalized') emulator.advance(job.jobId);
+		for (const socket of [one, all]) {
+			for (;;) if ((await socket.next('job-status-update')).data.status === 'Finalized') break;
+		}
+		emulator.advanceToEnd(job.jobId);
+		const late = await connected();
+		late.send({ type: 'subscribe', jobId: job.jobId });
+		await late.next('subscribed');
+		await expect(one.next('job-status-update', 200)).rejects.toThrow(/no matching frame/);
+		await expect(all.next('job-status-update', 200)).rejects.toThrow(/no matching frame/);
+		expect((await rest(`/job-status/${KEY}/${job.jobId}`)).json.status).toBe('Aggregated');
+	});
+
+	it('1008 variants: connection limit, lifetime (reason or error frame), revoked key', async () => {
+		await emulator.close();
+		await startEmulator({ maxConnectionsPerKey: 1, connectionLimitCloseCode: 1008 });
+		const first = await connected();
+		const second = open();
+		expect((await second.next('error')).code).toBe('CONNECTION_LIMIT');
+		expect(await second.closed).toEqual({ code: 1008, reason: 'Connection limit exceeded' });
+		emulator.expireConnections();
+		expect(await first.closed).toEqual({ code: 1008, reason: 'Connection lifetime exceeded' });
+		const third = await connected();
+		emulator.expireConnections({ errorFrame: true });
+		expect((await third.next('error')).code).toBe('CONNECTION_LIFETIME_EXCEEDED');
+		expect(await third.closed).toEqual({ code: 1008, reason: '' });
+		const fourth = await connected();
+		emulator.revokeKey(KEY);
+		expect(await fourth.closed).toEqual({ code: 1008, reason: 'Unauthorized' });
+		expect(await open().closed).toEqual({ code: 1008, reason: 'Unauthorized' });
+	});
+});

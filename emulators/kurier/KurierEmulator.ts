@@ -114,6 +114,8 @@ export interface KurierEmulatorStats {
 	subscribeMessages: number;
 	restRequests: number;
 	pingsReceived: number;
+	/** `GET /jobs` requests, answered or not. */
+	jobListRequests: number;
 }
 
 const DEFAULT_API_KEY = 'kurier-test-key';
@@ -193,6 +195,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		subscribeMessages: 0,
 		restRequests: 0,
 		pingsReceived: 0,
+		jobListRequests: 0,
 	};
 
 	private readonly apiKeys: ReadonlySet<string>;
@@ -359,9 +362,10 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		}
 	}
 
-	/** The key stops working: its open sockets are closed 1008 "Unauthorized" and new ones refused. */
-	revokeKey(apiKey: string): void {
+	/** The key stops working: new connections are refused; open ones closed 1008 "Unauthorized" (`closeOpen` false: left open). */
+	revokeKey(apiKey: string, closeOpen = true): void {
 		(this.apiKeys as Set<string>).delete(apiKey);
+		if (!closeOpen) return;
 		for (const client of this.clients) if (client.apiKey === apiKey) client.socket.close(1008, 'Unauthorized');
 	}
 
@@ -474,6 +478,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	 * workshop knowledge base names the filters, not the auth or the body; this is one guess).
 	 */
 	private listJobs(query: URLSearchParams): Reply {
+		this.stats.jobListRequests += 1;
 		if (this.jobListing === 'off') return routeNotFound();
 		const apiKey = query.get('apiKey') ?? '';
 		if (this.jobListing === 'unauthorized' || !this.apiKeys.has(apiKey)) {

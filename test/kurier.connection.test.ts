@@ -1,0 +1,171 @@
+/**
+ * Kurier Trigger connection handling against the emulator's variants, in n8n's engine over real sockets:
+ * - close code 1008 is a refused key only when the reason or the error frame says so; a connection
+ *   limit or the 24 h lifetime closed with 1008 is reconnected with backoff;
+ * - `GET /jobs` (described only by a workshop knowledge base): where it answers, All Jobs recovers jobs
+ *   created and finished while disconnected; where it does not (404 / 401), the trigger goes on as before.
+ */
+import { NodeApiError } from 'n8n-workflow';
+
+import { KurierEmulator } from '../emulators/kurier';
+import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
+import { isKurierKeyRefusal, parseJobsPage } from '../nodes/Kurier/protocol';
+import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
+import { eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+
+const scope = new TestScope();
+
+const KEY = 'kurier-connection-key-3a8f';
+let emulator: KurierEmulator;
+
+const credentials = () => ({ kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey: KEY } });
+
+async function activate(parameters: Record<string, unknown> = { event: 'allJobs', statuses: [] }) {
+	return scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: credentials() }));
+}
+
+const statusesOf = (items: Array<Record<string, unknown>>, id: string) => items.filter((i) => i.id === id).map((i) => i.status);
+
+beforeEach(async () => {
+	emulator = await KurierEmulator.start({ apiKeys: [KEY] });
+	engineLogs.clear();
+});
+
+afterEach(async () => {
+	await scope.end();
+	await emulator.close();
+});
+
+afterAll(() => {
+	expect(engineLogs.text()).not.toContain(KEY);
+});
+
+describe('close code 1008', () => {
+	test('classification: the reason speaks first, then the error frame, then whether the connection was up', () => {
+		expect(isKurierKeyRefusal(1008, 'Unauthorized', null, false)).toBe(true);
+		expect(isKurierKeyRefusal(1008, 'Unauthorized', null, true)).toBe(true);
+		expect(isKurierKeyRefusal(1008, 'Invalid API key', null, true)).toBe(true);
+		expect(isKurierKeyRefusal(1008, 'Connection limit exceeded', null, false)).toBe(false);
+		expect(isKurierKeyRefusal(1008, 'Too many connections for this API key', null, false)).toBe(false);
+		expect(isKurierKeyRefusal(1008, 'Connection lifetime exceeded', null, true)).toBe(false);
+		expect(isKurierKeyRefusal(1008, '', { code: 'CONNECTION_LIMIT', message: 'Too many connections' }, false)).toBe(false);
+		expect(isKurierKeyRefusal(1008, '', { code: 'CONNECTION_LIFETIME_EXCEEDED', message: 'Maximum connection lifetime of 24 hours reached' }, true)).toBe(false);
+		expect(isKurierKeyRefusal(1008, '', { code: 'UNAUTHORIZED', message: 'Unauthorized or disabled API key' }, true)).toBe(true);
+		// A reason that names the key beats an older rate-limit error frame.
+		expect(isKurierKeyRefusal(1008, 'Unauthorized', { code: 'RATE_LIMITED', message: 'Too many subscription requests' }, true)).toBe(true);
+		// Says nothing: refused at connect (the key is checked there); after a working connection, retried.
+		expect(isKurierKeyRefusal(1008, '', null, false)).toBe(true);
+		expect(isKurierKeyRefusal(1008, '', null, true)).toBe(false);
+		expect(isKurierKeyRefusal(4401, '', null, true)).toBe(true);
+		expect(isKurierKeyRefusal(1013, 'Try Again Later', null, false)).toBe(false);
+		expect(isKurierKeyRefusal(1001, 'Going away', null, true)).toBe(false);
+	});
+
+	test.each([
+		['connection limit, said in the reason', () => emulator.closeAllConnections(1008, 'Connection limit exceeded')],
+		['24 h lifetime, said in the reason', () => emulator.expireConnections()],
+		['24 h lifetime, said in an error frame before an empty-reason close', () => emulator.expireConnections({ errorFrame: true })],
+		['no reason at all, after a working connection', () => emulator.closeAllConnections(1008)],
+	])('1008 for a %s: the running trigger reconnects and goes on, no error', async (_label, close) => {
+		const trigger = await activate();
+		close();
+		await eventually(() => expect(emulator.stats.connectionsAccepted).toBe(2), 4000);
+		await eventually(() => expect(emulator.stats.subscribeMessages).toBe(2));
+		const job = emulator.createJob(KEY);
+		emulator.advanceToEnd(job.jobId);
+		await trigger.waitForItems(5);
+		expect(trigger.errors).toEqual([]);
+		expect(engineLogs.messages('warn').join('\n')).toMatch(/closed with code 1008/);
+	});
+
+	test('1008 "Unauthorized" for a revoked key stops the trigger once, with the credentials message', async () => {
+		const trigger = await activate();
+		emulator.revokeKey(KEY);
+		const error = await trigger.waitForError();
+		expect(error).toBeInstanceOf(NodeApiError);
+		expect(error.message).toMatch(/refused the credentials \(close code 1008: Unauthorized\)/);
+		await sleep(1200);
+		expect(trigger.errors).toHaveLength(1);
+		expect(emulator.stats.connectionsAccepted).toBe(1);
+	});
+
+	test('an unexplained 1008 after a working connection is retried, and the reconnect gives the verdict', async () => {
+		const trigger = await activate();
+		// The key goes, and the server closes without saying why.
+		emulator.revokeKey(KEY, false);
+		emulator.closeAllConnections(1008);
+		const error = await trigger.waitForError();
+		expect(error.message).toMatch(/refused the credentials \(close code 1008: Unauthorized\)/);
+		expect(emulator.stats.connectionsRefused).toBe(1);
+		await sleep(1200);
+		expect(trigger.errors).toHaveLength(1);
+		expect(emulator.stats.connectionsRefused).toBe(1);
+	});
+
+	test('over the connection limit closed with 1008, activation fails with the limit, not with "refused the credentials"', async () => {
+		await emulator.close();
+		emulator = await KurierEmulator.start({ apiKeys: [KEY], maxConnectionsPerKey: 1, connectionLimitCloseCode: 1008 });
+		await activate();
+		const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
+		expect(error.message).toMatch(/closed with code 1008 \(Connection limit exceeded\).*CONNECTION_LIMIT/);
+		expect(error.message).not.toMatch(/refused the credentials/);
+		expect(emulator.openConnectionCount(KEY)).toBe(1);
+	});
+});
+
+describe('GET /jobs', () => {
+	test('parsing: bare arrays and the usual envelopes, `id` for `jobId`, the service\'s paging words', () => {
+		const job = { jobId: 'j1', status: 'Queued' };
+		expect(parseJobsPage([job], 1, 10)).toEqual({ jobs: [job], hasMore: false });
+		expect(parseJobsPage({ data: [{ id: 'j2', status: 'Valid' }], totalPages: 2 }, 1, 10)).toEqual({ jobs: [{ jobId: 'j2', id: 'j2', status: 'Valid' }], hasMore: true });
+		expect(parseJobsPage({ jobs: [job, { nope: 1 }], total: 11 }, 1, 2)?.hasMore).toBe(true);
+		expect(parseJobsPage({ items: [job], hasMore: false }, 1, 1)?.hasMore).toBe(false);
+		expect(parseJobsPage({ message: 'hello' }, 1, 10)).toBeNull();
+		expect(parseJobsPage('<html>', 1, 10)).toBeNull();
+	});
+
+	test('where it answers, a job created and finished while disconnected is delivered after the reconnect', async () => {
+		emulator.setJobListing('on');
+		const trigger = await activate();
+		const seen = emulator.createJob(KEY);
+		await trigger.waitForItems(1);
+		emulator.dropAllConnections();
+		const hidden = emulator.createJob(KEY, { chainId: null });
+		emulator.advanceToEnd(hidden.jobId);
+		await eventually(() => expect(statusesOf(trigger.items(), hidden.jobId)).toEqual(['Finalized']), 5000);
+		expect(statusesOf(trigger.items(), seen.jobId)).toEqual(['Queued']);
+		expect(emulator.stats.jobListRequests).toBe(1);
+		// Seen once, not again at the next reconnect.
+		emulator.dropAllConnections();
+		await eventually(() => expect(emulator.stats.jobListRequests).toBe(2), 5000);
+		await sleep(100);
+		expect(statusesOf(trigger.items(), hidden.jobId)).toEqual(['Finalized']);
+		expect(trigger.errors).toEqual([]);
+	});
+
+	test.each([
+		['off (404)', 'off' as const],
+		['not for API keys (401)', 'unauthorized' as const],
+	])('where it is %s, the trigger goes on as before and stops asking', async (_label, mode) => {
+		emulator.setJobListing(mode);
+		const trigger = await activate();
+		const open = emulator.createJob(KEY);
+		await trigger.waitForItems(1);
+		emulator.dropAllConnections();
+		const hidden = emulator.createJob(KEY);
+		emulator.advance(open.jobId);
+		await eventually(() => expect(statusesOf(trigger.items(), open.jobId)).toEqual(['Queued', 'Valid']), 5000);
+		await eventually(() => expect(emulator.stats.jobListRequests).toBe(1));
+		expect(statusesOf(trigger.items(), hidden.jobId)).toEqual([]);
+		await eventually(() => expect(engineLogs.messages('info').join('\n')).toContain('GET /jobs is not available'));
+		// Its next update still arrives over the socket.
+		emulator.advance(hidden.jobId);
+		await eventually(() => expect(statusesOf(trigger.items(), hidden.jobId)).toEqual(['Valid']));
+		emulator.dropAllConnections();
+		await eventually(() => expect(emulator.stats.connectionsAccepted).toBe(3), 5000);
+		await sleep(200);
+		expect(emulator.stats.jobListRequests).toBe(1);
+		expect(trigger.errors).toEqual([]);
+	});
+});
