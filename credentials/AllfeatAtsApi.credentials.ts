@@ -2,8 +2,10 @@ import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
 /**
  * Allfeat ATS (Allfeat Time-Stamp) API. Transaction tracking needs no key (the transaction UUID is
- * the capability), so the API key is optional and sent as `Authorization: Bearer` only when set.
- * The webhook secret is only used by the webhook trigger, to verify `X-Allfeat-Signature`. The nodes
+ * the capability), so the tracking routes are called without one, whatever is set here; the key
+ * is for routes that need it. `baseUrl` is the host: one of the two documented hosts, or `custom`
+ * with `customBaseUrl` (a credential saved with a URL in `baseUrl` itself keeps working). The
+ * webhook secret is only used by the webhook trigger, to verify `X-Allfeat-Signature`. The nodes
  * test the credential with `allfeatAtsApiCredentialTest` (see the Allfeat ATS nodes' `methods`).
  */
 export class AllfeatAtsApi implements ICredentialType {
@@ -17,12 +19,33 @@ export class AllfeatAtsApi implements ICredentialType {
 
 	properties: INodeProperties[] = [
 		{
-			displayName: 'Base URL',
+			displayName: 'Host',
 			name: 'baseUrl',
+			type: 'options',
+			options: [
+				{
+					name: 'Organizations API (organizations.api.allfeat.org)',
+					value: 'https://organizations.api.allfeat.org',
+					description: 'The host of the API quick-start and its polling example',
+				},
+				{
+					name: 'ATS API (ats.api.allfeat.org)',
+					value: 'https://ats.api.allfeat.org',
+					description: "The widget's ats-url",
+				},
+				{ name: 'Custom', value: 'custom', description: 'Your own URL, for example a proxy or a local emulator' },
+			],
+			default: 'https://organizations.api.allfeat.org',
+			description: 'Where transactions are tracked (GET /v1/transactions/{id}); the WebSocket URL is derived from it',
+		},
+		{
+			displayName: 'Custom Base URL',
+			name: 'customBaseUrl',
 			type: 'string',
-			default: 'https://ats.api.allfeat.org',
-			placeholder: 'https://ats.api.allfeat.org',
-			description: 'The ATS API root (without /v1). The WebSocket URL is derived from it.',
+			default: '',
+			placeholder: 'http://127.0.0.1:4020',
+			description: 'The API root, without /v1 (a trailing /v1 is ignored). The WebSocket URL is derived from it.',
+			displayOptions: { show: { baseUrl: ['custom'] } },
 		},
 		{
 			displayName: 'API Key',
@@ -31,7 +54,7 @@ export class AllfeatAtsApi implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			placeholder: 'afo_sk_live_…',
-			description: 'Optional: your organization key. Tracking works without it.',
+			description: 'Optional: your organization key. Tracking needs none, so it is never sent on tracking routes.',
 		},
 		{
 			displayName: 'Webhook Secret',

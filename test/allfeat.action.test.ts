@@ -107,17 +107,22 @@ describe('getTransaction', () => {
 		]);
 	});
 
-	test('a refused key and an unreachable service are clear, redacted errors', async () => {
+	test('a key the service does not know is not sent; a host refusing access and an unreachable service are clear, redacted errors', async () => {
 		const tx = emulator.createTransaction();
-		const refused = await run({ operation: 'getTransaction', transactionId: tx.id }, { apiKey: `${KEY}x` });
+		const unknownKey = await run({ operation: 'getTransaction', transactionId: tx.id }, { apiKey: `${KEY}x` });
+		expect(unknownKey.error).toBeUndefined();
+		expect(emulator.stats.trackingRequestsWithAuthorization).toBe(0);
+
+		emulator.failNextRestRequests(1, 401);
+		const refused = await run({ operation: 'getTransaction', transactionId: tx.id });
 		expect(refused.error?.name).toBe('NodeApiError');
-		expect(refused.error?.message).toMatch(/HTTP 401: Unknown API key/);
+		expect(refused.error?.message).toMatch(/HTTP 401: Unauthorized.*No credentials are sent on this route/);
 		expect(JSON.stringify(refused.error)).not.toContain(KEY);
 
 		await emulator.close();
 		const down = await run({ operation: 'getTransaction', transactionId: tx.id });
 		expect(down.error?.name).toBe('NodeApiError');
-		expect((down.error as NodeApiError).description).toMatch(/Could not reach GET http:\/\/127\.0\.0\.1:\d+\/v1\/transactions\/.*ECONNREFUSED/);
+		expect((down.error as NodeApiError).description).toMatch(/Could not reach GET http:\/\/127\.0\.0\.1:\d+\/v1\/transactions\/.*(ECONNREFUSED|ECONNRESET)/);
 		emulator = await AllfeatEmulator.start({ apiKeys: [KEY] });
 	});
 });

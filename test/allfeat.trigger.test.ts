@@ -387,25 +387,24 @@ describe('parameters, credentials and failures', () => {
 		emulator = await AllfeatEmulator.start({ apiKeys: [KEY] });
 	});
 
-	test('a key the service refuses is one clear error: at activation when polling, through emitError when live', async () => {
+	test('a host that asks for credentials on tracking (401, though none is sent) is one clear error: at activation when polling, through emitError when live', async () => {
 		const tx = emulator.createTransaction();
-		const live = await activate(tx.id, {}, credentials({ apiKey: WRONG_KEY }));
+		emulator.failNextRestRequests(1, 401);
+		const live = await activate(tx.id);
 		const error = await live.waitForError();
 		expect(error.name).toBe('NodeApiError');
-		expect(error.message).toMatch(/HTTP 401: Unknown API key/);
-		expect(JSON.stringify(error)).not.toContain(WRONG_KEY);
+		expect(error.message).toMatch(/HTTP 401: Unauthorized.*No credentials are sent on this route/);
+		expect(JSON.stringify(error)).not.toContain(KEY);
 		await sleep(300);
 		expect(live.errors).toHaveLength(1);
 		expect(live.items()).toEqual([]);
 
 		emulator.setRefuseUpgrades(503);
-		const atActivation = await activateTriggerExpectingError({
-			nodeType: new AllfeatAtsTrigger(),
-			parameters: { transactionIds: tx.id },
-			credentials: credentials({ apiKey: WRONG_KEY }),
-		});
-		expect(atActivation.message).toMatch(/HTTP 401: Unknown API key/);
-		expect(JSON.stringify(atActivation)).not.toContain(WRONG_KEY);
+		emulator.failNextRestRequests(1, 401);
+		const atActivation = await activateTriggerExpectingError({ nodeType: new AllfeatAtsTrigger(), parameters: { transactionIds: tx.id }, credentials: credentials() });
+		expect(atActivation.message).toMatch(/HTTP 401: Unauthorized/);
+		expect(JSON.stringify(atActivation)).not.toContain(KEY);
+		expect(emulator.stats.trackingRequestsWithAuthorization).toBe(0);
 	});
 
 	test('without an API key, no Authorization header is sent and tracking works', async () => {
@@ -420,14 +419,24 @@ describe('parameters, credentials and failures', () => {
 		expect(error.message).toMatch(/is not an http\(s\) URL/);
 	});
 
-	test('the credential test: reachable ATS, refused key, wrong host, bad webhook secret', async () => {
+	test('the credential test: host serving tracking without credentials, key form (never sent), wrong host, bad webhook secret', async () => {
 		const test = (overrides: Record<string, string>) =>
 			testCredential(new AllfeatAtsTrigger(), 'allfeatAtsApiCredentialTest', 'allfeatAtsApi', credentials(overrides).allfeatAtsApi);
 		expect(await test({})).toEqual({ status: 'OK', message: expect.stringContaining(`Allfeat ATS answered at ${emulator.baseUrl}`) });
+		expect((await test({})).message).toMatch(/organization-key form; tracking does not use it, so it was not sent/);
+		expect(await test({ apiKey: '' })).toEqual({ status: 'OK', message: `Allfeat ATS answered at ${emulator.baseUrl} (tracking, no credentials needed).` });
 		expect(await test({ baseUrl: `${emulator.baseUrl}/v1/` })).toMatchObject({ status: 'OK' });
-		const refused = await test({ apiKey: WRONG_KEY });
-		expect(refused).toEqual({ status: 'Error', message: expect.stringMatching(/refused the API key.*HTTP 401: Unknown API key/) });
-		expect(refused.message).not.toContain(WRONG_KEY);
+		expect(await test({ baseUrl: 'custom', customBaseUrl: emulator.baseUrl })).toMatchObject({ status: 'OK' });
+		expect(await test({ baseUrl: 'custom', customBaseUrl: '' })).toEqual({ status: 'Error', message: expect.stringMatching(/Custom Base URL is empty/) });
+		// A key unknown to the service is not an error: no route these nodes call sends it.
+		expect(await test({ apiKey: WRONG_KEY })).toMatchObject({ status: 'OK' });
+		expect(emulator.stats.trackingRequestsWithAuthorization).toBe(0);
+		// What is not an organization key at all (a widget key, the webhook secret) is named.
+		const widgetKey = await test({ apiKey: 'csk_live_0123456789abcdef' });
+		expect(widgetKey).toEqual({ status: 'Error', message: expect.stringMatching(/not an Allfeat organization key/) });
+		expect(widgetKey.message).not.toContain('csk_live_0123456789abcdef');
+		emulator.failNextRestRequests(1, 401);
+		expect(await test({})).toEqual({ status: 'Error', message: expect.stringMatching(/asks for credentials on the tracking route.*HTTP 401/) });
 		expect(await test({ webhookSecret: 'not base64!' })).toEqual({ status: 'Error', message: expect.stringMatching(/webhook secret is not base64/) });
 		expect(await test({ webhookSecret: 'c2hvcnQ=' })).toEqual({ status: 'Error', message: expect.stringMatching(/decodes to 5 bytes/) });
 		await emulator.close();

@@ -46,15 +46,23 @@ export interface AllfeatEmulatorOptions {
 	port?: number;
 	/** > 0: every transaction advances one step every stepMs; 0 (default): only `advance()` moves them. */
 	stepMs?: number;
-	/**
-	 * Keys accepted in `Authorization: Bearer`. Tracking needs no auth; Emulator choice: a request
-	 * that does send a key not in this list is refused with 401 `api_key.not_found`.
-	 */
+	/** Keys accepted in `Authorization: Bearer` (see `bearerOnTracking`). Tracking itself needs none. */
 	apiKeys?: string[];
+	/**
+	 * What the tracking routes (REST and the WebSocket upgrade) do with a bearer they are given
+	 * (undocumented: the docs only say they need none). `checked` (default): a service that checks
+	 * any bearer it gets; one not in `apiKeys`, or revoked, is refused with 401 (`api_key.not_found`,
+	 * `api_key.revoked`), while no header at all is fine. `ignored`: the header is not looked at.
+	 */
+	bearerOnTracking?: 'checked' | 'ignored';
 	/** How the socket answers an unknown id (undocumented, open question 13). Default: an `error` frame, then close. */
 	unknownIdOnWebSocket?: UnknownIdOnWebSocket;
-	/** Deliver the signed `work_*` webhook to this URL when a transaction becomes final. */
-	webhook?: { url: string; secretBase64: string };
+	/**
+	 * Deliver the signed `work_*` webhook to this URL when a transaction becomes final; `times`
+	 * (default 1) delivers it that many times, one after the other, each signed afresh (webhooks.mdx:
+	 * "We may deliver the same event more than once").
+	 */
+	webhook?: { url: string; secretBase64: string; times?: number };
 	/** Terminal `update` frames carry the widget's `details` (default) or only the documented fields (false). */
 	terminalFrameDetails?: boolean;
 }
@@ -107,6 +115,8 @@ export interface AllfeatEmulatorStats {
 	connectionsRefused: number;
 	restRequests: number;
 	webhooksDelivered: number;
+	/** Tracking requests (REST and WebSocket upgrades) that carried an `Authorization` header. */
+	trackingRequestsWithAuthorization: number;
 }
 
 interface TransactionRecord {
@@ -135,10 +145,12 @@ const WEBHOOK_TIMEOUT_MS = 5_000;
 export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	/** The credential's base URL (without `/v1`). */
 	readonly baseUrl: string;
-	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0 };
+	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0, trackingRequestsWithAuthorization: 0 };
 	readonly webhookDeliveries: WebhookDelivery[] = [];
 
 	private readonly apiKeys: ReadonlySet<string>;
+	private readonly revokedKeys = new Set<string>();
+	private readonly bearerOnTracking: 'checked' | 'ignored';
 	private readonly unknownIdOnWebSocket: UnknownIdOnWebSocket;
 	private readonly webhook: AllfeatEmulatorOptions['webhook'];
 	private readonly terminalFrameDetails: boolean;
@@ -156,6 +168,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		super(listening, { stepMs: options.stepMs, webSocket: { maxPayload: 64 * 1024 } });
 		this.baseUrl = `http://127.0.0.1:${listening.port}`;
 		this.apiKeys = new Set(options.apiKeys ?? []);
+		this.bearerOnTracking = options.bearerOnTracking ?? 'checked';
 		this.unknownIdOnWebSocket = options.unknownIdOnWebSocket ?? 'error-frame';
 		this.webhook = options.webhook;
 		this.terminalFrameDetails = options.terminalFrameDetails ?? true;
@@ -236,6 +249,11 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	/** The next `count` REST requests fail with `status` and the unified error envelope. */
 	failNextRestRequests(count: number, status = 503): void {
 		this.restFailures = { remaining: count, status };
+	}
+
+	/** Revokes a key (key-lifecycle.mdx: immediate); with `bearerOnTracking: 'checked'` it is then refused with 401 `api_key.revoked`. */
+	revokeApiKey(key: string): void {
+		this.revokedKeys.add(key);
 	}
 
 	/** Sockets still OPEN, for one transaction or all. */
@@ -323,7 +341,15 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		const { transaction } = record;
 		transaction.is_complete = true;
 		transaction.result = transaction.current_step === 'failed' ? { success: false, error: 'Insufficient balance' } : this.successResult();
-		if (this.webhook) this.trackWebhook(this.deliverWebhook(this.webhook.url, this.webhookPayload(transaction.id), this.webhook.secretBase64));
+		const webhook = this.webhook;
+		if (webhook) {
+			const payload = this.webhookPayload(transaction.id);
+			this.trackWebhook(
+				(async () => {
+					for (let attempt = 0; attempt < (webhook.times ?? 1); attempt += 1) await this.deliverWebhook(webhook.url, payload, webhook.secretBase64);
+				})(),
+			);
+		}
 	}
 
 	private successResult(): Record<string, unknown> {
@@ -377,17 +403,24 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		if (refusal) return refusal;
 		if (this.restFailures.remaining > 0) {
 			this.restFailures.remaining -= 1;
-			return errorReply(this.restFailures.status, 'common.service_unavailable', 'Service temporarily unavailable');
+			const { status } = this.restFailures;
+			return status === 401 || status === 403
+				? errorReply(status, status === 401 ? 'common.unauthorized' : 'common.forbidden', status === 401 ? 'Unauthorized' : 'Forbidden')
+				: errorReply(status, 'common.service_unavailable', 'Service temporarily unavailable');
 		}
 		const record = this.transactions.get(decodeURIComponent(match[1]));
 		if (!record) return errorReply(404, 'common.not_found', 'Transaction not found');
 		return { status: 200, body: record.transaction };
 	}
 
+	/** A tracking request's bearer, per `bearerOnTracking`; null when it may go on. */
 	private refuseKey(authorization: string | undefined): Reply | null {
 		if (authorization === undefined) return null;
+		this.stats.trackingRequestsWithAuthorization += 1;
+		if (this.bearerOnTracking === 'ignored') return null;
 		const key = /^Bearer\s+(.+)$/i.exec(authorization)?.[1]?.trim();
 		if (key === undefined) return errorReply(401, 'api_key.invalid_format', 'Malformed Authorization header');
+		if (this.revokedKeys.has(key)) return errorReply(401, 'api_key.revoked', 'API key revoked');
 		return this.apiKeys.has(key) ? null : errorReply(401, 'api_key.not_found', 'Unknown API key');
 	}
 
@@ -398,17 +431,20 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 
 	// ----- WebSocket ------------------------------------------------------------------------------
 
-	protected routeUpgrade(_req: IncomingMessage, url: URL): UpgradeRoute | null {
+	protected routeUpgrade(req: IncomingMessage, url: URL): UpgradeRoute | null {
 		const match = SOCKET_PATH.exec(url.pathname);
 		if (!match) return null;
+		const refusal = this.refuseKey(req.headers.authorization);
+		if (refusal) return { refuseStatus: refusal.status };
 		const transactionId = decodeURIComponent(match[1]);
 		const known = this.transactions.has(transactionId);
 		if (!known && this.unknownIdOnWebSocket === 'http-404') return { refuseStatus: 404 };
 		return (socket) => (known ? this.acceptSocket(socket, transactionId) : this.refuseUnknownId(socket, transactionId));
 	}
 
-	protected upgradeRefusalBody(): object {
-		return { error: { code: 'common.not_found', message: 'WebSocket upgrade refused', details: {}, request_id: requestId() } };
+	protected upgradeRefusalBody(status: number): object {
+		const code = status === 401 ? 'api_key.not_found' : 'common.not_found';
+		return { error: { code, message: 'WebSocket upgrade refused', details: {}, request_id: requestId() } };
 	}
 
 	/** Emulator choice for an unknown id: one error (or `not_found`) frame, then a normal close. */

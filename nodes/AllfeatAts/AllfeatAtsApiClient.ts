@@ -3,21 +3,34 @@ import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
 import { createRedactor } from '../shared/redact';
 import type { AllfeatTransaction } from './protocol';
-import { ALLFEAT_DEFAULT_BASE_URL, transactionNotFoundMessage, transactionSchema } from './protocol';
-import { httpBaseUrl } from '../shared/credentialFields';
+import {
+	ALLFEAT_ATS_HOST,
+	ALLFEAT_CUSTOM_HOST,
+	ALLFEAT_DEFAULT_BASE_URL,
+	ALLFEAT_ORGANIZATIONS_HOST,
+	transactionNotFoundMessage,
+	transactionSchema,
+} from './protocol';
+import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 
 /** What an `allfeatAtsApi` credential resolves to. */
 export interface AllfeatConnection {
-	/** Service root without `/v1`, e.g. `https://ats.api.allfeat.org`. */
+	/** Service root without `/v1`, e.g. `https://organizations.api.allfeat.org`. */
 	baseUrl: string;
-	/** Optional B2B key, sent as `Authorization: Bearer` on REST (tracking itself needs none). */
+	/**
+	 * Optional B2B key (`Authorization: Bearer`), for routes that need one. Tracking needs none and
+	 * gets none: a service that checks any bearer it is given would refuse a revoked or widget key.
+	 */
 	apiKey: string | null;
 	/** Base64 secret of the key's webhook (`webhook_secret_base64`), for the webhook trigger. */
 	webhookSecret: string | null;
 }
 
 export interface AllfeatCredentialFields {
+	/** A documented host URL, `custom`, or (credentials saved before the choice existed) any URL. */
 	baseUrl?: unknown;
+	/** The URL used when `baseUrl` is `custom`. */
+	customBaseUrl?: unknown;
 	apiKey?: unknown;
 	webhookSecret?: unknown;
 }
@@ -33,10 +46,21 @@ export class TransactionNotFoundError extends ServiceApiError {
 	}
 }
 
+const BASE_URL_HINT = `Choose ${ALLFEAT_ORGANIZATIONS_HOST} or ${ALLFEAT_ATS_HOST}, or Custom with your own URL, e.g. http://127.0.0.1:4020.`;
+
+/**
+ * The credential's host: one of the documented hosts, or `custom` + `customBaseUrl`. A credential
+ * saved when `baseUrl` was a free-text field holds the URL itself there, and keeps working.
+ */
 export function resolveAllfeatConnection(fields: AllfeatCredentialFields): AllfeatConnection {
-	const rawBaseUrl = typeof fields.baseUrl === 'string' && fields.baseUrl.trim() ? fields.baseUrl.trim() : ALLFEAT_DEFAULT_BASE_URL;
+	const choice = typeof fields.baseUrl === 'string' ? fields.baseUrl.trim() : '';
+	let rawBaseUrl = choice || ALLFEAT_DEFAULT_BASE_URL;
+	if (choice.toLowerCase() === ALLFEAT_CUSTOM_HOST) {
+		rawBaseUrl = typeof fields.customBaseUrl === 'string' ? fields.customBaseUrl.trim() : '';
+		if (!rawBaseUrl) throw new CredentialError(`The Allfeat ATS credential's host is Custom but its Custom Base URL is empty. ${BASE_URL_HINT}`);
+	}
 	// Users paste the API root in either form; the paths below add `/v1` themselves.
-	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', `Use ${ALLFEAT_DEFAULT_BASE_URL} or your own, e.g. http://127.0.0.1:4020.`, /\/v1$/i);
+	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', BASE_URL_HINT, /\/v1$/i);
 	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret) };
 }
 
@@ -44,8 +68,11 @@ function secretOrNull(value: unknown): string | null {
 	return typeof value === 'string' && value.trim() ? value.trim() : null;
 }
 
-/** 401/403: the service refused the API key; no retry can change that. */
-export function isRefusedKey(error: unknown): error is ServiceApiError {
+/**
+ * 401/403 on a tracking route. No key is sent there, so this is a host that wants credentials the
+ * docs do not ask for (a proxy, or not an ATS host): no retry can change that.
+ */
+export function isRefusedAccess(error: unknown): error is ServiceApiError {
 	return error instanceof ServiceApiError && (error.httpStatus === 401 || error.httpStatus === 403);
 }
 
@@ -78,7 +105,11 @@ export class AllfeatAtsApiClient {
 		const response = await this.get(this.transactionUrl(transactionId), what, signal);
 		if (response.status < 200 || response.status >= 300) {
 			const error = serviceErrorFrom(response, what, this.redact);
-			throw response.status === 404 ? new TransactionNotFoundError(transactionId, error.serviceCode) : error;
+			if (response.status === 404) throw new TransactionNotFoundError(transactionId, error.serviceCode);
+			if (response.status === 401 || response.status === 403) {
+				throw new ServiceApiError(`${error.message}. No credentials are sent on this route (Allfeat documents it as open): check the credential's host`, error.httpStatus, error.serviceCode);
+			}
+			throw error;
 		}
 		const parsed = transactionSchema.safeParse(response.body);
 		if (parsed.success) return parsed.data;
@@ -92,16 +123,19 @@ export class AllfeatAtsApiClient {
 	}
 
 	/**
-	 * For the credential test. Tracking needs no auth and every authenticated route is scoped to an
-	 * organization id the credential does not hold (and mutates), so no endpoint can tell a right key
-	 * from a wrong one. What can be checked: the base URL answers like the ATS API (a JSON 404 for an
-	 * unknown transaction) and the key, sent along, is not refused.
+	 * For the credential test: the host serves tracking, i.e. answers an unknown transaction like the
+	 * ATS API (a JSON 404), without credentials, as the nodes will call it. The key is not sent (no
+	 * tracking route takes it) and no read-only route can check it: every authenticated route is
+	 * scoped to an organization id the credential does not hold, and mutates.
 	 */
 	async checkService(): Promise<{ ok: boolean; message: string }> {
 		const what = 'Checking the Allfeat ATS API';
 		const response = await this.get(this.transactionUrl(PROBE_TRANSACTION_ID), what);
 		if (response.status === 401 || response.status === 403) {
-			return { ok: false, message: `Allfeat ATS refused the API key: ${serviceErrorFrom(response, what, this.redact).message}` };
+			return {
+				ok: false,
+				message: `${this.connection.baseUrl} asks for credentials on the tracking route, which Allfeat documents as open: is it an Allfeat ATS host? ${serviceErrorFrom(response, what, this.redact).message}`,
+			};
 		}
 		if (response.status >= 500) return { ok: false, message: serviceErrorFrom(response, what, this.redact).message };
 		if (!isRecord(response.body)) {
@@ -110,13 +144,12 @@ export class AllfeatAtsApiClient {
 				message: `${this.connection.baseUrl} answered HTTP ${response.status} without a JSON body. Is it the Allfeat ATS API (e.g. ${ALLFEAT_DEFAULT_BASE_URL})?`,
 			};
 		}
-		const keyNote = this.connection.apiKey ? ' Tracking needs no API key, so the key itself can only be checked by a call that uses it.' : '';
-		return { ok: true, message: `Allfeat ATS answered at ${this.connection.baseUrl}.${keyNote}` };
+		return { ok: true, message: `Allfeat ATS answered at ${this.connection.baseUrl} (tracking, no credentials needed).` };
 	}
 
+	/** Tracking routes only: no Authorization header, whatever the credential holds (the UUID is the capability). */
 	private async get(url: string, what: string, signal?: AbortSignal): Promise<JsonResponse> {
-		const headers: Record<string, string> = this.connection.apiKey ? { authorization: `Bearer ${this.connection.apiKey}` } : {};
-		return await requestJson({ method: 'GET', url, headers, timeoutMs: this.timeoutMs, signal }, this.redact).catch((error: Error) => {
+		return await requestJson({ method: 'GET', url, headers: {}, timeoutMs: this.timeoutMs, signal }, this.redact).catch((error: Error) => {
 			error.message = `${what}: ${error.message}`;
 			throw error;
 		});

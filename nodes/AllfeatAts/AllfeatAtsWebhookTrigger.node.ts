@@ -8,6 +8,7 @@ import type { AllfeatCredentialFields } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest } from './allfeatAtsNodeCommon';
 import type { AllfeatWebhookEvent } from './protocol';
 import { ALLFEAT_WEBHOOK_EVENTS, normalizeWebhookEvent, webhookEventSchema } from './protocol';
+import { DEFAULT_DELIVERY_LIMITS, RecentDeliveries } from './recentDeliveries';
 import type { SignatureRejection } from './webhookSignature';
 import { decodeWebhookSecret, verifyAllfeatSignature } from './webhookSignature';
 
@@ -48,6 +49,13 @@ export class AllfeatAtsWebhookTrigger implements INodeType {
 				options: ALLFEAT_WEBHOOK_EVENTS.map((event) => ({ name: event, value: event })),
 				default: [],
 				description: 'Only start the workflow for these events (others are acknowledged and dropped). Empty: every event.',
+			},
+			{
+				displayName: 'Drop Repeated Deliveries',
+				name: 'dropRepeats',
+				type: 'boolean',
+				default: true,
+				description: `Whether to answer a repeat of a delivery already received (same transaction_id and same event; Allfeat may deliver one twice) with 200 and start nothing. The last ${DEFAULT_DELIVERY_LIMITS.maxEntries.toLocaleString('en-US')} deliveries of the past ${DEFAULT_DELIVERY_LIMITS.maxAgeSeconds / 3600} h are remembered in the workflow's static data. Not applied to test events.`,
 			},
 		],
 	};
@@ -99,6 +107,14 @@ export class AllfeatAtsWebhookTrigger implements INodeType {
 		if (events.length > 0 && !events.includes(payload.event.event)) {
 			this.logger.debug(`Allfeat ATS webhook: event ${payload.event.event} is not among the selected events; acknowledged and dropped`);
 			return { webhookResponse: { received: true, ignored: payload.event.event } };
+		}
+		// Only verified deliveries reach the record, so a forged call cannot make a real one look like a repeat.
+		if (this.getMode() !== 'manual' && (this.getNodeParameter('dropRepeats', true) as boolean)) {
+			const recent = new RecentDeliveries(this.getWorkflowStaticData('node'));
+			if (recent.admit(payload.event, Math.floor(Date.now() / 1000)) === 'repeat') {
+				this.logger.info(`Allfeat ATS webhook: ${payload.event.event} for transaction ${payload.event.transaction_id} was already received; acknowledged and dropped`);
+				return { webhookResponse: { received: true, duplicate: true } };
+			}
 		}
 		const item = normalizeWebhookEvent(payload.event, new Date().toISOString());
 		return { workflowData: [this.helpers.returnJsonArray([asItemJson(item)])] };

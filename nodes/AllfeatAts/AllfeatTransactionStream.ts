@@ -2,10 +2,11 @@ import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket } from '../shared/ReconnectingSocket';
+import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
-import { TransactionNotFoundError, isRefusedKey } from './AllfeatAtsApiClient';
+import { TransactionNotFoundError, isRefusedAccess } from './AllfeatAtsApiClient';
 import type { AllfeatErrorFrame, AllfeatTransaction, StepEvent } from './protocol';
 import {
 	allfeatStepRank,
@@ -34,7 +35,9 @@ export interface AllfeatTransactionStreamOptions {
 	steps?: readonly string[];
 	/** Each step transition, in order, once; and one `not_found` item for an unknown id. */
 	onItem(item: NormalizedItem): void;
-	/** Something no retry can fix, after start() resolved: the service refused the API key on REST. */
+	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
+	checkpoints?: CheckpointStore;
+	/** Something no retry can fix, after start() resolved: the host refused access to the tracking route (401/403; no key is sent there). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
 	polling?: Partial<PollingOptions>;
@@ -58,7 +61,7 @@ export class AllfeatTransactionStream {
 	// Cancels REST reads in flight when the stream ends, so nothing outlives it.
 	private readonly requests = new AbortController();
 	private readonly socket: ReconnectingSocket;
-	private readonly tracker = new TransitionTracker({ maxIds: 1 });
+	private readonly tracker: TransitionTracker;
 	private readonly steps: ReadonlySet<string>;
 	private readonly polling: PollingOptions;
 	private readonly logger: SocketLogger | undefined;
@@ -73,6 +76,7 @@ export class AllfeatTransactionStream {
 	private readonly heldFrames: unknown[] = [];
 
 	constructor(private readonly options: AllfeatTransactionStreamOptions) {
+		this.tracker = new TransitionTracker({ maxIds: 1, checkpoints: options.checkpoints });
 		this.steps = new Set(options.steps ?? []);
 		this.polling = { ...DEFAULT_POLLING, ...options.polling };
 		this.logger = options.logger;
@@ -135,7 +139,7 @@ export class AllfeatTransactionStream {
 		try {
 			await this.reconcile();
 		} catch (error) {
-			if (isRefusedKey(error)) {
+			if (isRefusedAccess(error)) {
 				this.fail(error);
 				return;
 			}
@@ -277,11 +281,11 @@ export class AllfeatTransactionStream {
 		try {
 			await this.reconcile();
 		} catch (error) {
-			if (firstRead && (isRefusedKey(error) || error instanceof ServiceUnreachableError)) {
+			if (firstRead && (isRefusedAccess(error) || error instanceof ServiceUnreachableError)) {
 				this.end();
 				throw error;
 			}
-			if (isRefusedKey(error)) {
+			if (isRefusedAccess(error)) {
 				this.fail(error);
 				return;
 			}
@@ -330,7 +334,7 @@ export class AllfeatTransactionStream {
 		}
 	}
 
-	/** The service refused the API key: no retry helps, so this id stops with one error. */
+	/** The host refused access (401/403): no retry helps, so this id stops with one error. */
 	private fail(error: Error): void {
 		if (this.ended) return;
 		this.end();

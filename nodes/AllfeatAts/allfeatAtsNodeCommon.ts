@@ -5,7 +5,8 @@ import { clientForCredential } from '../shared/n8n';
 import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
 import { AllfeatAtsApiClient, resolveAllfeatConnection } from './AllfeatAtsApiClient';
-import { ALLFEAT_PHASES, isAllfeatTransactionId, splitTransactionIds } from './protocol';
+import type { AllfeatConnection } from './AllfeatAtsApiClient';
+import { ALLFEAT_PHASES, isAllfeatTransactionId, isOrganizationApiKey, splitTransactionIds } from './protocol';
 import { WebhookSecretError, decodeWebhookSecret } from './webhookSignature';
 import { CredentialError } from '../shared/credentialFields';
 
@@ -20,15 +21,27 @@ export async function allfeatClientFor(context: CredentialReader): Promise<Allfe
 	return await clientForCredential(context, 'allfeatAtsApi', ['apiKey', 'webhookSecret'], (fields) => new AllfeatAtsApiClient(resolveAllfeatConnection(fields)));
 }
 
-/** Checks what can be checked: the webhook secret's form, and that the base URL answers like the ATS API (see checkService). */
+/**
+ * Checks what can be checked: the host serves tracking without credentials (see checkService), the
+ * webhook secret decodes, and the API key, when set, has the documented `afo_sk_…` form. The key is
+ * not sent anywhere (no route these nodes call takes it), so its validity is not, and cannot be, checked.
+ */
 export async function allfeatAtsApiCredentialTest(
 	this: ICredentialTestFunctions,
 	credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
 	let client: AllfeatAtsApiClient;
+	let connection: AllfeatConnection;
 	try {
-		const connection = resolveAllfeatConnection(credential.data ?? {});
+		connection = resolveAllfeatConnection(credential.data ?? {});
 		if (connection.webhookSecret) decodeWebhookSecret(connection.webhookSecret);
+		if (connection.apiKey && !isOrganizationApiKey(connection.apiKey)) {
+			return {
+				status: 'Error',
+				message:
+					'The API key is not an Allfeat organization key (afo_sk_live_ followed by 48 hex characters). Widget keys (cpk_…, csk_…) and the webhook secret do not belong here; leave it empty if you only track transactions.',
+			};
+		}
 		client = new AllfeatAtsApiClient(connection, 15_000);
 	} catch (error) {
 		const known = error instanceof CredentialError || error instanceof WebhookSecretError;
@@ -36,7 +49,8 @@ export async function allfeatAtsApiCredentialTest(
 	}
 	try {
 		const { ok, message } = await client.checkService();
-		return { status: ok ? 'OK' : 'Error', message };
+		const keyNote = ok && connection.apiKey ? ' The API key has the organization-key form; tracking does not use it, so it was not sent.' : '';
+		return { status: ok ? 'OK' : 'Error', message: message + keyNote };
 	} catch (error) {
 		return { status: 'Error', message: redactedMessage(error, client.redact) };
 	}

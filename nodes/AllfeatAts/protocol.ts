@@ -12,7 +12,25 @@ import type { ParsedFrame } from '../shared/frames';
  * (labels CONFIRMED / INFERRED). Every schema passes unknown fields through.
  */
 
-export const ALLFEAT_DEFAULT_BASE_URL = 'https://ats.api.allfeat.org';
+/**
+ * The documented hosts. The API quick-start and its polling example read `/v1/transactions/{id}` on
+ * the Organizations API host; the widget docs name the ATS host as `ats-url` (tracking URLs are
+ * resolved on it). The first serves tracking in the API docs, so it is the default.
+ */
+export const ALLFEAT_ORGANIZATIONS_HOST = 'https://organizations.api.allfeat.org';
+export const ALLFEAT_ATS_HOST = 'https://ats.api.allfeat.org';
+export const ALLFEAT_DEFAULT_BASE_URL = ALLFEAT_ORGANIZATIONS_HOST;
+/** The credential's `baseUrl` value meaning "use `customBaseUrl`". */
+export const ALLFEAT_CUSTOM_HOST = 'custom';
+
+/**
+ * The documented B2B key form (authentication.mdx): `afo_sk_live_` + 48 hex. Only the `afo_sk_`
+ * family is required here, so another environment word or length still passes; a widget key
+ * (`cpk_…`, `csk_…`) or a pasted webhook secret does not.
+ */
+export function isOrganizationApiKey(key: string): boolean {
+	return /^afo_sk_[A-Za-z0-9_]+$/.test(key);
+}
 
 // ---- step table ---------------------------------------------------------------------------
 

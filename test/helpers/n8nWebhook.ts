@@ -8,7 +8,9 @@
  * - `workflowData`: the items are collected as one emission (the execution n8n would start) and the
  *   caller gets the "onReceived" answer;
  * - a thrown error: 500 "Workflow Webhook Error: Workflow could not be started!".
- * Workflow and credential store come from n8nEngine.ts.
+ * Workflow and credential store come from n8nEngine.ts. As in n8n, the workflow's static data
+ * (`getWorkflowStaticData`) persists across calls; `staticData` seeds it, as n8n loads it from the
+ * database after a restart, and `staticData()` reads it back as the JSON n8n would save.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -36,6 +38,8 @@ export interface WebhookNodeUnderTest {
 	credentials: Record<string, ICredentialDataDecryptedObject>;
 	/** `webhook` (production URL, the default) or `manual` (the editor's test URL). */
 	mode?: WorkflowExecuteMode;
+	/** The workflow's static data at start, e.g. `staticData()` of an earlier run. */
+	staticData?: IDataObject;
 }
 
 export interface WebhookCall {
@@ -52,6 +56,8 @@ export interface ServedWebhook {
 	items(): IDataObject[];
 	/** Errors thrown by the node's webhook(). */
 	readonly errors: Error[];
+	/** The workflow's static data, as the JSON n8n saves. */
+	staticData(): IDataObject;
 	close(): Promise<void>;
 }
 
@@ -60,6 +66,7 @@ const WEBHOOK_PATH = '/webhook/allfeat-test';
 /** Serves one webhook node on a random port of 127.0.0.1. */
 export async function serveWebhookNode(subject: WebhookNodeUnderTest): Promise<ServedWebhook> {
 	const { workflow, node } = buildWorkflow(subject);
+	if (subject.staticData) Object.assign(workflow.staticData, JSON.parse(JSON.stringify(subject.staticData)) as IDataObject);
 	const description = subject.nodeType.description.webhooks?.[0];
 	if (!description || !subject.nodeType.webhook) throw new Error(`${subject.nodeType.description.name} is not a webhook node`);
 	const emissions: INodeExecutionData[][] = [];
@@ -99,6 +106,7 @@ export async function serveWebhookNode(subject: WebhookNodeUnderTest): Promise<S
 		emissions,
 		items: () => emissions.flat().map((item) => item.json),
 		errors,
+		staticData: () => JSON.parse(JSON.stringify(workflow.staticData)) as IDataObject,
 		close: async () => await closeServer(server),
 	};
 }
