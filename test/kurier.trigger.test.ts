@@ -210,6 +210,8 @@ describe('all jobs', () => {
 		emulator.advance(open.jobId); // missed on the socket
 		emulator.advance(open.jobId);
 		await eventually(() => expect(statuses(trigger)).toContain(`${open.jobId.slice(0, 4)}:Submitted`), 5000);
+		// After the reconcile, the trigger asks GET /jobs once (off here: 404) for jobs created meanwhile.
+		await eventually(() => expect(emulator.stats.jobListRequests).toBe(1));
 		const restBefore = emulator.stats.restRequests;
 		emulator.advanceToEnd(open.jobId);
 		await eventually(() => expect(trigger.items().filter((i) => i.id === open.jobId).map((i) => i.status)).toEqual(['Queued', 'Submitted', 'IncludedInBlock', 'Finalized']));
