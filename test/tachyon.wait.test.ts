@@ -8,6 +8,7 @@ import type { INodeExecutionData } from 'n8n-workflow';
 
 import { TachyonEmulator } from '../emulators/tachyon';
 import { Tachyon } from '../nodes/Tachyon/Tachyon.node';
+import { parseSubmitTxRequest, submitTxSyncBody } from '../nodes/Tachyon/protocol';
 import { engineLogs, runManually } from './helpers/n8nEngine';
 import { TestScope } from './helpers/testScope';
 import { activeTimerCount, eventually } from './helpers/wait';
@@ -174,6 +175,15 @@ describe('relayAndWait', () => {
 		expect(failed.error?.message).toMatch(/^Tachyon transaction [0-9a-f]{24} failed: execution reverted$/);
 		const output = await run({ ...failing, failOnTransactionFailure: false });
 		expect(output.items[0]).toMatchObject({ status: 'FAILED', phase: 'failed', error: 'execution reverted', details: { revertInfo: { reason: 'execution reverted' } } });
+	});
+
+	test('the sync body: the checked request under tx, the wait within the documented bounds, flags only when on', () => {
+		const parsed = parseSubmitTxRequest({ chainId: 8453, to: TO, callData: '0x', value: '1' });
+		if (!parsed.ok) throw new Error(parsed.message);
+		expect(submitTxSyncBody(parsed.request, { timeoutMs: 30_000 })).toEqual({ tx: { chainId: 8453, to: TO, callData: '0x', value: '1' }, timeoutMs: 30_000 });
+		expect(submitTxSyncBody(parsed.request, { timeoutMs: 1000, includeReceipt: true, includeRevertInfo: false })).toMatchObject({ timeoutMs: 1000, includeReceipt: true });
+		expect(() => submitTxSyncBody(parsed.request, { timeoutMs: 999 })).toThrow(RangeError);
+		expect(() => submitTxSyncBody(parsed.request, { timeoutMs: 120_001 })).toThrow(RangeError);
 	});
 
 	test('a server wait outside 1–120 s is a clear error and nothing is sent', async () => {
