@@ -54,7 +54,7 @@ export class AllfeatAtsTrigger implements INodeType {
 			manualRunError: (item) =>
 				item.status === NOT_FOUND_STATUS && transactionIds.length === 1
 					? new NodeOperationError(this.getNode(), item.error ?? 'Unknown transaction', {
-							description: "Check the transaction ID, and that the credential's base URL is the ATS API of the network it was registered on.",
+							description: "Check the transaction ID, and that the credential's host is the Allfeat API it was registered with.",
 						})
 					: null,
 		});
