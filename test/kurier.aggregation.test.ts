@@ -5,6 +5,8 @@
  *   Wait for Job must still deliver Aggregated (they follow the job over REST);
  * - `submissionMode: direct` gets no aggregation, so with a chainId Finalized is final.
  */
+import type { NodeOperationError } from 'n8n-workflow';
+
 import { KurierEmulator } from '../emulators/kurier';
 import { Kurier } from '../nodes/Kurier/Kurier.node';
 import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
@@ -198,7 +200,7 @@ describe('submissionMode: direct (no aggregation)', () => {
 		emulator.advanceToEnd(job.jobId);
 		const result = await run({ operation: 'waitForJob', jobId: job.jobId, timeoutSeconds: 1, options: { pollIntervalSeconds: 60 } });
 		expect(result.error?.message).toBe(`Kurier job ${job.jobId} was not final after 1 s (its last status was Finalized)`);
-		expect(result.error?.description).toMatch(/Raise "Timeout/);
+		expect((result.error as NodeOperationError | undefined)?.description).toMatch(/Raise "Timeout/);
 	});
 
 	test('where the job status carries submissionMode, "From the Job" and the triggers read it', async () => {
