@@ -35,8 +35,8 @@ interface StoredCheckpoint {
 }
 
 /**
- * A store over a plain object (n8n's static data for the node, or `{}` in memory). The object is
- * changed in place, as n8n detects and saves changes of its static data object.
+ * A store over a plain object (n8n's static data for the node, or `{}` in memory), changed in
+ * place; n8n saves its static data with the next emit when it saw a change.
  */
 export function checkpointStoreOver(container: Record<string, unknown>, limits: { unfinished: number; finished: number } = CHECKPOINT_LIMITS): CheckpointStore {
 	const stored = (): Record<string, StoredCheckpoint> => {
@@ -58,6 +58,9 @@ export function checkpointStoreOver(container: Record<string, unknown>, limits: 
 			delete all[id];
 			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence, t: checkpoint.at };
 			evictOverLimits(all, limits);
+			// n8n notices changes of its static data only through the object it handed out (a
+			// proxy), not inside objects added later: assigning again marks the data as changed.
+			container.checkpoints = all;
 		},
 		entries: () => Object.entries(stored()).flatMap(([id, value]) => {
 			const checkpoint = decode(value);

@@ -237,6 +237,29 @@ export class N8nInstance {
 		await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
 	}
 
+	/**
+	 * Saves a workflow as the editor's Save button does: the editor's own fields (no static data),
+	 * with the version it loaded. On 1.x saving an active workflow re-adds its triggers; on 2.x a
+	 * save makes a draft, and publishing it (what a user does to put the edit live) re-adds them.
+	 */
+	async saveAsEditor(workflow: CreatedWorkflow): Promise<void> {
+		const loaded = await this.rest<Record<string, unknown>>('GET', `/workflows/${workflow.id}`);
+		const body: Record<string, unknown> = {
+			name: loaded.name,
+			nodes: loaded.nodes,
+			connections: loaded.connections,
+			settings: loaded.settings,
+			pinData: loaded.pinData ?? {},
+			meta: loaded.meta ?? {},
+			tags: [],
+			versionId: loaded.versionId,
+		};
+		if (this.line.name === '1.x') body.active = true;
+		const saved = await this.rest<{ versionId: string }>('PATCH', `/workflows/${workflow.id}`, body);
+		workflow.versionId = saved.versionId ?? workflow.versionId;
+		if (this.line.name === '2.x') await this.activate(workflow);
+	}
+
 	/** POSTs JSON to a production webhook of an active workflow; throws unless n8n answers 2xx. */
 	async postWebhook(path: string, body: unknown): Promise<void> {
 		const response = await fetch(`${this.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -89,10 +89,10 @@ export class SandboxWorld {
 		const { secrets } = this;
 		return {
 			kurierApi: { name: 'Kurier (sandbox)', data: { environment: 'custom', baseUrl: this.kurier.restBaseUrl, apiKey: secrets.kurierApiKey } },
-			allfeatAtsApi: { name: 'Allfeat ATS (sandbox)', data: { baseUrl: this.allfeat.baseUrl, apiKey: secrets.allfeatApiKey, webhookSecret: secrets.allfeatWebhookSecret } },
+			allfeatAtsApi: { name: 'Allfeat ATS (sandbox)', data: { baseUrl: 'custom', customBaseUrl: this.allfeat.baseUrl, apiKey: secrets.allfeatApiKey, webhookSecret: secrets.allfeatWebhookSecret } },
 			tachyonApi: {
 				name: 'Tachyon (sandbox)',
-				data: { baseUrl: this.tachyon.baseUrl, apiKey: secrets.tachyonApiKey, dashboardJwt: secrets.tachyonJwt, wsUrl: this.tachyon.wsUrl, wsKey: secrets.tachyonWsKey },
+				data: { baseUrl: 'custom', customBaseUrl: this.tachyon.baseUrl, apiKey: secrets.tachyonApiKey, dashboardJwt: secrets.tachyonJwt, wsUrl: this.tachyon.wsUrl, wsKey: secrets.tachyonWsKey },
 			},
 			smtp: { name: 'SMTP (sandbox)', data: { host: '127.0.0.1', port: this.sink.smtpPort, secure: false, disableStartTls: true, user: '', password: '' } },
 		};

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 
 /**
  * The two n8n release lines the package must work in, as `test/e2e/install.sh` installs them:
@@ -41,5 +42,7 @@ export function selectedLines(): Array<'1.x' | '2.x'> {
 /**
  * Instances, logs and the installed package live here, outside the checkout: inside it, Node's module
  * resolution would find the checkout's own node_modules (n8n-workflow) from the installed package.
+ * One folder per checkout, so two checkouts' runs never clear each other's.
  */
-export const E2E_WORK_DIR = process.env.N8N_E2E_WORK_DIR ?? join(tmpdir(), 'n8n-nodes-onchain-events-e2e');
+export const E2E_WORK_DIR =
+	process.env.N8N_E2E_WORK_DIR ?? join(tmpdir(), `n8n-nodes-onchain-events-e2e-${createHash('sha256').update(resolve(__dirname, '../../..')).digest('hex').slice(0, 8)}`);

@@ -1,0 +1,86 @@
+import { selectedLines } from './harness/n8nLines';
+import { waitUntil } from './harness/processes';
+import { startScenario, stopScenario } from './harness/scenario';
+import type { RunningScenario } from './harness/scenario';
+import { itemsOf, submitKurierProofs, submitTachyonTransactions, transitionKey } from './harness/transitions';
+import type { ExpectedTransitions } from './harness/transitions';
+import { streamWorkflows } from './harness/workflows';
+
+/**
+ * Exactly once through n8n's lifecycle, in the real n8n: a restart of n8n with work moving while it
+ * is down, and a save of an active workflow through n8n's REST API as the editor sends it. The
+ * services move only when the test says (no clock), so what must arrive, and when, is exact.
+ */
+const DELIVERY_TIMEOUT_MS = 30_000;
+/** After the expected items, how long to watch for one that must not come. */
+const QUIET_MS = 3_000;
+
+describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
+	let scenario: RunningScenario;
+	let kurierJob: ExpectedTransitions;
+	let tachyonTx: ExpectedTransitions;
+
+	beforeAll(async () => {
+		scenario = await startScenario({
+			lineName,
+			name: 'lifecycle',
+			stepMs: 0,
+			workflows: (sandbox, allfeatIds) => streamWorkflows((path) => sandbox.sink.url(path), allfeatIds),
+			connections: { kurier: 1, tachyon: 1 },
+		});
+		[kurierJob] = await submitKurierProofs(scenario.world, 1);
+		[tachyonTx] = submitTachyonTransactions(scenario.world, 1);
+	});
+
+	afterAll(async () => await stopScenario(scenario));
+
+	/** Every transition of the id at the sink so far, in arrival order: key#sequence. */
+	const arrived = (expected: ExpectedTransitions) => itemsOf(scenario.world.sink, expected).map(({ item }) => `${transitionKey(item)}#${String(item.sequence)}`);
+	const allfeat = () => scenario.allfeatStreamed[0];
+
+	test('before: each id\'s first transitions arrive, numbered from 1', async () => {
+		const { world } = scenario;
+		world.kurier.advance(kurierJob.id);
+		world.allfeat.advance(allfeat().id);
+		await waitUntil('the first transitions', () => arrived(kurierJob).length === 2 && arrived(tachyonTx).length === 1 && arrived(allfeat()).length === 2, DELIVERY_TIMEOUT_MS);
+		expect(arrived(kurierJob).sort()).toEqual(['Queued#1', 'Valid#2']);
+		expect(arrived(tachyonTx)).toEqual(['NOT_PICKED_UP#0#1']);
+		expect(arrived(allfeat()).sort()).toEqual(['preparing_transaction#2', 'validating#1']);
+	});
+
+	test('restart n8n with work moving while it is down: the missed transitions arrive once, nothing is delivered again', async () => {
+		const { world, n8n } = scenario;
+		await n8n.stop();
+		// While n8n is down: the job and the transaction move two steps, the registration one.
+		world.kurier.advance(kurierJob.id);
+		world.kurier.advance(kurierJob.id);
+		world.tachyon.advance(tachyonTx.id);
+		world.tachyon.advance(tachyonTx.id);
+		world.allfeat.advance(allfeat().id);
+		await n8n.start();
+		await waitUntil('the transitions missed while down', () => arrived(kurierJob).length === 3 && arrived(tachyonTx).length === 2 && arrived(allfeat()).length === 3, DELIVERY_TIMEOUT_MS);
+		await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+		// Kurier's and Tachyon's REST know only the latest status: the one passed meanwhile collapses into it.
+		expect(arrived(kurierJob).sort()).toEqual(['IncludedInBlock#3', 'Queued#1', 'Valid#2']);
+		expect(arrived(tachyonTx)).toEqual(['NOT_PICKED_UP#0#1', 'EXECUTED#0#2']);
+		// Allfeat's REST has the step history: the step missed comes with its own time.
+		expect(arrived(allfeat()).sort()).toEqual(['preparing_transaction#2', 'signing#3', 'validating#1']);
+		// The other registrations (at validating since the start) are not delivered again either.
+		for (const other of scenario.allfeatStreamed.slice(1)) expect(arrived(other)).toEqual(['validating#1']);
+	});
+
+	test('save the active workflows through the REST API, as the editor does: nothing is delivered again, new steps arrive once', async () => {
+		const { world, n8n } = scenario;
+		for (const workflow of scenario.deployed) await n8n.saveAsEditor(workflow);
+		await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+		expect(arrived(kurierJob)).toHaveLength(3);
+		expect(arrived(allfeat())).toHaveLength(3);
+		world.kurier.advance(kurierJob.id);
+		world.allfeat.advance(allfeat().id);
+		await waitUntil('the steps after the save', () => arrived(kurierJob).length === 4 && arrived(allfeat()).length === 4, DELIVERY_TIMEOUT_MS);
+		await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+		expect(arrived(kurierJob).sort()).toEqual(['Finalized#4', 'IncludedInBlock#3', 'Queued#1', 'Valid#2']);
+		expect(arrived(allfeat()).sort()).toEqual(['preparing_transaction#2', 'signing#3', 'submitting#4', 'validating#1']);
+		expect(arrived(tachyonTx)).toHaveLength(2);
+	});
+});
