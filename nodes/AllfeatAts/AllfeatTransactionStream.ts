@@ -37,6 +37,8 @@ export interface AllfeatTransactionStreamOptions {
 	onItem(item: NormalizedItem): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
+	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
+	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** Something no retry can fix, after start() resolved: the host refused access to the tracking route (401/403; no key is sent there). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
@@ -81,6 +83,7 @@ export class AllfeatTransactionStream {
 		this.polling = { ...DEFAULT_POLLING, ...options.polling };
 		this.logger = options.logger;
 		this.socket = new ReconnectingSocket({
+			unreachableAtStart: options.unreachableAtStart,
 			url: options.client.transactionSocketUrl(options.transactionId),
 			redact: options.client.redact,
 			logger: socketFailuresAsWarnings(options.logger),

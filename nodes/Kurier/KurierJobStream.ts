@@ -30,6 +30,8 @@ export interface KurierJobStreamOptions {
 	onItem(item: NormalizedItem): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
+	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
+	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
@@ -86,6 +88,7 @@ export class KurierJobStream {
 		this.tracker = new TransitionTracker({ checkpoints: options.checkpoints });
 		this.statuses = new Set(options.statuses ?? []);
 		this.socket = new ReconnectingSocket({
+			unreachableAtStart: options.unreachableAtStart,
 			url: options.client.webSocketUrl,
 			redact: options.client.redact,
 			logger: options.logger,

@@ -22,6 +22,8 @@ export interface TachyonStreamOptions {
 	onItem(item: NormalizedItem): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
+	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
+	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** Something a retry cannot fix, after the stream started (e.g. the WebSocket key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
@@ -89,6 +91,7 @@ export class TachyonStream {
 		if (this.closed) return;
 		// The key is fixed for the activation ("persistent, reusable"), so registering once is enough.
 		this.socket = new ReconnectingSocket({
+			unreachableAtStart: this.options.unreachableAtStart,
 			url: endpoint.url,
 			headers: { 'x-ws-token': endpoint.key },
 			redact: this.options.client.redact,

@@ -61,6 +61,14 @@ export interface ReconnectingSocketOptions {
 	 * for a refused key and for limits and tells them apart by the reason (Kurier's 1008).
 	 */
 	isFatalClose?: (code: number, reason: string) => boolean;
+	/**
+	 * What a first attempt that cannot reach the service does: `fail` (default) rejects `start()`,
+	 * for a user activating a workflow, who must hear at once about a wrong URL or a service that
+	 * is down; `retryInBackground` resolves `start()` and keeps connecting with the usual capped
+	 * backoff, for n8n starting up (or taking over as leader) while a service is away. A refused
+	 * credential rejects `start()` either way: retrying cannot fix it.
+	 */
+	unreachableAtStart?: 'fail' | 'retryInBackground';
 	random?: () => number;
 }
 
@@ -359,10 +367,16 @@ export class ReconnectingSocket {
 			return;
 		}
 		const description = this.describe(outcome);
-		if (this.firstConnection) {
+		if (this.firstConnection && this.options.unreachableAtStart !== 'retryInBackground') {
 			// First attempt: report it now rather than retrying behind the user's back.
 			this.fail(new SocketFatalError(`Could not connect to ${this.redactedUrl}: ${description}`, 'unreachable', outcome.httpStatus, outcome.closeCode));
 			return;
+		}
+		if (this.firstConnection) {
+			// Started in the background: the trigger is up, the connection follows when the service is back.
+			this.logger?.warn(`Could not connect to ${this.redactedUrl} (${description}); retrying in the background`);
+			this.firstConnection.resolve();
+			this.firstConnection = null;
 		}
 
 		if (wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs) {

@@ -78,6 +78,12 @@ export interface StreamHandlers {
 	 * data when active, memory in a manual run ("Execute step" neither reads nor writes it).
 	 */
 	checkpoints: CheckpointStore;
+	/**
+	 * From n8n's activation mode: when n8n starts (`init`) or this instance becomes leader
+	 * (`leadershipChange`), a service that cannot be reached does not fail the activation (the
+	 * socket keeps trying by itself); when a user activates, it does, at once and clearly.
+	 */
+	unreachableAtStart: 'fail' | 'retryInBackground';
 	/** Something a retry cannot fix, after the stream started. */
 	onFatal(error: Error): void;
 }
@@ -88,6 +94,13 @@ export interface StreamTriggerOptions {
 	createStream(handlers: StreamHandlers): ItemStream;
 	/** In manual mode: an item that should fail the test run rather than be its output (e.g. an unknown id). */
 	manualRunError?(item: NormalizedItem): Error | null;
+}
+
+/** n8n (re)starting or a leader change: keep trying in the background; a user's activation: fail at once. */
+function unreachableAtStartFor(context: ITriggerFunctions): 'fail' | 'retryInBackground' {
+	if (context.getMode() === 'manual') return 'fail';
+	const mode = context.getActivationMode();
+	return mode === 'init' || mode === 'leadershipChange' ? 'retryInBackground' : 'fail';
 }
 
 /**
@@ -140,6 +153,7 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	const stream = options.createStream({
 		onItem: manual ? onManualItem : emit,
 		checkpoints,
+		unreachableAtStart: unreachableAtStartFor(context),
 		onFatal: (error) => context.emitError(toNodeError(context.getNode(), error, options.redact)),
 	});
 	const close = async () => {

@@ -76,6 +76,8 @@ export interface NodeUnderTest {
 	 * second activation to see what a restart of n8n sees.
 	 */
 	staticData?: IDataObject;
+	/** Why n8n activates the trigger (default `activate`, a user's toggle; `init` is n8n starting). */
+	activation?: WorkflowActivateMode;
 }
 
 let workflowCounter = 0;
@@ -230,7 +232,7 @@ export async function activateTrigger(subject: NodeUnderTest): Promise<ActiveTri
 		workflow,
 		additionalData,
 		'trigger',
-		'activate',
+		subject.activation ?? 'activate',
 		getTriggerFunctions,
 		() => {
 			throw new Error('no poll nodes here');
