@@ -209,6 +209,8 @@ export class ReconnectingSocket {
 
 	/** Runs `callback` after `delayMs` unless the connection drops or the socket closes first. */
 	scheduleOnConnection(delayMs: number, callback: () => void): void {
+		// Asked after close (a REST read that failed because the stream was closing): nothing to run.
+		if (this.currentState === 'closed') return;
 		const timer = setTimeout(() => {
 			this.connectionTimers.delete(timer);
 			callback();

@@ -81,7 +81,7 @@ describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 		expect(found.Allfeat.names).toEqual(['Allfeat ATS', 'Allfeat ATS Webhook']);
 		expect(found.Allfeat.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(2\)/);
 		expect(found.Tachyon.names).toEqual(['Tachyon']);
-		expect(found.Tachyon.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(3\)/);
+		expect(found.Tachyon.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(5\)/);
 	});
 
 	test('Kurier Trigger: "Execute step" listens, a job moves at the service, the item shows in the output panel', async () => {
