@@ -2,12 +2,30 @@ import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
 import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
+import { failOnFailureProperty, timeoutSecondsProperty, waitOptionsProperty } from '../shared/waitProperties';
+import type { WaitParameters } from '../shared/waitProperties';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest, allfeatClientFor, readTransactionId, transactionIdProperty } from './allfeatAtsNodeCommon';
 import { normalizeTransaction } from './protocol';
 import { waitForAllfeatTransaction } from './waitForTransaction';
 
 const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
+
+const WAIT: WaitParameters = {
+	timeout: {
+		default: 300,
+		description: 'Fail if the transaction is not final by then. A registration usually takes a few blocks (6 s on mainnet, 12 s on testnet).',
+	},
+	failOnFailure: {
+		name: 'failOnTransactionFailure',
+		displayName: 'Fail If the Transaction Failed',
+		description: 'Whether to stop with an error when the transaction ends in failed. Off: the failed item is output.',
+	},
+	pollInterval: {
+		default: 2,
+		description: 'The wait listens on the WebSocket; only when it cannot be had does it poll the REST resource this often (slower after 30 s)',
+	},
+};
 
 const properties: INodeProperties[] = [
 	{
@@ -33,42 +51,9 @@ const properties: INodeProperties[] = [
 		description: 'Read a transaction\'s current step once, or wait until it is completed or failed',
 	},
 	transactionIdProperty(show(['getTransaction', 'waitForTransaction']).displayOptions),
-	{
-		displayName: 'Timeout (Seconds)',
-		name: 'timeoutSeconds',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 300,
-		description: 'Fail if the transaction is not final by then. A registration usually takes a few blocks (6 s on mainnet, 12 s on testnet).',
-		...show(['waitForTransaction']),
-	},
-	{
-		displayName: 'Fail If the Transaction Failed',
-		name: 'failOnTransactionFailure',
-		type: 'boolean',
-		default: true,
-		description: 'Whether to stop with an error when the transaction ends in failed. Off: the failed item is output.',
-		...show(['waitForTransaction']),
-	},
-	{
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		description: 'Settings most waits leave at their defaults',
-		...show(['waitForTransaction']),
-		options: [
-			{
-				displayName: 'Poll Interval (Seconds)',
-				name: 'pollIntervalSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 2,
-				description: 'The wait listens on the WebSocket; only when it cannot be had does it poll the REST resource this often (slower after 30 s)',
-			},
-		],
-	},
+	timeoutSecondsProperty(WAIT, show(['waitForTransaction']).displayOptions),
+	failOnFailureProperty(WAIT, show(['waitForTransaction']).displayOptions),
+	waitOptionsProperty(WAIT, show(['waitForTransaction']).displayOptions),
 ];
 
 export class AllfeatAts implements INodeType {
@@ -110,10 +95,7 @@ async function runOperation(context: IExecuteFunctions, client: AllfeatAtsApiCli
 
 async function waitForTransaction(context: IExecuteFunctions, client: AllfeatAtsApiClient, transactionId: string, itemIndex: number): Promise<IDataObject> {
 	return await runWaitOperation(context, itemIndex, {
-		defaultTimeoutSeconds: 300,
-		defaultPollIntervalSeconds: 2,
-		failParameter: 'failOnTransactionFailure',
-		failParameterLabel: 'Fail If the Transaction Failed',
+		parameters: WAIT,
 		subject: `Allfeat ATS transaction ${transactionId}`,
 		timeoutHint: 'use the Allfeat ATS Trigger (or its webhook trigger) to react when the transaction moves on',
 		wait: async (timing) => await waitForAllfeatTransaction({ client, transactionId, logger: context.logger, ...timing }),

@@ -11,6 +11,8 @@ import type {
 } from 'n8n-workflow';
 
 import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
+import { failOnFailureProperty, pollIntervalOption, timeoutSecondsProperty } from '../shared/waitProperties';
+import type { WaitParameters } from '../shared/waitProperties';
 import type { KurierApiClient } from './KurierApiClient';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, kurierProofTypeOptions, readJobId } from './kurierNodeCommon';
 import { ProofInputError, decodeProofFile, parseOptionalProofField, parseProofField, parseProofOptions, shapeProofParts, shapeVk } from './proofInput';
@@ -19,6 +21,19 @@ import type { KurierSubmissionMode, SubmitProofRequest } from './protocol';
 import { waitForKurierJob } from './waitForJob';
 
 const show = (operation: string[], extra: Record<string, string[]> = {}) => ({ displayOptions: { show: { operation, ...extra } } });
+
+const WAIT: WaitParameters = {
+	timeout: { default: 600, description: 'Fail if the job is not final by then. Jobs with aggregation can take several minutes.' },
+	failOnFailure: {
+		name: 'failOnJobFailure',
+		displayName: 'Fail If the Job Failed',
+		description: 'Whether to stop with an error when the job ends in Failed. Off: the Failed item is output.',
+	},
+	pollInterval: {
+		default: 15,
+		description: 'The wait listens on the WebSocket; it also polls the REST status this often, and only polls when the WebSocket cannot be had',
+	},
+};
 
 const properties: INodeProperties[] = [
 	{
@@ -148,23 +163,8 @@ const properties: INodeProperties[] = [
 		displayOptions: { show: { operation: ['submitProof', 'registerVk'], inputSource: ['binary'] }, hide: { vkMode: ['hash'] } },
 	},
 	jobIdProperty(show(['getJobStatus', 'waitForJob']).displayOptions),
-	{
-		displayName: 'Timeout (Seconds)',
-		name: 'timeoutSeconds',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 600,
-		description: 'Fail if the job is not final by then. Jobs with aggregation can take several minutes.',
-		...show(['waitForJob']),
-	},
-	{
-		displayName: 'Fail If the Job Failed',
-		name: 'failOnJobFailure',
-		type: 'boolean',
-		default: true,
-		description: 'Whether to stop with an error when the job ends in Failed. Off: the Failed item is output.',
-		...show(['waitForJob']),
-	},
+	timeoutSecondsProperty(WAIT, show(['waitForJob']).displayOptions),
+	failOnFailureProperty(WAIT, show(['waitForJob']).displayOptions),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -215,15 +215,7 @@ const properties: INodeProperties[] = [
 				description: 'How the job was submitted. Kurier\'s job status may not say, so for a job submitted with Submission Mode Direct, choose Direct (or map {{ $json.submissionMode }} from Submit Proof) so the wait ends at Finalized.',
 				displayOptions: { show: { '/operation': ['waitForJob'] } },
 			},
-			{
-				displayName: 'Poll Interval (Seconds)',
-				name: 'pollIntervalSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 15,
-				description: 'The wait listens on the WebSocket; it also polls the REST status this often, and only polls when the WebSocket cannot be had',
-				displayOptions: { show: { '/operation': ['waitForJob'] } },
-			},
+			pollIntervalOption(WAIT, { show: { '/operation': ['waitForJob'] } }),
 		],
 	},
 ];
@@ -331,10 +323,7 @@ async function waitForJob(context: IExecuteFunctions, client: KurierApiClient, i
 	const mode = (context.getNodeParameter('options', itemIndex, {}) as IDataObject).jobSubmissionMode;
 	const submissionMode: KurierSubmissionMode | undefined = mode === 'direct' || mode === 'attestation' ? mode : undefined;
 	return await runWaitOperation(context, itemIndex, {
-		defaultTimeoutSeconds: 600,
-		defaultPollIntervalSeconds: 15,
-		failParameter: 'failOnJobFailure',
-		failParameterLabel: 'Fail If the Job Failed',
+		parameters: WAIT,
 		subject: `Kurier job ${jobId}`,
 		timeoutHint: 'use the Kurier Trigger to react when the job moves on',
 		wait: async (timing) => await waitForKurierJob({ client, jobId, submissionMode, logger: context.logger, ...timing }),

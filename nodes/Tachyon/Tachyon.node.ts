@@ -1,7 +1,9 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
-import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
+import { asItemJson, executeForEachItem, failedOutcomeAsAsked, runWaitOperation } from '../shared/n8n';
+import { failOnFailureProperty, timeoutSecondsProperty, waitOptionsProperty } from '../shared/waitProperties';
+import type { WaitParameters } from '../shared/waitProperties';
 import type { TachyonApiClient } from './TachyonApiClient';
 import { TACHYON_CREDENTIAL_TEST, readAuthorizationList, readTxId, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
 import { SYNC_TIMEOUT_MAX_MS, SYNC_TIMEOUT_MIN_MS, normalizeTachyonTransaction, parseSubmitTxRequest } from './protocol';
@@ -9,6 +11,19 @@ import { waitForTachyonTransaction } from './waitForTransaction';
 
 const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
 const RELAY_OPERATIONS = ['relayTransaction', 'relayAndWait'];
+
+const WAIT: WaitParameters = {
+	timeout: { default: 120, description: 'Fail if the transaction is not final by then. Most relays execute within seconds; retries take longer.' },
+	failOnFailure: {
+		name: 'failOnTransactionFailure',
+		displayName: 'Fail If the Transaction Failed',
+		description: 'Whether to stop with an error when the transaction ends FAILED. Off: the failed item is output.',
+	},
+	pollInterval: {
+		default: 5,
+		description: 'The wait listens on the WebSocket and also reads the transaction this often over REST (alone when the socket cannot be had)',
+	},
+};
 
 const properties: INodeProperties[] = [
 	{
@@ -169,42 +184,9 @@ const properties: INodeProperties[] = [
 		description: 'The txId that Relay Transaction returned',
 		...show(['getTransaction', 'waitForTransaction']),
 	},
-	{
-		displayName: 'Timeout (Seconds)',
-		name: 'timeoutSeconds',
-		type: 'number',
-		typeOptions: { minValue: 1 },
-		default: 120,
-		description: 'Fail if the transaction is not final by then. Most relays execute within seconds; retries take longer.',
-		...show(['waitForTransaction']),
-	},
-	{
-		displayName: 'Fail If the Transaction Failed',
-		name: 'failOnTransactionFailure',
-		type: 'boolean',
-		default: true,
-		description: 'Whether to stop with an error when the transaction ends FAILED. Off: the failed item is output.',
-		...show(['waitForTransaction', 'relayAndWait']),
-	},
-	{
-		displayName: 'Options',
-		name: 'options',
-		type: 'collection',
-		placeholder: 'Add Option',
-		default: {},
-		description: 'Settings most waits leave at their defaults',
-		...show(['waitForTransaction']),
-		options: [
-			{
-				displayName: 'Poll Interval (Seconds)',
-				name: 'pollIntervalSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 5,
-				description: 'The wait listens on the WebSocket and also reads the transaction this often over REST (alone when the socket cannot be had)',
-			},
-		],
-	},
+	timeoutSecondsProperty(WAIT, show(['waitForTransaction']).displayOptions),
+	failOnFailureProperty(WAIT, show(['waitForTransaction', 'relayAndWait']).displayOptions),
+	waitOptionsProperty(WAIT, show(['waitForTransaction']).displayOptions),
 	{
 		displayName:
 			"The output contains the account's WebSocket key, a secret. Store it in the Tachyon credential (WebSocket URL and WebSocket Key) rather than passing it on; the Tachyon Trigger can also register it by itself. Registers with the dashboard JWT when the credential has one, else with the API key.",
@@ -264,10 +246,7 @@ async function runOperation(context: IExecuteFunctions, client: TachyonApiClient
 async function waitForTransaction(context: IExecuteFunctions, client: TachyonApiClient, itemIndex: number): Promise<IDataObject> {
 	const txId = readTxId(context.getNode(), context.getNodeParameter('txId', itemIndex, ''), itemIndex);
 	return await runWaitOperation(context, itemIndex, {
-		defaultTimeoutSeconds: 120,
-		defaultPollIntervalSeconds: 5,
-		failParameter: 'failOnTransactionFailure',
-		failParameterLabel: 'Fail If the Transaction Failed',
+		parameters: WAIT,
 		subject: `Tachyon transaction ${txId}`,
 		timeoutHint: 'use the Tachyon Trigger (Statuses = EXECUTED, FAILED) to react when the transaction is final',
 		wait: async (timing) => await waitForTachyonTransaction({ client, txId, logger: context.logger, ...timing }),
@@ -292,13 +271,7 @@ async function relayAndWait(context: IExecuteFunctions, client: TachyonApiClient
 		context.getExecutionCancelSignal?.(),
 	);
 	const item = normalizeTachyonTransaction(transaction, new Date().toISOString());
-	if (item.phase === 'failed' && context.getNodeParameter('failOnTransactionFailure', itemIndex, true) === true) {
-		throw new NodeOperationError(context.getNode(), `Tachyon transaction ${item.id} failed: ${item.error ?? item.status}`, {
-			itemIndex,
-			description: 'Turn off "Fail If the Transaction Failed" to output it as an item instead.',
-		});
-	}
-	return asItemJson(item);
+	return failedOutcomeAsAsked(context, itemIndex, item, WAIT, `Tachyon transaction ${item.id}`);
 }
 
 /** The submit body from the parameters, checked before anything is sent. Empty optional fields are left out. */

@@ -9,6 +9,8 @@ import type { Redactor } from './redact';
 import { createRedactor, redactedMessage } from './redact';
 import { SocketFatalError } from './ReconnectingSocket';
 import { WaitTimeoutError } from './waitUntilFinal';
+import { POLL_INTERVAL_OPTION, TIMEOUT_PARAMETER, WAIT_OPTIONS_PARAMETER } from './waitProperties';
+import type { WaitParameters } from './waitProperties';
 
 /**
  * Turns the protocol layer's errors into n8n's: NodeApiError for what the service said or did,
@@ -199,16 +201,12 @@ export async function executeForEachItem(
 }
 
 export interface WaitOperationOptions {
-	defaultTimeoutSeconds: number;
-	defaultPollIntervalSeconds: number;
-	/** The boolean parameter "fail the node when it ended failed" (default on). */
-	failParameter: string;
+	/** The node's wait parameters: their names and defaults, and the fail parameter's label for hints. */
+	parameters: WaitParameters;
 	/** How to change course after a timeout, e.g. "use the Kurier Trigger instead". */
 	timeoutHint: string;
 	/** Names the id in the failure message, e.g. "Kurier job 1234…". */
 	subject: string;
-	/** The label of `failParameter` in the editor, for the failure's hint. */
-	failParameterLabel: string;
 	wait(timing: { timeoutMs: number; pollIntervalMs: number; signal?: AbortSignal }): Promise<NormalizedItem>;
 }
 
@@ -218,9 +216,10 @@ export interface WaitOperationOptions {
  * failed outcome when the user asked for it.
  */
 export async function runWaitOperation(context: IExecuteFunctions, itemIndex: number, options: WaitOperationOptions): Promise<IDataObject> {
-	const timeoutSeconds = Number(context.getNodeParameter('timeoutSeconds', itemIndex, options.defaultTimeoutSeconds));
-	const extra = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const pollIntervalSeconds = Number(extra.pollIntervalSeconds ?? options.defaultPollIntervalSeconds);
+	const { parameters } = options;
+	const timeoutSeconds = Number(context.getNodeParameter(TIMEOUT_PARAMETER, itemIndex, parameters.timeout.default));
+	const extra = context.getNodeParameter(WAIT_OPTIONS_PARAMETER, itemIndex, {}) as IDataObject;
+	const pollIntervalSeconds = Number(extra[POLL_INTERVAL_OPTION] ?? parameters.pollInterval.default);
 	if (!(timeoutSeconds > 0) || !(pollIntervalSeconds > 0)) {
 		throw new NodeOperationError(context.getNode(), 'Timeout and poll interval must be positive numbers of seconds', { itemIndex });
 	}
@@ -237,10 +236,18 @@ export async function runWaitOperation(context: IExecuteFunctions, itemIndex: nu
 		}
 		throw error;
 	}
-	if (item.phase === 'failed' && context.getNodeParameter(options.failParameter, itemIndex, true) === true) {
-		throw new NodeOperationError(context.getNode(), `${options.subject} failed: ${item.error ?? item.status}`, {
+	return failedOutcomeAsAsked(context, itemIndex, item, parameters, options.subject);
+}
+
+/**
+ * A final item as the node's output, or, when it ended failed and the fail parameter is on (its
+ * default), the node's error. `subject` names the id, e.g. "Tachyon transaction 68fa…".
+ */
+export function failedOutcomeAsAsked(context: IExecuteFunctions, itemIndex: number, item: NormalizedItem, parameters: WaitParameters, subject: string): IDataObject {
+	if (item.phase === 'failed' && context.getNodeParameter(parameters.failOnFailure.name, itemIndex, true) === true) {
+		throw new NodeOperationError(context.getNode(), `${subject} failed: ${item.error ?? item.status}`, {
 			itemIndex,
-			description: `Turn off "${options.failParameterLabel}" to output it as an item instead.`,
+			description: `Turn off "${parameters.failOnFailure.displayName}" to output it as an item instead.`,
 		});
 	}
 	return asItemJson(item);
