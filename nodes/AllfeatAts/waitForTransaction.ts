@@ -1,7 +1,7 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { SocketLogger } from '../shared/ReconnectingSocket';
 import { redactedMessage } from '../shared/redact';
-import { waitUntilFinal } from '../shared/waitUntilFinal';
+import { finalSnapshotOr, waitUntilFinal } from '../shared/waitUntilFinal';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { TransactionNotFoundError } from './AllfeatAtsApiClient';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
@@ -39,16 +39,11 @@ export async function waitForAllfeatTransaction(options: WaitForTransactionOptio
 		stream.start().catch(fail);
 		return async () => await stream.close();
 	});
-	return await finalState(client, transactionId, finalItem, options.logger);
-}
-
-/** The final state with its whole history, as Get Transaction gives it; the step item if REST cannot say more. */
-async function finalState(client: AllfeatAtsApiClient, transactionId: string, finalItem: NormalizedItem, logger?: SocketLogger): Promise<NormalizedItem> {
-	try {
-		const snapshot = normalizeTransaction(transactionId, await client.getTransaction(transactionId), new Date().toISOString());
-		if (snapshot.isFinal) return snapshot;
-	} catch (error) {
-		logger?.warn(`Allfeat ATS transaction ${transactionId} is ${finalItem.status}, but its history could not be read: ${redactedMessage(error, client.redact)}`);
-	}
-	return finalItem;
+	// The final state with its whole history, as Get Transaction gives it; the step item if REST cannot say more.
+	return await finalSnapshotOr(
+		finalItem,
+		async () => normalizeTransaction(transactionId, await client.getTransaction(transactionId), new Date().toISOString()),
+		(error) =>
+			options.logger?.warn(`Allfeat ATS transaction ${transactionId} is ${finalItem.status}, but its history could not be read: ${redactedMessage(error, client.redact)}`),
+	);
 }

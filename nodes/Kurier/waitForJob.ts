@@ -2,7 +2,7 @@ import { ServiceApiError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { SocketLogger } from '../shared/ReconnectingSocket';
 import { redactedMessage } from '../shared/redact';
-import { waitUntilFinal } from '../shared/waitUntilFinal';
+import { WaitPolling, waitUntilFinal } from '../shared/waitUntilFinal';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierJobStreamOptions } from './KurierJobStream';
@@ -41,37 +41,28 @@ export async function waitForKurierJob(options: WaitForJobOptions): Promise<Norm
 			onItem: observe,
 			onFatal: (error) => logger?.warn(`Kurier WebSocket unavailable while waiting for job ${jobId}, polling only: ${error.message}`),
 		});
-		const requests = new AbortController();
-		let pollTimer: NodeJS.Timeout | null = null;
-		let stopped = false;
-		const schedulePoll = (delayMs: number) => {
-			// A poll that was in flight when the wait ended must not start another.
-			if (!stopped) pollTimer = setTimeout(() => void poll(), delayMs);
-		};
-		const poll = async () => {
+		const polling = new WaitPolling(async () => {
 			try {
-				observe(normalizeKurierJob(await client.getJobStatus(jobId, requests.signal), new Date().toISOString(), options.submissionMode));
+				observe(normalizeKurierJob(await client.getJobStatus(jobId, polling.signal), new Date().toISOString(), options.submissionMode));
 			} catch (error) {
 				if (isPermanent(error)) fail(error as Error);
 				else logger?.warn(`Polling Kurier job ${jobId} failed, will retry: ${redactedMessage(error, client.redact)}`);
 			}
-			schedulePoll(options.pollIntervalMs);
-		};
+			polling.schedule(options.pollIntervalMs);
+		});
 		stream.start().then(
-			() => schedulePoll(options.pollIntervalMs),
+			() => polling.schedule(options.pollIntervalMs),
 			(error: unknown) => {
 				if (isPermanent(error)) {
 					fail(error as Error);
 					return;
 				}
 				logger?.warn(`Kurier WebSocket unavailable while waiting for job ${jobId}, polling instead: ${redactedMessage(error, client.redact)}`);
-				schedulePoll(0);
+				polling.schedule(0);
 			},
 		);
 		return async () => {
-			stopped = true;
-			requests.abort();
-			if (pollTimer) clearTimeout(pollTimer);
+			polling.stop();
 			await stream.close();
 		};
 	});

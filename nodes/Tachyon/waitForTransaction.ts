@@ -2,7 +2,7 @@ import { ServiceApiError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { redactedMessage } from '../shared/redact';
-import { waitUntilFinal } from '../shared/waitUntilFinal';
+import { WaitPolling, finalSnapshotOr, waitUntilFinal } from '../shared/waitUntilFinal';
 import type { TachyonApiClient } from './TachyonApiClient';
 import { TachyonStream } from './TachyonStream';
 import { normalizeTachyonTransaction } from './protocol';
@@ -41,50 +41,35 @@ export async function waitForTachyonTransaction(options: WaitForTransactionOptio
 			onItem: observe,
 			onFatal: (error) => logger?.warn(`Tachyon WebSocket lost while waiting for transaction ${txId}, polling only: ${redactedMessage(error, client.redact)}`),
 		});
-		const requests = new AbortController();
-		let pollTimer: NodeJS.Timeout | null = null;
-		let stopped = false;
-		const schedulePoll = (delayMs: number) => {
-			// A poll that was in flight when the wait ended must not start another.
-			if (!stopped) pollTimer = setTimeout(() => void poll(), delayMs);
-		};
-		const poll = async () => {
+		const polling = new WaitPolling(async () => {
 			try {
-				observe(normalizeTachyonTransaction(await client.getTransaction(txId, requests.signal), new Date().toISOString()));
+				observe(normalizeTachyonTransaction(await client.getTransaction(txId, polling.signal), new Date().toISOString()));
 			} catch (error) {
-				if (stopped) return;
+				if (polling.stopped) return;
 				if (isPermanent(error)) {
 					fail(error as Error);
 					return;
 				}
 				logger?.warn(`Reading Tachyon transaction ${txId} failed, will retry: ${redactedMessage(error, client.redact)}`);
 			}
-			schedulePoll(options.pollIntervalMs);
-		};
+			polling.schedule(options.pollIntervalMs);
+		});
 		// The first read does not wait for the socket: the transaction may be final already.
-		schedulePoll(0);
+		polling.schedule(0);
 		stream.start().catch((error: unknown) => {
 			logger?.warn(`Tachyon WebSocket unavailable while waiting for transaction ${txId}, polling instead: ${redactedMessage(error, client.redact)}`);
 		});
 		return async () => {
-			stopped = true;
-			requests.abort();
-			if (pollTimer) clearTimeout(pollTimer);
+			polling.stop();
 			await stream.close();
 		};
 	});
-	return await finalState(client, txId, finalItem, logger);
-}
-
-/** The final state as Get Transaction gives it (the REST object has more fields than a notification). */
-async function finalState(client: TachyonApiClient, txId: string, finalItem: NormalizedItem, logger?: SocketLogger): Promise<NormalizedItem> {
-	try {
-		const snapshot = normalizeTachyonTransaction(await client.getTransaction(txId), new Date().toISOString());
-		if (snapshot.isFinal) return snapshot;
-	} catch (error) {
-		logger?.warn(`Tachyon transaction ${txId} is ${finalItem.status}, but reading it once more failed: ${redactedMessage(error, client.redact)}`);
-	}
-	return finalItem;
+	// The final state as Get Transaction gives it (the REST object has more fields than a notification).
+	return await finalSnapshotOr(
+		finalItem,
+		async () => normalizeTachyonTransaction(await client.getTransaction(txId), new Date().toISOString()),
+		(error) => logger?.warn(`Tachyon transaction ${txId} is ${finalItem.status}, but reading it once more failed: ${redactedMessage(error, client.redact)}`),
+	);
 }
 
 /** The service said no (unknown transaction, refused key, bad id): waiting longer cannot change that. */

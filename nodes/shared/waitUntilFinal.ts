@@ -64,3 +64,51 @@ export async function waitUntilFinal(
 		await stop();
 	}
 }
+
+/**
+ * The REST poll a wait runs beside its stream: `poll` reads once (with `signal`, aborted when the
+ * wait ends) and calls `schedule` for the next read. `stop` is part of the wait's stop: after it no
+ * read starts and the one in flight is aborted.
+ */
+export class WaitPolling {
+	private readonly requests = new AbortController();
+	private timer: NodeJS.Timeout | null = null;
+	private ended = false;
+
+	constructor(private readonly poll: () => Promise<void>) {}
+
+	/** Aborted when the wait ends: the poll's request takes it. */
+	get signal(): AbortSignal {
+		return this.requests.signal;
+	}
+
+	/** Whether the wait has ended, e.g. to tell an aborted read from a failed one. */
+	get stopped(): boolean {
+		return this.ended;
+	}
+
+	schedule(delayMs: number): void {
+		// A poll that was in flight when the wait ended must not start another.
+		if (!this.ended) this.timer = setTimeout(() => void this.poll(), delayMs);
+	}
+
+	stop(): void {
+		this.ended = true;
+		this.requests.abort();
+		if (this.timer) clearTimeout(this.timer);
+	}
+}
+
+/**
+ * The final state as the service's REST read gives it (it has more fields than a stream's item),
+ * or `finalItem` when that read fails (`onReadError` says why) or is somehow not final.
+ */
+export async function finalSnapshotOr(finalItem: NormalizedItem, read: () => Promise<NormalizedItem>, onReadError: (error: unknown) => void): Promise<NormalizedItem> {
+	try {
+		const snapshot = await read();
+		if (snapshot.isFinal) return snapshot;
+	} catch (error) {
+		onReadError(error);
+	}
+	return finalItem;
+}
