@@ -8,6 +8,7 @@ import { KurierEmulator } from '../emulators/kurier';
 import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
 import { activateTrigger, activateTriggerExpectingError } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
+import { submitProofOverRest } from './helpers/kurier';
 import { TestScope } from './helpers/testScope';
 
 const API_KEY = 'activation-test-key';
@@ -41,8 +42,7 @@ test.each(['init', 'leadershipChange'] as const)('activation mode %s: an unreach
 		const deadline = Date.now() + 10_000;
 		while (emulator.stats.subscribeMessages === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 		expect(emulator.stats.subscribeMessages).toBeGreaterThan(0);
-		const body = { proofType: 'groth16', vkRegistered: false, proofData: { proof: '0x01', publicSignals: ['0x01'], vk: { k: 1 } } };
-		await fetch(`${emulator.restBaseUrl}/submit-proof/${API_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		await submitProofOverRest(emulator, API_KEY);
 		const [item] = await trigger.waitForItems(1);
 		expect(item.status).toBe('Queued');
 		expect(trigger.errors).toEqual([]);

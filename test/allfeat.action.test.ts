@@ -6,9 +6,10 @@ import type { INodeExecutionData, NodeApiError } from 'n8n-workflow';
 
 import { AllfeatEmulator } from '../emulators/allfeat';
 import { AllfeatAts } from '../nodes/AllfeatAts/AllfeatAts.node';
-import { engineLogs, runManually } from './helpers/n8nEngine';
+import { runManually } from './helpers/n8nEngine';
 import { activeTimerCount, eventually } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
 
 const scope = new TestScope();
 const { later } = scope;
@@ -29,17 +30,12 @@ async function run(parameters: Record<string, unknown>, options: { input?: INode
 const wait = (transactionId: string, extra: Record<string, unknown> = {}) =>
 	run({ operation: 'waitForTransaction', transactionId, timeoutSeconds: 10, failOnTransactionFailure: true, ...extra });
 
-beforeEach(async () => {
-	emulator = await AllfeatEmulator.start({ apiKeys: [KEY] });
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	expect(engineLogs.text()).not.toContain(KEY);
+emulatorPerTest({
+	scope,
+	start: async () => (emulator = await AllfeatEmulator.start({ apiKeys: [KEY] })),
+	close: async () => await emulator.close(),
+	secrets: [KEY],
+	clearEngineLogs: false,
 });
 
 describe('getTransaction', () => {

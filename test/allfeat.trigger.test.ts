@@ -12,6 +12,7 @@ import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
 
 const scope = new TestScope();
 const { later } = scope;
@@ -44,20 +45,12 @@ async function restartEmulator(options: AllfeatEmulatorOptions) {
 const nodeErrorName = (error: Error) => (error.cause as Error | undefined)?.name;
 const stepsOf = (trigger: ActiveTrigger, id?: string) => trigger.items().filter((i) => id === undefined || i.id === id).map((i) => i.status);
 
-beforeEach(async () => {
-	emulator = await AllfeatEmulator.start({ apiKeys: [KEY] });
-	engineLogs.clear();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	// The key never reaches a log line, whatever happened in this file.
-	expect(engineLogs.text()).not.toContain(KEY);
-	expect(engineLogs.text()).not.toContain(WRONG_KEY);
+emulatorPerTest({
+	scope,
+	start: async () => (emulator = await AllfeatEmulator.start({ apiKeys: [KEY] })),
+	close: async () => await emulator.close(),
+	secrets: [KEY, WRONG_KEY],
+	clearEngineLogs: true,
 });
 
 describe('one transaction', () => {

@@ -10,11 +10,11 @@ import { AllfeatEmulator } from '../emulators/allfeat';
 import { KurierEmulator } from '../emulators/kurier';
 import { TachyonEmulator } from '../emulators/tachyon';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
-import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { CHECKPOINT_LIMITS, checkpointStoreOver } from '../nodes/shared/checkpoints';
 import { activateTrigger, runManually } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
+import { kurierTriggerSubject, submitProofOverRest } from './helpers/kurier';
 import { sleep } from './helpers/wait';
 
 /** Long enough for anything wrongly re-emitted at activation to have arrived. */
@@ -30,20 +30,11 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 	beforeAll(async () => (emulator = await KurierEmulator.start({ apiKeys: [apiKey] })));
 	afterAll(async () => await emulator.close());
 
-	const submit = async (): Promise<string> => {
-		const body = { proofType: 'groth16', vkRegistered: false, proofData: { proof: '0x01', publicSignals: ['0x01'], vk: { k: 1 } } };
-		const response = await fetch(`${emulator.restBaseUrl}/submit-proof/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-		return ((await response.json()) as { jobId: string }).jobId;
-	};
+	const submit = async (): Promise<string> => await submitProofOverRest(emulator, apiKey);
 
 	test('statuses passed while n8n was down arrive once, earlier ones not again, sequence counts on', async () => {
 		const staticData: IDataObject = {};
-		const subject: NodeUnderTest = {
-			nodeType: new KurierTrigger(),
-			parameters: { event: 'allJobs', statuses: [] },
-			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
-			staticData,
-		};
+		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, staticData);
 		const first = await activateTrigger(subject);
 		const jobId = await submit();
 		await first.waitForItems(1);
@@ -75,12 +66,7 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		const jobId = await submit();
 		emulator.advanceToEnd(jobId);
 		const staticData: IDataObject = {};
-		const subject: NodeUnderTest = {
-			nodeType: new KurierTrigger(),
-			parameters: { event: 'job', jobId, statuses: [] },
-			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
-			staticData,
-		};
+		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'job', jobId, statuses: [] }, staticData);
 		const first = await activateTrigger(subject);
 		await first.waitForItems(1);
 		await first.deactivate();
@@ -95,12 +81,7 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		const jobId = await submit();
 		emulator.advanceToEnd(jobId);
 		const staticData: IDataObject = {};
-		const subject: NodeUnderTest = {
-			nodeType: new KurierTrigger(),
-			parameters: { event: 'job', jobId, statuses: [] },
-			credentials: { kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey } },
-			staticData,
-		};
+		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'job', jobId, statuses: [] }, staticData);
 		const manual = await runManually(subject);
 		expect(manual.items.map((item) => item.status)).toEqual(['Finalized']);
 		expect(JSON.stringify(staticData)).not.toContain(jobId);

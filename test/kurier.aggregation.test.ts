@@ -9,15 +9,16 @@ import type { NodeOperationError } from 'n8n-workflow';
 
 import { KurierEmulator } from '../emulators/kurier';
 import { Kurier } from '../nodes/Kurier/Kurier.node';
-import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
 import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
 import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import { KurierRestFollower } from '../nodes/Kurier/KurierRestFollower';
 import { isKurierFinal, needsRestFollowUp, normalizeKurierJob } from '../nodes/Kurier/protocol';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
-import { activateTrigger, engineLogs, runManually } from './helpers/n8nEngine';
+import { activateTrigger, runManually } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
+import { kurierCredentials, kurierTriggerSubject } from './helpers/kurier';
 
 const scope = new TestScope();
 const { later } = scope;
@@ -25,30 +26,22 @@ const { later } = scope;
 const KEY = 'kurier-aggregation-key-6c3d';
 let emulator: KurierEmulator;
 
-const credentials = () => ({ kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey: KEY } });
-
 async function activate(parameters: Record<string, unknown>) {
-	return scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: credentials() }));
+	return scope.track(await activateTrigger(kurierTriggerSubject(emulator, KEY, parameters)));
 }
 
 async function run(parameters: Record<string, unknown>) {
-	return await runManually({ nodeType: new Kurier(), parameters: parameters as never, credentials: credentials() }, [{ json: {} }]);
+	return await runManually({ nodeType: new Kurier(), parameters: parameters as never, credentials: kurierCredentials(emulator, KEY) }, [{ json: {} }]);
 }
 
 const statusesOf = (items: Array<Record<string, unknown>>, id: string) => items.filter((i) => i.id === id).map((i) => i.status);
 
-beforeEach(async () => {
-	emulator = await KurierEmulator.start({ apiKeys: [KEY], subscriptionEndsAtFinalized: true });
-	engineLogs.clear();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	expect(engineLogs.text()).not.toContain(KEY);
+emulatorPerTest({
+	scope,
+	start: async () => (emulator = await KurierEmulator.start({ apiKeys: [KEY], subscriptionEndsAtFinalized: true })),
+	close: async () => await emulator.close(),
+	secrets: [KEY],
+	clearEngineLogs: true,
 });
 
 describe('protocol', () => {

@@ -13,32 +13,28 @@ import { isKurierKeyRefusal, parseJobsPage } from '../nodes/Kurier/protocol';
 import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
 import { eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
+import { kurierCredentials, kurierTriggerSubject } from './helpers/kurier';
 
 const scope = new TestScope();
 
 const KEY = 'kurier-connection-key-3a8f';
 let emulator: KurierEmulator;
 
-const credentials = () => ({ kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey: KEY } });
+const credentials = () => kurierCredentials(emulator, KEY);
 
 async function activate(parameters: Record<string, unknown> = { event: 'allJobs', statuses: [] }) {
-	return scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: credentials() }));
+	return scope.track(await activateTrigger(kurierTriggerSubject(emulator, KEY, parameters)));
 }
 
 const statusesOf = (items: Array<Record<string, unknown>>, id: string) => items.filter((i) => i.id === id).map((i) => i.status);
 
-beforeEach(async () => {
-	emulator = await KurierEmulator.start({ apiKeys: [KEY] });
-	engineLogs.clear();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	expect(engineLogs.text()).not.toContain(KEY);
+emulatorPerTest({
+	scope,
+	start: async () => (emulator = await KurierEmulator.start({ apiKeys: [KEY] })),
+	close: async () => await emulator.close(),
+	secrets: [KEY],
+	clearEngineLogs: true,
 });
 
 describe('close code 1008', () => {

@@ -13,6 +13,8 @@ import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
+import { kurierCredentials } from './helpers/kurier';
 
 const scope = new TestScope();
 const { later } = scope;
@@ -21,9 +23,7 @@ const KEY = 'kurier-test-key-5f1e9c2a';
 const OTHER_KEY = 'kurier-other-key-77d0b1';
 let emulator: KurierEmulator;
 
-const credentials = (overrides: Record<string, string> = {}) => ({
-	kurierApi: { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey: KEY, ...overrides },
-});
+const credentials = (overrides: Record<string, string> = {}) => kurierCredentials(emulator, KEY, overrides);
 
 async function activate(parameters: Record<string, unknown>, creds = credentials()) {
 	const trigger = await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: creds });
@@ -38,19 +38,12 @@ const nodeErrorName = (error: Error) => (error.cause as Error | undefined)?.name
 const statuses = (trigger: ActiveTrigger) => trigger.items().map((i) => `${String(i.id).slice(0, 4)}:${i.status}`);
 const onlyStatuses = (trigger: ActiveTrigger) => trigger.items().map((i) => i.status);
 
-beforeEach(async () => {
-	emulator = await KurierEmulator.start({ apiKeys: [KEY, OTHER_KEY] });
-	engineLogs.clear();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	// The key never reaches a log line, whatever happened in this file.
-	expect(engineLogs.text()).not.toContain(KEY);
+emulatorPerTest({
+	scope,
+	start: async () => (emulator = await KurierEmulator.start({ apiKeys: [KEY, OTHER_KEY] })),
+	close: async () => await emulator.close(),
+	secrets: [KEY],
+	clearEngineLogs: true,
 });
 
 describe('one job', () => {

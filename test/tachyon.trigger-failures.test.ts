@@ -18,6 +18,7 @@ import { CapturingLogger } from './helpers/logs';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
 
 const scope = new TestScope();
 
@@ -63,20 +64,7 @@ function streamFor(items: NormalizedItem[], options: Partial<ConstructorParamete
 	});
 }
 
-beforeEach(async () => {
-	await startEmulator();
-	engineLogs.clear();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	const logs = engineLogs.text();
-	for (const secret of SECRETS) expect(logs).not.toContain(secret);
-});
+emulatorPerTest({ scope, start: async () => await startEmulator(), close: async () => await emulator.close(), secrets: SECRETS, clearEngineLogs: true });
 
 describe('WebSocket key and registration', () => {
 	test.each<TachyonFrameShape>(['bare', 'notification', 'legacy'])(

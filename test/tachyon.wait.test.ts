@@ -11,6 +11,7 @@ import { Tachyon } from '../nodes/Tachyon/Tachyon.node';
 import { parseSubmitTxRequest, submitTxSyncBody } from '../nodes/Tachyon/protocol';
 import { engineLogs, runManually } from './helpers/n8nEngine';
 import { TestScope } from './helpers/testScope';
+import { emulatorPerTest } from './helpers/emulatorPerTest';
 import { activeTimerCount, eventually } from './helpers/wait';
 
 const scope = new TestScope();
@@ -55,20 +56,7 @@ const relayAndWait = (overrides: Record<string, unknown> = {}, additionalFields:
 });
 const exposed = (result: Awaited<ReturnType<typeof run>>) => JSON.stringify(result.items) + JSON.stringify(result.error) + String(result.error?.message);
 
-beforeEach(async () => {
-	engineLogs.clear();
-	await startEmulator();
-});
-
-afterEach(async () => {
-	await scope.end();
-	await emulator.close();
-});
-
-afterAll(() => {
-	const logs = engineLogs.text();
-	for (const secret of SECRETS) expect(logs).not.toContain(secret);
-});
+emulatorPerTest({ scope, start: async () => await startEmulator(), close: async () => await emulator.close(), secrets: SECRETS, clearEngineLogs: true });
 
 describe('waitForTransaction', () => {
 	test('with the API key alone: registers, hears the final status over the WebSocket, returns it as Get Transaction does', async () => {
