@@ -121,6 +121,13 @@ export interface SocketStats {
 	framesReceived: number;
 }
 
+/**
+ * A trigger started in the background (n8n starting while its service is away) has delivered
+ * nothing yet and holds no connection: it retries at least this often, so it listens within a few
+ * seconds of the service's return, however long the outage.
+ */
+const START_RETRY_CAP_MS = 8_000;
+
 const DEFAULT_BACKOFF: BackoffOptions = {
 	initialMs: 500,
 	maxMs: 30_000,
@@ -163,6 +170,8 @@ export class ReconnectingSocket {
 	private readonly connectionTimers = new Set<NodeJS.Timeout>();
 
 	private firstConnection: { resolve(): void; reject(error: Error): void } | null = null;
+	/** Started in the background and not connected yet: retries stay short (see START_RETRY_CAP_MS). */
+	private neverConnected = false;
 	private closePromise: Promise<void> | null = null;
 
 	readonly stats: SocketStats = { connections: 0, reconnects: 0, malformedFrames: 0, framesReceived: 0 };
@@ -335,6 +344,7 @@ export class ReconnectingSocket {
 
 	private async onReady(): Promise<void> {
 		this.readyAt = Date.now();
+		this.neverConnected = false;
 		this.currentState = 'open';
 		const reconnected = this.firstConnection === null;
 		if (reconnected) this.stats.reconnects += 1;
@@ -379,6 +389,7 @@ export class ReconnectingSocket {
 			this.logger?.warn(`Could not connect to ${this.redactedUrl} (${description}); retrying in the background`);
 			this.firstConnection.resolve();
 			this.firstConnection = null;
+			this.neverConnected = true;
 		}
 
 		if (wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs) {
@@ -431,7 +442,8 @@ export class ReconnectingSocket {
 
 	private nextDelay(): number {
 		const random = this.options.random ?? Math.random;
-		const exponential = Math.min(this.backoff.maxMs, this.backoff.initialMs * this.backoff.factor ** this.failedAttempts);
+		const cap = this.neverConnected ? Math.min(this.backoff.maxMs, START_RETRY_CAP_MS) : this.backoff.maxMs;
+		const exponential = Math.min(cap, this.backoff.initialMs * this.backoff.factor ** this.failedAttempts);
 		// "Equal jitter": never less than half the step, so a herd of triggers spreads out without hammering.
 		const jittered = Math.round(exponential / 2 + (random() * exponential) / 2);
 		const serverDelay = this.serverRetryAfterMs;

@@ -137,6 +137,17 @@ export class SandboxWorld {
 		return created;
 	}
 
+	/** Kurier goes away (its port stays free for `kurierBack`); what it knew is gone with it. */
+	async kurierDown(): Promise<number> {
+		const { port } = this.kurier;
+		await this.kurier.close();
+		return port;
+	}
+
+	async kurierBack(port: number): Promise<void> {
+		this.kurier = await KurierEmulator.start({ port, apiKeys: [this.secrets.kurierApiKey], stepMs: this.options.stepMs });
+	}
+
 	async close(): Promise<void> {
 		await Promise.all([this.kurier?.close(), this.allfeat?.close(), this.tachyon?.close()]);
 		await this.sink?.close();
