@@ -233,7 +233,8 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 	}
 
 	/** Moves the transaction to its next planned status and notifies; a final one is left alone. */
-	advance(txId: string): EmulatedTransaction {
+	/** One status on. `silent`: the notification is lost on the way (REST knows, no socket hears). */
+	advance(txId: string, options: { silent?: boolean } = {}): EmulatedTransaction {
 		const record = this.requireTransaction(txId);
 		const next = record.remaining.shift();
 		if (next === undefined) {
@@ -241,7 +242,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 			return structuredClone(record.tx);
 		}
 		this.applyStatus(record, next);
-		this.broadcast(record);
+		if (!options.silent) this.broadcast(record);
 		if (record.remaining.length === 0) this.stopAutoSteps(record.autoStepTimer);
 		return structuredClone(record.tx);
 	}

@@ -4,6 +4,8 @@ import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../sha
 import type { JsonResponse } from '../shared/http';
 import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 import type { Redactor } from '../shared/redact';
+import { restBudgetFor } from '../shared/restBudget';
+import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
 import type { KurierEnvironment, KurierJobStatus, RegisterVkRequest, SubmitProofRequest, SubmitProofResponse } from './protocol';
 import {
@@ -53,6 +55,11 @@ export class KurierApiClient {
 		private readonly timeoutMs = 30_000,
 	) {
 		this.redact = createRedactor([connection.apiKey]);
+	}
+
+	/** The pace of this key's reconciles and sweeps, shared by every trigger of the key in this process. */
+	get restBudget(): RestBudget {
+		return restBudgetFor('kurier', `${this.connection.restBaseUrl} ${this.connection.apiKey}`);
 	}
 
 	/** `<REST base as ws/wss>/ws?apiKey=…` as documented. */

@@ -4,6 +4,8 @@ import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSock
 import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
+import { ServiceApiError } from '../shared/http';
+import { jitteredIntervalMs } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
 import type { RestFollowerOptions } from './KurierRestFollower';
@@ -32,6 +34,8 @@ export interface KurierJobStreamOptions {
 	checkpoints?: CheckpointStore;
 	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
 	unreachableAtStart?: 'fail' | 'retryInBackground';
+	/** How often, while connected, jobs not final yet are read over REST (jittered); 0: never. Default 5 min. */
+	sweepIntervalMs?: number;
 	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
@@ -47,6 +51,9 @@ const MAX_REMEMBERED_CHAIN_IDS = 10_000;
 const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many jobs, gentle on the rate limit. */
 const RECONCILE_CONCURRENCY = 4;
+const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
+/** A 429 without Retry-After: how long the key's REST reads wait. */
+const RATE_LIMIT_PAUSE_MS = 30_000;
 /** `GET /jobs` after a reconnect: jobs created since a little before the drop (clock skew), a bounded number of pages. */
 const LISTING_MARGIN_MS = 60_000;
 const LISTING_PAGE_SIZE = 100;
@@ -156,6 +163,20 @@ export class KurierJobStream {
 		const unfinished = this.tracker.unfinishedIds();
 		if (connection.reconnected || unfinished.length > 0) await this.reconcile(unfinished, 'reconnect');
 		if (connection.reconnected) await this.recoverFromListing();
+		this.scheduleSweep();
+	}
+
+	/**
+	 * While connected, every few minutes (jittered), read over REST every job not final yet: a status
+	 * whose frame never came (a dropped subscription, a frame lost on the way) is still delivered.
+	 * A drop cancels the timer; the next ready connection starts it again.
+	 */
+	private scheduleSweep(): void {
+		const intervalMs = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+		if (intervalMs <= 0) return;
+		this.socket.scheduleOnConnection(jitteredIntervalMs(intervalMs), () => {
+			void this.reconcile(this.tracker.unfinishedIds(), 'sweep').then(() => this.scheduleSweep());
+		});
 	}
 
 	/**
@@ -189,17 +210,21 @@ export class KurierJobStream {
 	}
 
 	/** Reads the current status of each job; one failure does not stop the others. */
-	private async reconcile(jobIds: string[], why: 'reconnect' | 'follow'): Promise<void> {
+	private async reconcile(jobIds: string[], why: 'reconnect' | 'follow' | 'sweep'): Promise<void> {
 		const queue = [...jobIds];
+		const budget = this.options.client.restBudget;
 		const worker = async () => {
 			for (let jobId = queue.shift(); jobId !== undefined; jobId = queue.shift()) {
+				await budget.take(this.requests.signal);
 				if (this.socket.state === 'closed') return;
 				try {
 					this.handleJob(await this.options.client.getJobStatus(jobId, this.requests.signal), 'rest');
 				} catch (error) {
 					// Closed meanwhile: the read was cancelled, not failed.
 					if (this.requests.signal.aborted) return;
-					const when = why === 'reconnect' ? 'after reconnecting' : 'while following it over REST';
+					// Too many requests: the whole key waits. The job stays unfinished, so the next sweep reads it again.
+					if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+					const when = { reconnect: 'after reconnecting', follow: 'while following it over REST', sweep: 'in the periodic REST check' }[why];
 					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} ${when}: ${redactedMessage(error, this.options.client.redact)}`);
 				}
 			}

@@ -1,6 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
+import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
 import { KURIER_CREDENTIAL_TEST, jobIdProperty, kurierApiCredentialTest, kurierClientFor, readJobId } from './kurierNodeCommon';
@@ -46,6 +46,7 @@ export class KurierTrigger implements INodeType {
 				default: [],
 				description: 'Only start the workflow for these statuses, e.g. Finalized and Failed. Empty: every status.',
 			},
+			restCheckOptionsProperty,
 		],
 	};
 
@@ -57,7 +58,7 @@ export class KurierTrigger implements INodeType {
 		const client = await kurierClientFor(this);
 		return await runStreamTrigger(this, {
 			redact: client.redact,
-			createStream: (handlers) => new KurierJobStream({ client, target, statuses, logger: this.logger, ...handlers }),
+			createStream: (handlers) => new KurierJobStream({ client, target, statuses, logger: this.logger, sweepIntervalMs: restCheckIntervalMs(this), ...handlers }),
 		});
 	}
 }

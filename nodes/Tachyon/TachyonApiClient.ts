@@ -3,6 +3,8 @@ import type { ZodType } from 'zod';
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
+import { restBudgetFor } from '../shared/restBudget';
+import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
 import type { SubmitTxRequest, SubmitTxResult, SubmitTxSyncOptions, TachyonTransaction } from './protocol';
 import {
@@ -109,6 +111,11 @@ export class TachyonApiClient {
 	private redactor: Redactor;
 	/** Bound, so that holders of it also hide a key registered later. */
 	readonly redact: Redactor = (message: string) => this.redactor(message);
+
+	/** The pace of this key's reconciles and sweeps, shared by every trigger of the key in this process. */
+	get restBudget(): RestBudget {
+		return restBudgetFor('tachyon', `${this.connection.baseUrl} ${this.connection.apiKey}`);
+	}
 
 	constructor(
 		private readonly connection: TachyonConnection,

@@ -2,6 +2,8 @@ import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
+import { ServiceApiError } from '../shared/http';
+import { jitteredIntervalMs } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient } from './TachyonApiClient';
@@ -24,6 +26,8 @@ export interface TachyonStreamOptions {
 	checkpoints?: CheckpointStore;
 	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
 	unreachableAtStart?: 'fail' | 'retryInBackground';
+	/** How often, while connected, transactions not final yet are read over REST (jittered); 0: never. Default 5 min. */
+	sweepIntervalMs?: number;
 	/** Something a retry cannot fix, after the stream started (e.g. the WebSocket key was revoked). */
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
@@ -44,6 +48,9 @@ const DEFAULT_KEEP_ALIVE_PERIODS = { intervalMs: 30_000, timeoutMs: 10_000 };
 const GREETING_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
 const RECONCILE_CONCURRENCY = 4;
+const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
+/** A 429 without Retry-After: how long the key's REST reads wait. */
+const RATE_LIMIT_PAUSE_MS = 30_000;
 const FRAME_EXCERPT_LENGTH = 160;
 
 /**
@@ -124,6 +131,7 @@ export class TachyonStream {
 		await this.awaitGreeting(connection);
 		// After a drop, and at activation for the transactions an earlier activation left unfinished (checkpoints).
 		if (connection.reconnected || this.tracker.unfinishedIds().length > 0) await this.reconcile();
+		this.scheduleSweep();
 	}
 
 	/**
@@ -140,6 +148,19 @@ export class TachyonStream {
 		this.greetingReceived = null;
 	}
 
+	/**
+	 * While connected, every few minutes (jittered), read over REST every transaction not final yet:
+	 * a status whose notification never came is still delivered. A drop cancels the timer; the next
+	 * ready connection starts it again.
+	 */
+	private scheduleSweep(): void {
+		const intervalMs = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+		if (intervalMs <= 0) return;
+		this.socket?.scheduleOnConnection(jitteredIntervalMs(intervalMs), () => {
+			void this.reconcile().then(() => this.scheduleSweep());
+		});
+	}
+
 	/** Reads the current state of every transaction seen but not final; one failure does not stop the others. */
 	private async reconcile(): Promise<void> {
 		const queue = this.tracker.unfinishedIds().filter((id) => this.txIdFilter.size === 0 || this.txIdFilter.has(id));
@@ -153,6 +174,9 @@ export class TachyonStream {
 	}
 
 	private async reconcileOne(txId: string): Promise<void> {
+		const budget = this.options.client.restBudget;
+		await budget.take(this.requests.signal);
+		if (this.isClosed()) return;
 		this.reconciling.set(txId, false);
 		try {
 			const transaction = await this.options.client.getTransaction(txId, this.requests.signal);
@@ -160,7 +184,10 @@ export class TachyonStream {
 			// new, and anything after it comes over the socket too. An older REST state would be out of order.
 			if (this.reconciling.get(txId) === false) this.handleTransaction(transaction, 'rest');
 		} catch (error) {
-			this.options.logger?.warn(`Tachyon: could not reconcile transaction ${txId} after reconnecting: ${redactedMessage(error, this.options.client.redact)}`);
+			if (this.requests.signal.aborted) return;
+			// Too many requests: the whole key waits. The transaction stays unfinished, so the next sweep reads it again.
+			if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+			this.options.logger?.warn(`Tachyon: could not reconcile transaction ${txId} over REST: ${redactedMessage(error, this.options.client.redact)}`);
 		} finally {
 			this.reconciling.delete(txId);
 		}

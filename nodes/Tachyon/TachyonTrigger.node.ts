@@ -1,6 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
+import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { TachyonStream } from './TachyonStream';
 import type { TachyonStreamFilters } from './TachyonStream';
 import { TACHYON_CREDENTIAL_TEST, parseChainIdList, parseTxIdList, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
@@ -54,6 +54,7 @@ export class TachyonTrigger implements INodeType {
 				placeholder: '8453, 42161',
 				description: 'Only transactions on these chains (numeric chain IDs, separated by commas). Empty: every chain.',
 			},
+			restCheckOptionsProperty,
 		],
 	};
 
@@ -64,7 +65,7 @@ export class TachyonTrigger implements INodeType {
 		const client = await tachyonClientFor(this);
 		return await runStreamTrigger(this, {
 			redact: client.redact,
-			createStream: (handlers) => new TachyonStream({ client, filters, logger: this.logger, ...handlers }),
+			createStream: (handlers) => new TachyonStream({ client, filters, logger: this.logger, sweepIntervalMs: restCheckIntervalMs(this), ...handlers }),
 		});
 	}
 }

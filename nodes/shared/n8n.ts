@@ -1,5 +1,5 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, INodeProperties, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
 import { checkpointStoreOver } from './checkpoints';
@@ -275,4 +275,35 @@ export async function clientForCredential<Client>(
 		const secrets = secretFields.map((name) => fields[name]).filter((value): value is string => typeof value === 'string');
 		throw toNodeError(context.getNode(), error, createRedactor(secrets));
 	}
+}
+
+/**
+ * The stream triggers' "REST Check" option: how often, while connected, ids not final yet are read
+ * over REST (a status whose frame never came is still delivered). In minutes; 0 turns it off.
+ */
+export const restCheckOptionsProperty: INodeProperties = {
+	displayName: 'Options',
+	name: 'options',
+	type: 'collection',
+	placeholder: 'Add Option',
+	default: {},
+	description: 'Less common settings',
+	options: [
+		{
+			displayName: 'REST Check Interval (Minutes)',
+			name: 'restCheckMinutes',
+			type: 'number',
+			typeOptions: { minValue: 0, numberPrecision: 2 },
+			default: 5,
+			description:
+				'While connected, how often every item not final yet is also read over the REST API (give or take a fifth), so a status whose WebSocket message never came is still delivered. 0 turns it off. Reads are paced per API key and wait when the service says "too many requests".',
+		},
+	],
+};
+
+/** The sweep interval (ms) a stream trigger's "REST Check Interval" option asks for. */
+export function restCheckIntervalMs(context: ITriggerFunctions): number {
+	const options = context.getNodeParameter('options', {}) as { restCheckMinutes?: number };
+	const minutes = typeof options.restCheckMinutes === 'number' && options.restCheckMinutes >= 0 ? options.restCheckMinutes : 5;
+	return Math.round(minutes * 60_000);
 }
