@@ -34,6 +34,7 @@ export interface CreatedWorkflow {
 export const OWNER = { email: 'owner@example.com', firstName: 'Sandbox', lastName: 'Owner', password: 'Sandbox-Owner-1' };
 const START_TIMEOUT_MS = 180_000;
 const BROWSER_ID = 'e2e-harness';
+const WEBHOOK_REGISTRATION_WAIT_MS = 10_000;
 
 export class N8nInstance {
 	readonly port: number;
@@ -262,8 +263,15 @@ export class N8nInstance {
 
 	/** POSTs JSON to a production webhook of an active workflow; throws unless n8n answers 2xx. */
 	async postWebhook(path: string, body: unknown): Promise<void> {
-		const response = await fetch(`${this.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-		if (!response.ok) throw new Error(`n8n webhook ${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+		// Right after an activation n8n may not have registered the production webhook yet (404).
+		const deadline = Date.now() + WEBHOOK_REGISTRATION_WAIT_MS;
+		for (;;) {
+			const response = await fetch(`${this.webhookBaseUrl}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+			if (response.ok) return;
+			const text = await response.text();
+			if (response.status !== 404 || Date.now() > deadline) throw new Error(`n8n webhook ${path} answered ${response.status}: ${text.slice(0, 300)}`);
+			await new Promise((resolve) => setTimeout(resolve, 250));
+		}
 	}
 
 	/** Everything n8n (and its worker) printed so far. */

@@ -33,13 +33,15 @@ export interface ScenarioOptions {
 	stepMs: number;
 	queue?: { redis: RedisServer; postgres: PostgresServer };
 	workflows: (world: SandboxWorld, allfeatTransactionIds: string[]) => WorkflowJson[];
+	/** Extra environment for n8n (e.g. HTTP_PROXY). */
+	env?: Record<string, string>;
 	/** Sockets that must be open at the emulators before the scenario counts as started. */
 	connections: { kurier: number; tachyon: number };
 }
 
 export async function startScenario(options: ScenarioOptions): Promise<RunningScenario> {
 	const dir = join(E2E_WORK_DIR, `${options.name}-${options.lineName}`);
-	const n8n = await N8nInstance.create({ line: n8nLine(options.lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), queue: options.queue });
+	const n8n = await N8nInstance.create({ line: n8nLine(options.lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), queue: options.queue, env: options.env });
 	const world = await SandboxWorld.start({ stepMs: options.stepMs });
 	const scenario: RunningScenario = { n8n, world, deployed: [], allfeatStreamed: [], liveSince: 0 };
 	try {
