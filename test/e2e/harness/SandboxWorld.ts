@@ -39,6 +39,8 @@ export interface SandboxWorldOptions {
 export class SandboxWorld {
 	readonly secrets = {
 		kurierApiKey: `kurier-sandbox-${randomHex()}`,
+		/** A second Kurier key, for a credential a test revokes. */
+		kurierSpareKey: `kurier-spare-${randomHex()}`,
 		allfeatApiKey: `afo_sk_sandbox_${randomHex()}`,
 		allfeatWebhookSecret: newWebhookSecret(),
 		tachyonApiKey: `tachyon-sandbox-${randomHex()}`,
@@ -59,7 +61,7 @@ export class SandboxWorld {
 		const secrets = world.secrets;
 		try {
 			world.sink = await Sink.start({ http: ports.sinkHttp, smtp: ports.sinkSmtp });
-			world.kurier = await KurierEmulator.start({ port: ports.kurier, apiKeys: [secrets.kurierApiKey], stepMs });
+			world.kurier = await KurierEmulator.start({ port: ports.kurier, apiKeys: [secrets.kurierApiKey, secrets.kurierSpareKey], stepMs });
 			world.allfeat = await AllfeatEmulator.start({
 				port: ports.allfeat,
 				stepMs,
@@ -145,7 +147,7 @@ export class SandboxWorld {
 	}
 
 	async kurierBack(port: number): Promise<void> {
-		this.kurier = await KurierEmulator.start({ port, apiKeys: [this.secrets.kurierApiKey], stepMs: this.options.stepMs });
+		this.kurier = await KurierEmulator.start({ port, apiKeys: [this.secrets.kurierApiKey, this.secrets.kurierSpareKey], stepMs: this.options.stepMs });
 	}
 
 	async close(): Promise<void> {
