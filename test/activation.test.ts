@@ -5,7 +5,9 @@
  * refused credential fails the activation in every mode (n8n's own backoff then applies).
  */
 import { KurierEmulator } from '../emulators/kurier';
+import { TachyonEmulator } from '../emulators/tachyon';
 import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
+import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { activateTrigger, activateTriggerExpectingError } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
 import { submitProofOverRest } from './helpers/kurier';
@@ -71,4 +73,48 @@ test('activation mode init: a refused key still fails the activation itself (n8n
 	} finally {
 		await emulator.close();
 	}
+});
+
+describe('Tachyon Trigger with no stored WebSocket key (it registers first)', () => {
+	const account = { apiKey: 'activation-tachyon-key', dashboardJwt: 'activation-jwt' };
+
+	test('activation mode init: Tachyon unreachable at start: the activation succeeds, registration and socket follow when it is back', async () => {
+		const first = await TachyonEmulator.start({ accounts: [account] });
+		const { port } = first;
+		await first.close();
+		const subject: NodeUnderTest = {
+			nodeType: new TachyonTrigger(),
+			parameters: { statuses: [], txIds: '', chainIds: '' },
+			credentials: { tachyonApi: { baseUrl: 'custom', customBaseUrl: `http://127.0.0.1:${port}`, apiKey: account.apiKey, dashboardJwt: account.dashboardJwt, wsUrl: '', wsKey: '' } },
+			activation: 'init',
+		};
+		const trigger = scope.track(await activateTrigger(subject));
+		expect(trigger.errors).toEqual([]);
+		const emulator = await TachyonEmulator.start({ accounts: [account], port });
+		try {
+			const deadline = Date.now() + 15_000;
+			while (emulator.openConnectionCount() === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+			expect(emulator.stats.registrations).toBeGreaterThanOrEqual(1);
+			expect(emulator.openConnectionCount()).toBe(1);
+			emulator.submit(account.apiKey, { chainId: 8453 });
+			const [item] = await trigger.waitForItems(1);
+			expect(item.status).toBe('NOT_PICKED_UP');
+		} finally {
+			await trigger.deactivate();
+			await emulator.close();
+		}
+	});
+
+	test('activation mode activate: Tachyon unreachable fails the activation at once', async () => {
+		const first = await TachyonEmulator.start({ accounts: [account] });
+		const { port } = first;
+		await first.close();
+		const error = await activateTriggerExpectingError({
+			nodeType: new TachyonTrigger(),
+			parameters: { statuses: [], txIds: '', chainIds: '' },
+			credentials: { tachyonApi: { baseUrl: 'custom', customBaseUrl: `http://127.0.0.1:${port}`, apiKey: account.apiKey, dashboardJwt: account.dashboardJwt, wsUrl: '', wsKey: '' } },
+			activation: 'activate',
+		});
+		expect(error.message).toMatch(/reach|ECONNREFUSED|refused/i);
+	});
 });

@@ -3,7 +3,9 @@
  * notification was lost on the way is still delivered (once) by the next check; with the check off
  * it is not; reads of one key are paced and wait out a "too many requests".
  */
+import { AllfeatEmulator } from '../emulators/allfeat';
 import { TachyonEmulator } from '../emulators/tachyon';
+import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { RestBudget, jitteredIntervalMs } from '../nodes/shared/restBudget';
 import { activateTrigger } from './helpers/n8nEngine';
@@ -49,6 +51,29 @@ test('with the REST check off, a lost notification stays lost until something el
 	await sleep(1_500);
 	expect(trigger.items().map((item) => item.status)).toEqual(['NOT_PICKED_UP']);
 	expect(emulator.stats.transactionReads).toBe(readsBefore);
+});
+
+test('Allfeat ATS: a step whose frame was lost arrives with the next REST check, in order, once', async () => {
+	const allfeat = await AllfeatEmulator.start();
+	try {
+		const transaction = allfeat.createTransaction();
+		const trigger = scope.track(
+			await activateTrigger({
+				nodeType: new AllfeatAtsTrigger(),
+				parameters: { transactionIds: transaction.id, steps: [], options: { restCheckMinutes: 0.01 } },
+				credentials: { allfeatAtsApi: { baseUrl: 'custom', customBaseUrl: allfeat.baseUrl, apiKey: '', webhookSecret: '' } },
+			}),
+		);
+		await trigger.waitForItems(1);
+		allfeat.advance(transaction.id, { silent: true });
+		allfeat.advance(transaction.id, { silent: true });
+		await trigger.waitForItems(3, 5_000);
+		await sleep(1_500);
+		expect(trigger.items().map((item) => item.status)).toEqual(['validating', 'preparing_transaction', 'signing']);
+		await trigger.deactivate();
+	} finally {
+		await allfeat.close();
+	}
 });
 
 describe('RestBudget', () => {

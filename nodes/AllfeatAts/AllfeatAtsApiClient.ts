@@ -1,6 +1,8 @@
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
+import { restBudgetFor } from '../shared/restBudget';
+import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
 import type { AllfeatTransaction } from './protocol';
 import {
@@ -88,6 +90,11 @@ export class AllfeatAtsApiClient {
 		private readonly timeoutMs = 30_000,
 	) {
 		this.redact = createRedactor([connection.apiKey, connection.webhookSecret]);
+	}
+
+	/** The pace of the reconciles and checks of this host (tracking has no key), shared in this process. */
+	get restBudget(): RestBudget {
+		return restBudgetFor('allfeat-ats', this.connection.baseUrl);
 	}
 
 	/** `ws(s)://<host>/v1/ws/transactions/{id}`; no auth, the UUID is the capability. */

@@ -2,7 +2,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
 import type { NormalizedItem } from '../shared/NormalizedItem';
-import { runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
+import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
 import {
 	ALLFEAT_CREDENTIAL_TEST,
@@ -30,7 +30,7 @@ export class AllfeatAtsTrigger implements INodeType {
 		inputs: [],
 		outputs: ['main'],
 		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
-		properties: [transactionIdsProperty, stepsProperty],
+		properties: [transactionIdsProperty, stepsProperty, restCheckOptionsProperty],
 	};
 
 	methods = { credentialTest: { [ALLFEAT_CREDENTIAL_TEST]: allfeatAtsApiCredentialTest } };
@@ -38,6 +38,7 @@ export class AllfeatAtsTrigger implements INodeType {
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
 		const transactionIds = readTransactionIds(this.getNode(), this.getNodeParameter('transactionIds', ''));
 		const steps = this.getNodeParameter('steps', []) as string[];
+		const sweepIntervalMs = restCheckIntervalMs(this);
 		const client = await allfeatClientFor(this);
 		return await runStreamTrigger(this, {
 			redact: client.redact,
@@ -48,7 +49,7 @@ export class AllfeatAtsTrigger implements INodeType {
 				let held: NormalizedItem[] | null = [];
 				const onItem = (item: NormalizedItem) => (held ? held.push(item) : handlers.onItem(item));
 				const streams = transactionIds.map(
-					(transactionId) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, ...handlers, onItem }),
+					(transactionId) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, sweepIntervalMs, ...handlers, onItem }),
 				);
 				return {
 					start: async () => {

@@ -2,11 +2,11 @@ import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
-import { ServiceApiError } from '../shared/http';
+import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
 import { jitteredIntervalMs } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
-import type { TachyonApiClient } from './TachyonApiClient';
+import type { TachyonApiClient, TachyonWebSocketEndpoint } from './TachyonApiClient';
 import type { TachyonTransaction } from './protocol';
 import { PING_FRAME, classifyFrame, isTachyonFinal, isUnauthorizedText, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
 
@@ -49,6 +49,9 @@ const GREETING_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
 const RECONCILE_CONCURRENCY = 4;
 const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
+/** Registration at n8n's start while Tachyon is away: 1 s, doubling, at most every 8 s (± a fifth). */
+const REGISTRATION_RETRY_FIRST_MS = 1_000;
+const REGISTRATION_RETRY_CAP_MS = 8_000;
 /** A 429 without Retry-After: how long the key's REST reads wait. */
 const RATE_LIMIT_PAUSE_MS = 30_000;
 const FRAME_EXCERPT_LENGTH = 160;
@@ -63,6 +66,7 @@ const FRAME_EXCERPT_LENGTH = 160;
 export class TachyonStream {
 	private socket: ReconnectingSocket | null = null;
 	private closed = false;
+	private registrationTimer: NodeJS.Timeout | null = null;
 	private readonly tracker: TransitionTracker;
 	private readonly matches: (item: NormalizedItem) => boolean;
 	private readonly txIdFilter: ReadonlySet<string>;
@@ -94,7 +98,39 @@ export class TachyonStream {
 	 * activation fails at once with the reason.
 	 */
 	async start(): Promise<void> {
-		const endpoint = await this.options.client.webSocketEndpoint();
+		let endpoint: TachyonWebSocketEndpoint;
+		try {
+			endpoint = await this.options.client.webSocketEndpoint();
+		} catch (error) {
+			// n8n starting while Tachyon is away: registration is retried in the background, as the
+			// socket's own first connection would be. A refused key or JWT still fails here.
+			if (this.options.unreachableAtStart !== 'retryInBackground' || !(error instanceof ServiceUnreachableError)) throw error;
+			this.options.logger?.warn(`Tachyon: could not register the WebSocket (${redactedMessage(error, this.options.client.redact)}); retrying in the background`);
+			this.registerInBackground(1);
+			return;
+		}
+		await this.connect(endpoint);
+	}
+
+	/** Registration retried with a short capped backoff until Tachyon answers; then the socket starts. */
+	private registerInBackground(attempt: number): void {
+		const delayMs = jitteredIntervalMs(Math.min(REGISTRATION_RETRY_CAP_MS, REGISTRATION_RETRY_FIRST_MS * 2 ** (attempt - 1)));
+		this.registrationTimer = setTimeout(() => {
+			this.registrationTimer = null;
+			void (async () => {
+				try {
+					const endpoint = await this.options.client.webSocketEndpoint();
+					if (!this.closed) await this.connect(endpoint);
+				} catch (error) {
+					if (this.closed) return;
+					if (error instanceof ServiceUnreachableError) this.registerInBackground(attempt + 1);
+					else this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
+				}
+			})();
+		}, delayMs);
+	}
+
+	private async connect(endpoint: TachyonWebSocketEndpoint): Promise<void> {
 		if (this.closed) return;
 		// The key is fixed for the activation ("persistent, reusable"), so registering once is enough.
 		this.socket = new ReconnectingSocket({
@@ -122,6 +158,8 @@ export class TachyonStream {
 
 	async close(): Promise<void> {
 		this.closed = true;
+		if (this.registrationTimer !== null) clearTimeout(this.registrationTimer);
+		this.registrationTimer = null;
 		this.requests.abort();
 		this.greetingReceived?.();
 		await this.socket?.close();

@@ -17,7 +17,7 @@ const QUIET_MS = 3_000;
 /** Time for n8n to write the static data of the last emit before it is stopped. */
 const SAVE_SETTLE_MS = 2_000;
 /** How long Kurier stays away across n8n's start. */
-const OUTAGE_MS = 30_000;
+const OUTAGE_MS = 60_000;
 
 describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 	let scenario: RunningScenario;
