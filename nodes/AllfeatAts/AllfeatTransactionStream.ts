@@ -3,7 +3,7 @@ import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
-import { jitteredIntervalMs } from '../shared/restBudget';
+import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
@@ -53,9 +53,6 @@ const DEFAULT_POLLING: PollingOptions = { intervalMs: 2_000, backoffAfterMs: 30_
 /** The channel is read-only (no client frames), so liveness is checked with WebSocket protocol pings. */
 const KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000 };
 const CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
-/** A 429 without Retry-After: how long this host's REST reads wait. */
-const RATE_LIMIT_PAUSE_MS = 30_000;
 
 /**
  * Follows one Allfeat ATS transaction until `completed` or `failed` and turns it into normalized
@@ -150,11 +147,8 @@ export class AllfeatTransactionStream {
 	 * frame never came is still delivered (the history has every step). Cancelled by a drop.
 	 */
 	private scheduleSweep(): void {
-		const intervalMs = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-		if (intervalMs <= 0 || this.ended) return;
-		this.socket.scheduleOnConnection(jitteredIntervalMs(intervalMs), () => {
-			void this.reconcileQuietly().then(() => this.scheduleSweep());
-		});
+		if (this.ended) return;
+		scheduleRestChecks(this.socket, this.options.sweepIntervalMs, async () => await this.reconcileQuietly());
 	}
 
 	private async readHistory(failedAttempts: number): Promise<void> {
@@ -261,7 +255,7 @@ export class AllfeatTransactionStream {
 			transaction = await this.options.client.getTransaction(this.options.transactionId, this.requests.signal);
 		} catch (error) {
 			// Too many requests: every read of this host waits; this one is tried again by whoever asked.
-			if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+			noteFailedRead(budget, error);
 			if (error instanceof TransactionNotFoundError) {
 				this.endUnknown('HTTP 404');
 				return;

@@ -4,8 +4,7 @@ import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSock
 import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
-import { ServiceApiError } from '../shared/http';
-import { jitteredIntervalMs } from '../shared/restBudget';
+import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
 import type { RestFollowerOptions } from './KurierRestFollower';
@@ -51,9 +50,6 @@ const MAX_REMEMBERED_CHAIN_IDS = 10_000;
 const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many jobs, gentle on the rate limit. */
 const RECONCILE_CONCURRENCY = 4;
-const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
-/** A 429 without Retry-After: how long the key's REST reads wait. */
-const RATE_LIMIT_PAUSE_MS = 30_000;
 /** `GET /jobs` after a reconnect: jobs created since a little before the drop (clock skew), a bounded number of pages. */
 const LISTING_MARGIN_MS = 60_000;
 const LISTING_PAGE_SIZE = 100;
@@ -172,11 +168,7 @@ export class KurierJobStream {
 	 * A drop cancels the timer; the next ready connection starts it again.
 	 */
 	private scheduleSweep(): void {
-		const intervalMs = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-		if (intervalMs <= 0) return;
-		this.socket.scheduleOnConnection(jitteredIntervalMs(intervalMs), () => {
-			void this.reconcile(this.tracker.unfinishedIds(), 'sweep').then(() => this.scheduleSweep());
-		});
+		scheduleRestChecks(this.socket, this.options.sweepIntervalMs, async () => await this.reconcile(this.tracker.unfinishedIds(), 'sweep'));
 	}
 
 	/**
@@ -223,7 +215,7 @@ export class KurierJobStream {
 					// Closed meanwhile: the read was cancelled, not failed.
 					if (this.requests.signal.aborted) return;
 					// Too many requests: the whole key waits. The job stays unfinished, so the next sweep reads it again.
-					if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+					noteFailedRead(budget, error);
 					const when = { reconnect: 'after reconnecting', follow: 'while following it over REST', sweep: 'in the periodic REST check' }[why];
 					this.options.logger?.warn(`Kurier: could not reconcile job ${jobId} ${when}: ${redactedMessage(error, this.options.client.redact)}`);
 				}

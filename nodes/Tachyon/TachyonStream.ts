@@ -2,8 +2,8 @@ import type { NormalizedItem } from '../shared/NormalizedItem';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
-import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
-import { jitteredIntervalMs } from '../shared/restBudget';
+import { ServiceUnreachableError } from '../shared/http';
+import { jitteredIntervalMs, noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient, TachyonWebSocketEndpoint } from './TachyonApiClient';
@@ -48,12 +48,9 @@ const DEFAULT_KEEP_ALIVE_PERIODS = { intervalMs: 30_000, timeoutMs: 10_000 };
 const GREETING_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
 const RECONCILE_CONCURRENCY = 4;
-const DEFAULT_SWEEP_INTERVAL_MS = 5 * 60_000;
 /** Registration at n8n's start while Tachyon is away: 1 s, doubling, at most every 8 s (± a fifth). */
 const REGISTRATION_RETRY_FIRST_MS = 1_000;
 const REGISTRATION_RETRY_CAP_MS = 8_000;
-/** A 429 without Retry-After: how long the key's REST reads wait. */
-const RATE_LIMIT_PAUSE_MS = 30_000;
 const FRAME_EXCERPT_LENGTH = 160;
 
 /**
@@ -192,11 +189,8 @@ export class TachyonStream {
 	 * ready connection starts it again.
 	 */
 	private scheduleSweep(): void {
-		const intervalMs = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-		if (intervalMs <= 0) return;
-		this.socket?.scheduleOnConnection(jitteredIntervalMs(intervalMs), () => {
-			void this.reconcile().then(() => this.scheduleSweep());
-		});
+		if (this.socket === null) return;
+		scheduleRestChecks(this.socket, this.options.sweepIntervalMs, async () => await this.reconcile());
 	}
 
 	/** Reads the current state of every transaction seen but not final; one failure does not stop the others. */
@@ -224,7 +218,7 @@ export class TachyonStream {
 		} catch (error) {
 			if (this.requests.signal.aborted) return;
 			// Too many requests: the whole key waits. The transaction stays unfinished, so the next sweep reads it again.
-			if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+			noteFailedRead(budget, error);
 			this.options.logger?.warn(`Tachyon: could not reconcile transaction ${txId} over REST: ${redactedMessage(error, this.options.client.redact)}`);
 		} finally {
 			this.reconciling.delete(txId);

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+import { ServiceApiError } from './http';
+import type { ReconnectingSocket } from './ReconnectingSocket';
+
 /**
  * How fast the reconciles and sweeps of one API key may read a service's REST API, shared by every
  * trigger of that key in this n8n process: a token bucket (a burst, then a steady rate), paused as a
@@ -81,4 +84,26 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 /** The next sweep's delay: the interval, give or take a fifth, so triggers of one key spread out. */
 export function jitteredIntervalMs(intervalMs: number, random: () => number = Math.random): number {
 	return Math.round(intervalMs * (0.8 + 0.4 * random()));
+}
+
+/** How often a stream trigger reads its ids not final yet over REST while connected, unless told otherwise. */
+export const DEFAULT_REST_CHECK_INTERVAL_MS = 5 * 60_000;
+/** A 429 without Retry-After: how long the budget's reads wait. */
+const RATE_LIMIT_PAUSE_MS = 30_000;
+
+/** After a REST read failed: "too many requests" pauses every read of the budget (for its Retry-After). */
+export function noteFailedRead(budget: RestBudget, error: unknown): void {
+	if (error instanceof ServiceApiError && error.httpStatus === 429) budget.pause(error.retryAfterMs ?? RATE_LIMIT_PAUSE_MS);
+}
+
+/**
+ * Runs `check` every `intervalMs` (jittered; default 5 min; 0: never) for as long as the socket's
+ * current connection lasts: a drop or a close cancels it, and the next ready connection starts it again.
+ */
+export function scheduleRestChecks(socket: Pick<ReconnectingSocket, 'scheduleOnConnection'>, intervalMs: number | undefined, check: () => Promise<void>): void {
+	const every = intervalMs ?? DEFAULT_REST_CHECK_INTERVAL_MS;
+	if (every <= 0) return;
+	socket.scheduleOnConnection(jitteredIntervalMs(every), () => {
+		void check().then(() => scheduleRestChecks(socket, intervalMs, check));
+	});
 }
