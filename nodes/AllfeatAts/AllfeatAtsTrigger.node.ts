@@ -1,8 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
-import type { NormalizedItem } from '../shared/NormalizedItem';
-import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
+import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamsStartedTogether, streamTriggerPanel } from '../shared/n8n';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
 import {
 	ALLFEAT_CREDENTIAL_TEST,
@@ -43,27 +42,10 @@ export class AllfeatAtsTrigger implements INodeType {
 		return await runStreamTrigger(this, {
 			redact: client.redact,
 			// One stream (and socket) per transaction: the service's channel is per id.
-			// Items wait until every id's stream has started: an activation that fails on one id then
-			// emits nothing, rather than some ids' steps followed by n8n's retry of the whole trigger.
-			createStream: (handlers) => {
-				let held: NormalizedItem[] | null = [];
-				const onItem = (item: NormalizedItem) => (held ? held.push(item) : handlers.onItem(item));
-				const streams = transactionIds.map(
-					(transactionId) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, sweepIntervalMs, ...handlers, onItem }),
-				);
-				return {
-					start: async () => {
-						await Promise.all(streams.map(async (stream) => await stream.start()));
-						const ready = held ?? [];
-						held = null;
-						for (const item of ready) handlers.onItem(item);
-					},
-					close: async () => {
-						held = null;
-						await Promise.all(streams.map(async (stream) => await stream.close()));
-					},
-				};
-			},
+			createStream: (handlers) =>
+				streamsStartedTogether(handlers, (onItem) =>
+					transactionIds.map((transactionId) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, sweepIntervalMs, ...handlers, onItem })),
+				),
 			// Testing a single unknown id has nothing to show but the error; among several ids it is an item.
 			manualRunError: (item) =>
 				item.status === NOT_FOUND_STATUS && transactionIds.length === 1

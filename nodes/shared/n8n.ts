@@ -98,6 +98,28 @@ export interface StreamTriggerOptions {
 	manualRunError?(item: NormalizedItem): Error | null;
 }
 
+/**
+ * Several streams as one (one per id, where the service's channel is per id): nothing is emitted
+ * until every one of them has started, so an activation that fails on one id emits nothing, rather
+ * than some ids' items followed by n8n's retry of the whole trigger. Closing closes them all.
+ */
+export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem: (item: NormalizedItem) => void) => ItemStream[]): ItemStream {
+	let held: NormalizedItem[] | null = [];
+	const streams = create((item) => (held ? held.push(item) : handlers.onItem(item)));
+	return {
+		start: async () => {
+			await Promise.all(streams.map(async (stream) => await stream.start()));
+			const ready = held ?? [];
+			held = null;
+			for (const item of ready) handlers.onItem(item);
+		},
+		close: async () => {
+			held = null;
+			await Promise.all(streams.map(async (stream) => await stream.close()));
+		},
+	};
+}
+
 /** n8n (re)starting or a leader change: keep trying in the background; a user's activation: fail at once. */
 function unreachableAtStartFor(context: ITriggerFunctions): 'fail' | 'retryInBackground' {
 	if (context.getMode() === 'manual') return 'fail';

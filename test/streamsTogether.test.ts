@@ -1,0 +1,55 @@
+/** Several streams as one trigger (one per id): nothing is emitted until all of them started. */
+import type { ItemStream, StreamHandlers } from '../nodes/shared/n8n';
+import { streamsStartedTogether } from '../nodes/shared/n8n';
+import { checkpointStoreOver } from '../nodes/shared/checkpoints';
+import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
+
+function item(id: string): NormalizedItem {
+	return { source: 'allfeat-ats', id, status: 'validating', phase: 'pending', isFinal: false, progress: 10, txHash: null, blockHash: null, blockNumber: null, chainId: null, explorerUrl: null, error: null, occurredAt: '', receivedAt: '', details: {} };
+}
+
+function handlersCollecting(into: string[]): StreamHandlers {
+	return { onItem: (emitted) => into.push(emitted.id), onFatal: () => undefined, checkpoints: checkpointStoreOver({}), unreachableAtStart: 'fail' };
+}
+
+/** A stream that emits its id at once when started, and starts (or fails) when told. */
+function scriptedStream(id: string, onItem: (item: NormalizedItem) => void, started: Promise<void>): ItemStream & { closed: boolean } {
+	const stream = {
+		closed: false,
+		start: async () => {
+			onItem(item(id));
+			await started;
+		},
+		close: async () => {
+			stream.closed = true;
+		},
+	};
+	return stream;
+}
+
+test('items of the streams that started wait for the slowest one, then come in order', async () => {
+	const emitted: string[] = [];
+	let releaseSlow: () => void = () => undefined;
+	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+	const combined = streamsStartedTogether(handlersCollecting(emitted), (onItem) => [scriptedStream('a', onItem, Promise.resolve()), scriptedStream('b', onItem, slow)]);
+	const starting = combined.start();
+	await new Promise((resolve) => setTimeout(resolve, 20));
+	expect(emitted).toEqual([]);
+	releaseSlow();
+	await starting;
+	expect(emitted).toEqual(['a', 'b']);
+});
+
+test('when one stream fails to start, nothing at all is emitted', async () => {
+	const emitted: string[] = [];
+	let streams: Array<{ closed: boolean }> = [];
+	const combined = streamsStartedTogether(handlersCollecting(emitted), (onItem) => {
+		const made = [scriptedStream('a', onItem, Promise.resolve()), scriptedStream('b', onItem, Promise.reject(new Error('refused')))];
+		streams = made;
+		return made;
+	});
+	await expect(combined.start()).rejects.toThrow('refused');
+	await combined.close();
+	expect(emitted).toEqual([]);
+	expect(streams.every((stream) => stream.closed)).toBe(true);
+});
