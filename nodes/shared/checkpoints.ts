@@ -50,14 +50,29 @@ export function checkpointStoreOver(container: Record<string, unknown>, limits: 
 		value && typeof value.k === 'string' && typeof value.s === 'number'
 			? { key: value.k, rank: typeof value.r === 'number' ? value.r : null, final: value.f === 1, sequence: value.s, at: typeof value.t === 'number' ? value.t : 0 }
 			: undefined;
+	// How many finished and unfinished ids the object holds: counted once, then kept up to date, so
+	// a write (one per emitted transition) does not walk every id unless a bound is passed.
+	let counts: { finished: number; unfinished: number } | null = null;
+	const countsOf = (all: Record<string, StoredCheckpoint>) => {
+		if (counts === null) {
+			const values = Object.values(all);
+			const finished = values.filter((value) => value.f === 1).length;
+			counts = { finished, unfinished: values.length - finished };
+		}
+		return counts;
+	};
 	return {
 		get: (id) => decode(stored()[id]),
 		set: (id, checkpoint) => {
 			const all = stored();
+			const tally = countsOf(all);
+			const previous = all[id];
+			if (previous) tally[previous.f === 1 ? 'finished' : 'unfinished'] -= 1;
 			// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
 			delete all[id];
 			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence, t: checkpoint.at };
-			evictOverLimits(all, limits);
+			tally[checkpoint.final ? 'finished' : 'unfinished'] += 1;
+			if (tally.finished > limits.finished || tally.unfinished > limits.unfinished) evictOverLimits(all, limits, tally);
 			// n8n notices changes of its static data only through the object it handed out (a
 			// proxy), not inside objects added later: assigning again marks the data as changed.
 			container.checkpoints = all;
@@ -69,18 +84,14 @@ export function checkpointStoreOver(container: Record<string, unknown>, limits: 
 	};
 }
 
-function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfinished: number; finished: number }): void {
-	const ids = Object.keys(all);
-	let finished = ids.filter((id) => all[id].f === 1).length;
-	let unfinished = ids.length - finished;
-	for (const id of ids) {
-		if (finished <= limits.finished && unfinished <= limits.unfinished) return;
-		if (all[id].f === 1 && finished > limits.finished) {
+/** Drops the oldest ids of whichever kind is over its bound (key order is write order). */
+function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfinished: number; finished: number }, tally: { finished: number; unfinished: number }): void {
+	for (const id of Object.keys(all)) {
+		if (tally.finished <= limits.finished && tally.unfinished <= limits.unfinished) return;
+		const kind = all[id].f === 1 ? 'finished' : 'unfinished';
+		if (tally[kind] > limits[kind]) {
 			delete all[id];
-			finished--;
-		} else if (all[id].f === 0 && unfinished > limits.unfinished) {
-			delete all[id];
-			unfinished--;
+			tally[kind] -= 1;
 		}
 	}
 }
