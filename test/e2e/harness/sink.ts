@@ -103,11 +103,6 @@ export class Sink {
 		return () => this.listeners.delete(listener);
 	}
 
-	clear(): void {
-		this.requests.length = 0;
-		this.mails.length = 0;
-	}
-
 	async close(): Promise<void> {
 		this.listeners.clear();
 		this.http.closeAllConnections();
