@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { installedPackageTemplate } from '../test/e2e/harness/communityPackage';
 import { N8nInstance, OWNER } from '../test/e2e/harness/N8nInstance';
 import { n8nLine } from '../test/e2e/harness/n8nLines';
-import { SandboxWorld, exampleFiles, loadExample } from '../test/e2e/harness/SandboxWorld';
+import { SandboxWorld, exampleFiles, loadExample, proofWebhookBody } from '../test/e2e/harness/SandboxWorld';
 import type { SinkMail, SinkRequest } from '../test/e2e/harness/sink';
 
 /**
@@ -62,8 +62,7 @@ async function main(): Promise<void> {
 /** One round: a proof, a registration and a payout, every third one failing. */
 async function newWork(n8n: N8nInstance, world: SandboxWorld, round: number): Promise<void> {
 	const fails = round % 3 === 2;
-	const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: fails ? 'invalid' : 'groth16', curve: 'bn128' };
-	await n8n.postWebhook('kurier-proof', { proof, publicSignals: [String(round)], vk: { protocol: 'groth16', curve: 'bn128', nPublic: 1 } });
+	await n8n.postWebhook('kurier-proof', proofWebhookBody({ rejected: fails, publicSignal: String(round) }));
 	const registration = world.allfeat.createTransaction(fails ? { failAt: 'confirming' } : {});
 	await n8n.postWebhook('allfeat-registration', { transaction_id: registration.id });
 	await n8n.postWebhook('tachyon-payout', { chainId: 8453, to: '0x3dbE34f2C21b3B2980d4dc53f3c7E51e39663F49', value: String(1000 + round), label: `payout ${round}` });

@@ -2,7 +2,7 @@ import { recordLatency, recordTriggerLatency } from './harness/latencyReport';
 import type { N8nInstance } from './harness/N8nInstance';
 import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
-import { allfeatWebhookUrl, exampleFiles, loadExample } from './harness/SandboxWorld';
+import { allfeatWebhookUrl, exampleFiles, loadExample, proofWebhookBody } from './harness/SandboxWorld';
 import type { SandboxWorld } from './harness/SandboxWorld';
 import { startScenario, stopScenario } from './harness/scenario';
 import type { RunningScenario } from './harness/scenario';
@@ -75,13 +75,11 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 	});
 
 	test('examples/kurier-submit-and-wait.json: a proof posted to the webhook is submitted, waited for and handed on', async () => {
-		const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: 'groth16', curve: 'bn128' };
-		const vk = { protocol: 'groth16', curve: 'bn128', nPublic: 1 };
-		await n8n.postWebhook('kurier-proof', { proof, publicSignals: ['42'], vk });
-		await n8n.postWebhook('kurier-proof', { proof: { ...proof, protocol: 'invalid' }, publicSignals: ['42'], vk });
-		await world.sink.waitFor('the next step of the valid proof', () => world.sink.requestsTo('/next-step').some((request) => (request.body as { status?: string }).status === 'Finalized'), DELIVERY_TIMEOUT_MS);
+		await n8n.postWebhook('kurier-proof', proofWebhookBody());
+		await n8n.postWebhook('kurier-proof', proofWebhookBody({ rejected: true }));
+		await world.sink.waitFor('the next step of the valid proof', () => world.nextSteps('Finalized').length > 0, DELIVERY_TIMEOUT_MS);
 		await world.sink.waitFor('the Slack message of the rejected proof', () => world.sink.requestsTo('/slack').some((request) => /ended Failed/.test((request.body as { text?: string }).text ?? '')), DELIVERY_TIMEOUT_MS);
-		const next = world.sink.requestsTo('/next-step').find((request) => (request.body as { status?: string }).status === 'Finalized')!.body as Record<string, unknown>;
+		const [next] = world.nextSteps('Finalized');
 		expect(next).toEqual({ jobId: expect.any(String), status: 'Finalized', txHash: expect.stringMatching(/^0x[0-9a-f]+$/), explorerUrl: expect.stringContaining('subscan') });
 		expect(world.kurier.getJob(next.jobId as string)?.status).toBe('Finalized');
 	});

@@ -150,10 +150,27 @@ export class SandboxWorld {
 		this.kurier = await KurierEmulator.start({ port, apiKeys: [this.secrets.kurierApiKey, this.secrets.kurierSpareKey], stepMs: this.options.stepMs });
 	}
 
+	/** The "next step" calls of the examples that reported `status`. */
+	nextSteps(status: string): Array<Record<string, unknown>> {
+		return this.sink
+			.requestsTo('/next-step')
+			.map((request) => request.body as Record<string, unknown>)
+			.filter((body) => body.status === status);
+	}
+
 	async close(): Promise<void> {
 		await Promise.all([this.kurier?.close(), this.allfeat?.close(), this.tachyon?.close()]);
 		await this.sink?.close();
 	}
+}
+
+/**
+ * What a prover posts to examples/kurier-submit-and-wait.json's webhook: a snarkjs-shaped groth16
+ * proof, public signals and VK. `rejected`: the emulator fails it (its JSON says "invalid").
+ */
+export function proofWebhookBody(options: { rejected?: boolean; publicSignal?: string } = {}): object {
+	const proof = { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['5', '6', '1'], protocol: options.rejected ? 'invalid' : 'groth16', curve: 'bn128' };
+	return { proof, publicSignals: [options.publicSignal ?? '42'], vk: { protocol: 'groth16', curve: 'bn128', nPublic: 1 } };
 }
 
 /** The production URL of the Allfeat ATS Webhook Trigger in examples/allfeat-webhook-to-email.json. */
