@@ -164,7 +164,7 @@ describe('Tachyon Trigger across a restart', () => {
 test('the store stays within its bounds, dropping the oldest finished ids first', () => {
 	const container: Record<string, unknown> = {};
 	const store = checkpointStoreOver(container, { unfinished: 3, finished: 2 });
-	for (let i = 0; i < 4; i++) store.set(`done-${i}`, { key: 'Finalized', rank: 4, final: true, sequence: 5, at: i });
-	for (let i = 0; i < 5; i++) store.set(`open-${i}`, { key: 'Queued', rank: 0, final: false, sequence: 1, at: 10 + i });
+	for (let i = 0; i < 4; i++) store.set(`done-${i}`, { key: 'Finalized', rank: 4, final: true, sequence: 5 });
+	for (let i = 0; i < 5; i++) store.set(`open-${i}`, { key: 'Queued', rank: 0, final: false, sequence: 1 });
 	expect(store.entries().map(([id]) => id)).toEqual(['done-2', 'done-3', 'open-2', 'open-3', 'open-4']);
 });

@@ -103,7 +103,7 @@ export class TransitionTracker {
 		}
 		if (this.checkpoints) {
 			const sequence = (this.checkpoints.get(transition.id)?.sequence ?? 0) + 1;
-			this.checkpoints.set(transition.id, { key: transition.transitionKey, rank: transition.rank ?? null, final: transition.isFinal, sequence, at: this.now() });
+			this.checkpoints.set(transition.id, { key: transition.transitionKey, rank: transition.rank ?? null, final: transition.isFinal, sequence });
 		}
 		return true;
 	}

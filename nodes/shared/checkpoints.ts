@@ -12,8 +12,6 @@ export interface IdCheckpoint {
 	final: boolean;
 	/** Transitions emitted for this id so far: the last item's `sequence`. */
 	sequence: number;
-	/** When it was written (ms): the oldest finished ids go first when the store is full. */
-	at: number;
 }
 
 export interface CheckpointStore {
@@ -31,7 +29,6 @@ interface StoredCheckpoint {
 	r: number | null;
 	f: 0 | 1;
 	s: number;
-	t: number;
 }
 
 /**
@@ -48,7 +45,7 @@ export function checkpointStoreOver(container: Record<string, unknown>, limits: 
 	};
 	const decode = (value: StoredCheckpoint | undefined): IdCheckpoint | undefined =>
 		value && typeof value.k === 'string' && typeof value.s === 'number'
-			? { key: value.k, rank: typeof value.r === 'number' ? value.r : null, final: value.f === 1, sequence: value.s, at: typeof value.t === 'number' ? value.t : 0 }
+			? { key: value.k, rank: typeof value.r === 'number' ? value.r : null, final: value.f === 1, sequence: value.s }
 			: undefined;
 	// How many finished and unfinished ids the object holds: counted once, then kept up to date, so
 	// a write (one per emitted transition) does not walk every id unless a bound is passed.
@@ -70,7 +67,7 @@ export function checkpointStoreOver(container: Record<string, unknown>, limits: 
 			if (previous) tally[previous.f === 1 ? 'finished' : 'unfinished'] -= 1;
 			// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
 			delete all[id];
-			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence, t: checkpoint.at };
+			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence };
 			tally[checkpoint.final ? 'finished' : 'unfinished'] += 1;
 			if (tally.finished > limits.finished || tally.unfinished > limits.unfinished) evictOverLimits(all, limits, tally);
 			// n8n notices changes of its static data only through the object it handed out (a
