@@ -3,7 +3,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { EmulatorServer } from '../shared/EmulatorServer';
 import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
-import { laterIsoTimestamp, randomHash, sendText } from '../shared/serverKit';
+import { isFrozen, laterIsoTimestamp, randomHash, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
 /**
@@ -158,7 +158,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	private readonly inFlightWebhooks = new Set<Promise<unknown>>();
 	private nextBlockNumber = FIRST_BLOCK_NUMBER;
 	private nextAtsId = FIRST_ATS_ID;
-	private restFailures = { remaining: 0, status: 503 };
+	private restFailures: { remaining: number; status: number; retryAfterSeconds?: number } = { remaining: 0, status: 503 };
 
 	static async start(options: AllfeatEmulatorOptions = {}): Promise<AllfeatEmulator> {
 		return new AllfeatEmulator(await EmulatorServer.listen(options.port), options);
@@ -247,9 +247,14 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		super.setRefuseUpgrades(status);
 	}
 
-	/** The next `count` REST requests fail with `status` and the unified error envelope. */
-	failNextRestRequests(count: number, status = 503): void {
-		this.restFailures = { remaining: count, status };
+	/** The next `count` REST requests fail with `status` and the unified error envelope (with `Retry-After` when given). */
+	failNextRestRequests(count: number, status = 503, retryAfterSeconds?: number): void {
+		this.restFailures = { remaining: count, status, retryAfterSeconds };
+	}
+
+	/** Clean close of every socket, with a code `ws` may send (e.g. 1001 for a server going away). */
+	closeAllConnections(code: number, reason?: string): void {
+		this.closeOpenSockets(code, reason);
 	}
 
 	/** Revokes a key (key-lifecycle.mdx: immediate); with `bearerOnTracking: 'checked'` it is then refused with 401 `api_key.revoked`. */
@@ -384,7 +389,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 
 	private closeSocketsOf(transactionId: string, code: number, reason: string): void {
 		for (const socket of this.socketsOf(transactionId)) {
-			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+			if (socket.readyState === WebSocket.OPEN && !isFrozen(socket)) socket.close(code, reason);
 		}
 	}
 
@@ -404,10 +409,13 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		if (refusal) return refusal;
 		if (this.restFailures.remaining > 0) {
 			this.restFailures.remaining -= 1;
-			const { status } = this.restFailures;
-			return status === 401 || status === 403
-				? errorReply(status, status === 401 ? 'common.unauthorized' : 'common.forbidden', status === 401 ? 'Unauthorized' : 'Forbidden')
-				: errorReply(status, 'common.service_unavailable', 'Service temporarily unavailable');
+			const { status, retryAfterSeconds } = this.restFailures;
+			const headers = retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) };
+			if (status === 401 || status === 403) {
+				return errorReply(status, status === 401 ? 'common.unauthorized' : 'common.forbidden', status === 401 ? 'Unauthorized' : 'Forbidden');
+			}
+			if (status === 429) return { ...errorReply(status, 'common.rate_limited', 'Too many requests'), headers };
+			return { ...errorReply(status, 'common.service_unavailable', 'Service temporarily unavailable'), headers };
 		}
 		const record = this.transactions.get(decodeURIComponent(match[1]));
 		if (!record) return errorReply(404, 'common.not_found', 'Transaction not found');

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { EmulatorServer } from '../shared/EmulatorServer';
 import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
-import { laterIsoTimestamp, parseRequestUrl, randomHash, rawDataToText, sendText } from '../shared/serverKit';
+import { isFrozen, laterIsoTimestamp, parseRequestUrl, randomHash, rawDataToText, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
 /**
@@ -356,7 +356,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const errorFrame = options.errorFrame === true;
 		const reason = options.reason ?? (errorFrame ? '' : 'Connection lifetime exceeded');
 		for (const client of this.clients) {
-			if (client.socket.readyState !== client.socket.OPEN) continue;
+			if (client.socket.readyState !== client.socket.OPEN || isFrozen(client.socket)) continue;
 			if (errorFrame) sendError(client.socket, 'CONNECTION_LIFETIME_EXCEEDED', 'Maximum connection lifetime of 24 hours reached');
 			client.socket.close(options.code ?? 1008, reason);
 		}

@@ -2,7 +2,7 @@ import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ServerOptions } from 'ws';
-import { closeServers, ignoreError, listenOnLoopback, parseRequestUrl, sendText, writeReply } from './serverKit';
+import { closeServers, freezeSocket, ignoreError, isFrozen, listenOnLoopback, parseRequestUrl, sendText, writeReply } from './serverKit';
 import type { Reply } from './serverKit';
 
 /** The raw socket of an HTTP upgrade, typed the way `ws` expects it. */
@@ -85,6 +85,9 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	/** Sees every WebSocket upgrade request as it arrives (its headers), before it is routed. */
 	onUpgradeRequest: ((req: IncomingMessage) => void) | undefined;
 
+	/** Sees every REST request as it arrives, before it is routed. */
+	onRestRequest: ((req: IncomingMessage) => void) | undefined;
+
 	// ----- fault injection ------------------------------------------------------------------------
 
 	/** Kills every WebSocket without a close frame, as a network failure would (client sees 1006). */
@@ -94,6 +97,27 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 
 	sendRawToAll(text: string): void {
 		for (const socket of this.wss.clients) sendText(socket, text);
+	}
+
+	/**
+	 * Half-open connections, as a dead NAT or a hung server leaves them: every open socket stays
+	 * connected at the TCP level, but the server stops reading it (pings go unanswered) and sends
+	 * nothing more on it. Frozen sockets no longer count as open connections; they stay until
+	 * `terminateFrozenConnections()` or `close()`. Returns how many were frozen.
+	 */
+	freezeConnections(): number {
+		let count = 0;
+		for (const socket of this.wss.clients) {
+			if (socket.readyState !== WebSocket.OPEN || isFrozen(socket)) continue;
+			freezeSocket(socket);
+			count += 1;
+		}
+		return count;
+	}
+
+	/** Cuts the TCP connections of the frozen sockets (the server side finally gives up on them). */
+	terminateFrozenConnections(): void {
+		for (const socket of this.wss.clients) if (isFrozen(socket)) socket.terminate();
 	}
 
 	/** Every REST reply is written this much later (the reply is computed when the request arrives). */
@@ -117,7 +141,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	/** Clean close of every socket; `code` must be one `ws` may send (1000–1014 minus 1004–1006, 3000–4999). */
 	protected closeOpenSockets(code: number, reason?: string): void {
 		for (const socket of this.wss.clients) {
-			if (socket.readyState === WebSocket.OPEN) socket.close(code, reason);
+			if (socket.readyState === WebSocket.OPEN && !isFrozen(socket)) socket.close(code, reason);
 		}
 	}
 
@@ -128,11 +152,11 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 		client.socket.on('close', () => this.clients.delete(client));
 	}
 
-	/** Accepted clients still OPEN (a socket whose close handshake has begun no longer counts). */
+	/** Accepted clients still OPEN (a socket whose close handshake has begun, or a frozen one, no longer counts). */
 	protected countOpenClients(matches: (client: Client) => boolean): number {
 		let count = 0;
 		for (const client of this.clients) {
-			if (matches(client) && client.socket.readyState === WebSocket.OPEN) count += 1;
+			if (matches(client) && client.socket.readyState === WebSocket.OPEN && !isFrozen(client.socket)) count += 1;
 		}
 		return count;
 	}
@@ -167,6 +191,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 
 	private onHttpRequest(req: IncomingMessage, res: ServerResponse): void {
 		this.stats.restRequests += 1;
+		this.onRestRequest?.(req);
 		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
 		Promise.resolve()
 			.then(() => this.route(req))

@@ -8,6 +8,8 @@ import type { RawData, WebSocketServer } from 'ws';
 export interface Reply {
 	status: number;
 	body: unknown;
+	/** Extra response headers (e.g. `retry-after`). */
+	headers?: Record<string, string>;
 }
 
 /** Binds to 127.0.0.1 only (these servers are for local tests) and resolves the port (0 = random). */
@@ -45,12 +47,28 @@ export function parseRequestUrl(rawUrl: string | undefined): URL | null {
 export function writeReply(res: ServerResponse, reply: Reply): void {
 	if (res.destroyed || res.writableEnded) return;
 	const text = JSON.stringify(reply.body);
-	res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+	res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
 	res.end(text);
 }
 
+/**
+ * Sockets made half-open on purpose (`EmulatorServer.freezeConnections`): the TCP connection stays,
+ * but the server reads nothing from it (pings go unanswered) and sends nothing on it.
+ */
+const frozenSockets = new WeakSet<WebSocket>();
+
+export function freezeSocket(socket: WebSocket): void {
+	frozenSockets.add(socket);
+	socket.pause();
+}
+
+export function isFrozen(socket: WebSocket): boolean {
+	return frozenSockets.has(socket);
+}
+
+/** Sends on an OPEN socket; a frozen (half-open) socket silently swallows the frame. */
 export function sendText(socket: WebSocket, text: string): void {
-	if (socket.readyState === WebSocket.OPEN) socket.send(text);
+	if (socket.readyState === WebSocket.OPEN && !frozenSockets.has(socket)) socket.send(text);
 }
 
 export function rawDataToText(data: RawData): string {

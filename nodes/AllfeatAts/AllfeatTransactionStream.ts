@@ -1,6 +1,6 @@
 import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
-import type { KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
+import type { BackoffOptions, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
@@ -46,6 +46,9 @@ export interface AllfeatTransactionStreamOptions {
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
 	polling?: Partial<PollingOptions>;
+	/** Keep-alive periods (tests shorten them); the probe is always a WebSocket protocol ping. */
+	keepAlive?: Pick<KeepAliveOptions, 'intervalMs' | 'timeoutMs'>;
+	backoff?: Partial<BackoffOptions>;
 }
 
 /** Documented cadence: every 2 s, with backoff after 30 s. */
@@ -90,7 +93,8 @@ export class AllfeatTransactionStream {
 			url: options.client.transactionSocketUrl(options.transactionId),
 			redact: options.client.redact,
 			logger: socketFailuresAsWarnings(options.logger),
-			keepAlive: KEEP_ALIVE,
+			keepAlive: { ...KEEP_ALIVE, ...options.keepAlive },
+			backoff: options.backoff,
 			isReadyFrame: isConnectedFrame,
 			connectTimeoutMs: CONNECT_TIMEOUT_MS,
 			// No auth on this socket: no close code means "credentials refused".
