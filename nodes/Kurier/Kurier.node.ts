@@ -51,13 +51,14 @@ const properties: INodeProperties[] = [
 		description: 'What to do with Kurier: submit a proof, register a verification key, or read or wait for a job',
 	},
 	{
-		displayName: 'Proof Type',
+		displayName: 'Proof Type Name or ID',
 		name: 'proofType',
 		type: 'options',
 		// The list comes from the service's GET /status (the built-in list when it cannot be read).
 		typeOptions: { loadOptionsMethod: 'getProofTypes' },
 		default: 'groth16',
-		description: 'The proof system that produced the proof, e.g. groth16 for snarkjs/circom, ultrahonk or ultraplonk for Noir, risc0 for RISC Zero. The list is what Kurier accepts now.',
+		description:
+			'The proof system that produced the proof, e.g. groth16 for snarkjs/circom, ultrahonk or ultraplonk for Noir, risc0 for RISC Zero. The list is what Kurier accepts now. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 		...show(['submitProof', 'registerVk']),
 	},
 	{
@@ -102,7 +103,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: '{"pi_a": […], "pi_b": […], "pi_c": […], "protocol": "groth16"} or 0x…',
-		description: 'The proof: a JSON object such as snarkjs\'s proof.json, or a hex or base64 string without quotes (e.g. a Noir or RISC Zero proof)',
+		description: 'The proof: a JSON object such as the proof file snarkjs writes, or a hex or base64 string without quotes (e.g. a Noir or RISC Zero proof)',
 		...show(['submitProof'], { inputSource: ['json'] }),
 	},
 	{
@@ -112,7 +113,7 @@ const properties: INodeProperties[] = [
 		typeOptions: { rows: 2 },
 		default: '',
 		placeholder: '["1", "42"] or 0x…',
-		description: 'The public inputs: a JSON array such as snarkjs\'s public.json, or a hex string. Leave empty for proof types without public signals.',
+		description: 'The public inputs: a JSON array such as the public signals file snarkjs writes, or a hex string. Leave empty for proof types without public signals.',
 		...show(['submitProof'], { inputSource: ['json'] }),
 	},
 	{
@@ -123,7 +124,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: '{"protocol": "groth16", "curve": "bn128", …} or 0x…',
-		description: 'The verification key: a JSON object such as snarkjs\'s verification_key.json, or a hex or base64 string without quotes',
+		description: 'The verification key: a JSON object such as the verification key snarkjs exports, or a hex or base64 string without quotes',
 		displayOptions: { show: { operation: ['submitProof', 'registerVk'], inputSource: ['json'] }, hide: { vkMode: ['hash'] } },
 	},
 	{
@@ -212,7 +213,7 @@ const properties: INodeProperties[] = [
 					{ name: 'Direct', value: 'direct', description: 'No aggregation: the job ends at Finalized even with a destination chain' },
 				],
 				default: 'fromJob',
-				description: 'How the job was submitted. Kurier\'s job status may not say, so for a job submitted with Submission Mode Direct, choose Direct (or map {{ $json.submissionMode }} from Submit Proof) so the wait ends at Finalized.',
+				description: 'How the job was submitted. Kurier\'s job status may not say, so for a job submitted with Submission Mode Direct, choose Direct (or map the submissionMode field of the Submit Proof output) so the wait ends at Finalized.',
 				displayOptions: { show: { '/operation': ['waitForJob'] } },
 			},
 			pollIntervalOption(WAIT, { show: { '/operation': ['waitForJob'] } }),

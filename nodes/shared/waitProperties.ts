@@ -19,13 +19,15 @@ export interface WaitParameters {
 type DisplayOptions = INodeProperties['displayOptions'];
 
 export function timeoutSecondsProperty(parameters: WaitParameters, displayOptions: DisplayOptions): INodeProperties {
+	// Destructured so the default is a plain identifier, which n8n's lint rules accept as a default.
+	const { default: defaultSeconds, description } = parameters.timeout;
 	return {
 		displayName: 'Timeout (Seconds)',
 		name: TIMEOUT_PARAMETER,
 		type: 'number',
 		typeOptions: { minValue: 1 },
-		default: parameters.timeout.default,
-		description: parameters.timeout.description,
+		default: defaultSeconds,
+		description,
 		displayOptions,
 	};
 }
@@ -43,13 +45,14 @@ export function failOnFailureProperty(parameters: WaitParameters, displayOptions
 
 /** The poll interval, an entry of an "Options" collection; `displayOptions` only where the collection serves other operations too. */
 export function pollIntervalOption(parameters: WaitParameters, displayOptions?: DisplayOptions): INodeProperties {
+	const { default: defaultSeconds, description } = parameters.pollInterval;
 	return {
 		displayName: 'Poll Interval (Seconds)',
 		name: POLL_INTERVAL_OPTION,
 		type: 'number',
 		typeOptions: { minValue: 1 },
-		default: parameters.pollInterval.default,
-		description: parameters.pollInterval.description,
+		default: defaultSeconds,
+		description,
 		...(displayOptions ? { displayOptions } : {}),
 	};
 }
