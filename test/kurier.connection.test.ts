@@ -14,7 +14,7 @@ import { activateTrigger, activateTriggerExpectingError, engineLogs } from './he
 import { eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
-import { kurierCredentials, kurierTriggerSubject } from './helpers/kurier';
+import { kurierCredentials, kurierTriggerSubject, outsideConnection } from './helpers/kurier';
 
 const scope = new TestScope();
 
@@ -102,11 +102,15 @@ describe('close code 1008', () => {
 	test('over the connection limit closed with 1008, activation fails with the limit, not with "refused the credentials"', async () => {
 		await emulator.close();
 		emulator = await KurierEmulator.start({ apiKeys: [KEY], maxConnectionsPerKey: 1, connectionLimitCloseCode: 1008 });
-		await activate();
-		const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
-		expect(error.message).toMatch(/closed with code 1008 \(Connection limit exceeded\).*CONNECTION_LIMIT/);
-		expect(error.message).not.toMatch(/refused the credentials/);
-		expect(emulator.openConnectionCount(KEY)).toBe(1);
+		const elsewhere = await outsideConnection(emulator, KEY);
+		try {
+			const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
+			expect(error.message).toMatch(/closed with code 1008 \(Connection limit exceeded\).*CONNECTION_LIMIT/);
+			expect(error.message).not.toMatch(/refused the credentials/);
+			expect(emulator.openConnectionCount(KEY)).toBe(1);
+		} finally {
+			elsewhere.terminate();
+		}
 	});
 });
 

@@ -14,7 +14,7 @@ import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
-import { kurierCredentials } from './helpers/kurier';
+import { kurierCredentials, outsideConnection } from './helpers/kurier';
 
 const scope = new TestScope();
 const { later } = scope;
@@ -276,10 +276,14 @@ describe('credentials and failures', () => {
 	test("over the key's connection limit, activation fails with Kurier's reason", async () => {
 		await emulator.close();
 		emulator = await KurierEmulator.start({ apiKeys: [KEY, OTHER_KEY], maxConnectionsPerKey: 1 });
-		await activate({ event: 'allJobs', statuses: [] });
-		const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
-		expect(error.message).toMatch(/closed with code 1013.*CONNECTION_LIMIT.*Too many connections/);
-		expect(emulator.openConnectionCount(KEY)).toBe(1);
+		const elsewhere = await outsideConnection(emulator, KEY);
+		try {
+			const error = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'allJobs' }, credentials: credentials() });
+			expect(error.message).toMatch(/closed with code 1013.*CONNECTION_LIMIT.*Too many connections/);
+			expect(emulator.openConnectionCount(KEY)).toBe(1);
+		} finally {
+			elsewhere.terminate();
+		}
 	});
 
 	test('an unreachable host fails activation with a redacted message', async () => {

@@ -369,6 +369,13 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		for (const client of this.clients) if (client.apiKey === apiKey) client.socket.close(1008, 'Unauthorized');
 	}
 
+	/** What each open connection of `apiKey` is subscribed to (all jobs, and which jobs), e.g. to check unsubscribes. */
+	subscriptionsOf(apiKey: string): Array<{ all: boolean; jobIds: string[] }> {
+		return [...this.clients]
+			.filter((client) => client.apiKey === apiKey && client.socket.readyState === client.socket.OPEN)
+			.map((client) => ({ all: client.subscribedAll, jobIds: [...client.subscribedJobs].sort() }));
+	}
+
 	/** Authorised connections still OPEN (a socket whose close handshake has begun no longer counts). */
 	openConnectionCount(apiKey?: string): number {
 		return this.countOpenClients((client) => apiKey === undefined || client.apiKey === apiKey);

@@ -1,6 +1,10 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
+import { isoNow } from '../shared/NormalizedItem';
+import { logsDebug } from '../shared/logging';
 import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger } from '../shared/ReconnectingSocket';
-import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import { SocketFatalError } from '../shared/ReconnectingSocket';
+import type { PooledSocketSpec, SocketLease } from '../shared/SocketPool';
+import { sharedSockets } from '../shared/SocketPool';
 import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
@@ -11,13 +15,13 @@ import type { RestFollowerOptions } from './KurierRestFollower';
 import type { KurierClientFrame, KurierJobStatus, KurierSubmissionMode } from './protocol';
 import {
 	clientFrames,
+	errorFrameFields,
 	isKurierFinal,
 	isKurierKeyRefusal,
 	kurierStatusRank,
 	needsRestFollowUp,
 	normalizeKurierJob,
 	parseServerFrame,
-	submissionModeOf,
 } from './protocol';
 import { isConnectedFrame } from '../shared/frames';
 
@@ -69,7 +73,9 @@ const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10
  * subscription there).
  */
 export class KurierJobStream {
-	private readonly socket: ReconnectingSocket;
+	/** This trigger's share of the one socket per Kurier URL and key in the process. */
+	private readonly socket: SocketLease;
+	private readonly topic: string;
 	private readonly tracker: TransitionTracker;
 	private readonly statuses: ReadonlySet<string>;
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
@@ -78,9 +84,6 @@ export class KurierJobStream {
 	private readonly submissionModes = new Map<string, string>();
 	private subscriptionAnswered: (() => void) | null = null;
 	private lastServerError: string | null = null;
-	// What the current connection said before it closed: tells a refused key from a limit (1008).
-	private lastErrorFrame: { code?: string; message?: string } | null = null;
-	private connected = false;
 	private disconnectedAt: number | null = null;
 	private listing: 'unknown' | 'available' | 'unavailable' = 'unknown';
 	private readonly follower: KurierRestFollower;
@@ -90,22 +93,20 @@ export class KurierJobStream {
 	constructor(private readonly options: KurierJobStreamOptions) {
 		this.tracker = new TransitionTracker({ checkpoints: options.checkpoints });
 		this.statuses = new Set(options.statuses ?? []);
-		this.socket = new ReconnectingSocket({
+		const keepAlive = options.keepAlive ?? DEFAULT_KEEP_ALIVE;
+		const url = options.client.webSocketUrl;
+		// The URL carries the key; the timings are part of the key so a test's short ones never mix with the defaults.
+		const poolKey = `kurier ${url} ${JSON.stringify([keepAlive, options.backoff ?? null])}`;
+		this.socket = sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), {
 			unreachableAtStart: options.unreachableAtStart,
-			url: options.client.webSocketUrl,
-			redact: options.client.redact,
 			logger: options.logger,
-			keepAlive: options.keepAlive ?? DEFAULT_KEEP_ALIVE,
-			backoff: options.backoff,
-			isReadyFrame: isConnectedFrame,
-			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, this.lastErrorFrame, this.connected),
 		});
+		this.topic = options.target.kind === 'job' ? `job:${options.target.jobId}` : 'all';
+		this.socket.holdTopic(this.topic);
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
 			onDisconnect: () => {
-				this.connected = false;
-				this.lastErrorFrame = null;
 				this.disconnectedAt ??= Date.now();
 				// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
 				this.subscriptionAnswered?.();
@@ -140,11 +141,29 @@ export class KurierJobStream {
 		this.subscriptionAnswered?.();
 		this.follower.close();
 		this.requests.abort();
+		this.unsubscribe();
 		await this.socket.close();
 	}
 
+	/**
+	 * Other triggers still use the socket: stop what only this one followed (alone, the socket just
+	 * closes). A job that reached its final status needs nothing: the service drops that subscription.
+	 */
+	private unsubscribe(): void {
+		if (this.socket.state === 'closed' || this.socket.sharedWith === 0 || !this.socket.releaseTopic(this.topic)) return;
+		const target = this.options.target;
+		if (target.kind === 'job') {
+			this.socket.send(clientFrames.unsubscribe(target.jobId));
+			return;
+		}
+		// unsubscribe-all stops the per-job subscriptions too ("stop all"): subscribe again to the jobs other triggers follow.
+		this.socket.send(clientFrames.unsubscribeAll());
+		for (const topic of this.socket.heldTopics()) {
+			if (topic.startsWith('job:')) this.socket.send(clientFrames.subscribe(topic.slice('job:'.length)));
+		}
+	}
+
 	private async onReady(connection: ConnectionHandle): Promise<void> {
-		this.connected = true;
 		await this.subscribe(connection);
 		// One job: always read its current status, so a job that moved (or finished) before we
 		// listened still produces its item. All jobs: only those seen before the drop.
@@ -250,12 +269,17 @@ export class KurierJobStream {
 				this.handleJob(frame.data, 'websocket');
 				return;
 			case 'error':
+				// An error about another trigger's job (same socket) is that trigger's business.
+				if (frame.jobId !== undefined && !this.follows(frame.jobId)) return;
 				this.subscriptionAnswered?.();
 				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId);
 				return;
 			case 'subscribed':
 			case 'subscribed-all':
-				this.subscriptionAnswered?.();
+				// On a shared socket the confirmation may be another trigger's: wait for this one's own.
+				if ((frame.type === 'subscribed-all') === (this.options.target.kind === 'allJobs') && (frame.jobId === undefined || this.follows(frame.jobId))) {
+					this.subscriptionAnswered?.();
+				}
 				return;
 			default:
 				// connected, pong…: nothing to do beyond proving the link is alive.
@@ -266,7 +290,6 @@ export class KurierJobStream {
 	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string): void {
 		const text = this.options.client.redact(`Kurier reported an error${code ? ` (${code})` : ''}: ${message}`);
 		this.lastServerError = text;
-		this.lastErrorFrame = { code, message };
 		const target = this.options.target;
 		if (retryAfterSeconds !== undefined) {
 			// Rate limited: the subscription was not applied. Try again when the server says so,
@@ -302,10 +325,11 @@ export class KurierJobStream {
 			this.follower.follow(job.jobId);
 		}
 
-		const known = submissionMode === 'direct' || submissionMode === 'attestation' ? submissionMode : undefined;
-		const item = normalizeKurierJob({ ...job, chainId }, new Date().toISOString(), known);
 		if (this.statuses.size === 0 || this.statuses.has(job.status)) {
-			this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
+			// Normalized once per new transition, and only when it is emitted.
+			const known = submissionMode === 'direct' || submissionMode === 'attestation' ? submissionMode : undefined;
+			const item = normalizeKurierJob(job, isoNow(), known, chainId);
+			if (logsDebug(this.options.logger)) this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
 			try {
 				this.options.onItem(item);
 			} catch (error) {
@@ -337,11 +361,50 @@ export class KurierJobStream {
 			this.submissionModes.set(job.jobId, job.submissionMode);
 			if (this.submissionModes.size > MAX_REMEMBERED_CHAIN_IDS) this.submissionModes.delete(this.submissionModes.keys().next().value as string);
 		}
-		return submissionModeOf({ submissionMode: this.submissionModes.get(job.jobId) }, known);
+		return this.submissionModes.get(job.jobId) || known || null;
+	}
+
+	/** Whether a frame about `jobId` concerns this trigger's own subscription. */
+	private follows(jobId: string): boolean {
+		const target = this.options.target;
+		return target.kind === 'job' && target.jobId === jobId;
 	}
 
 	private subscribeFrame(): KurierClientFrame {
 		const target = this.options.target;
 		return target.kind === 'job' ? clientFrames.subscribe(target.jobId) : clientFrames.subscribeAll();
 	}
+}
+
+/**
+ * The socket every Kurier trigger with this URL and key shares. What the service said before a
+ * close tells a refused key from a limit (1008); it is kept here, with the socket, not with a
+ * trigger that may have left.
+ */
+function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAlive: KeepAliveOptions): PooledSocketSpec {
+	const seen: { lastErrorFrame: { code?: string; message?: string } | null; connected: boolean } = { lastErrorFrame: null, connected: false };
+	return {
+		options: {
+			url,
+			redact: options.client.redact,
+			logger: options.logger,
+			keepAlive,
+			backoff: options.backoff,
+			isReadyFrame: isConnectedFrame,
+			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, seen.lastErrorFrame, seen.connected),
+		},
+		observer: {
+			onReady: () => {
+				seen.connected = true;
+			},
+			onFrame: (frame) => {
+				const error = errorFrameFields(frame);
+				if (error) seen.lastErrorFrame = error;
+			},
+			onDisconnect: () => {
+				seen.connected = false;
+				seen.lastErrorFrame = null;
+			},
+		},
+	};
 }

@@ -1,13 +1,18 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
+import { isoNow } from '../shared/NormalizedItem';
+import { logsDebug } from '../shared/logging';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
-import { ReconnectingSocket, SocketFatalError } from '../shared/ReconnectingSocket';
+import type { ReconnectingSocket } from '../shared/ReconnectingSocket';
+import { SocketFatalError } from '../shared/ReconnectingSocket';
+import type { SocketLease } from '../shared/SocketPool';
+import { sharedSockets } from '../shared/SocketPool';
 import type { CheckpointStore } from '../shared/checkpoints';
 import { ServiceUnreachableError } from '../shared/http';
 import { jitteredIntervalMs, noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient, TachyonWebSocketEndpoint } from './TachyonApiClient';
-import type { TachyonTransaction } from './protocol';
+import type { TachyonFrameShape, TachyonTransaction } from './protocol';
 import { PING_FRAME, classifyFrame, isTachyonFinal, isUnauthorizedText, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
 
 export interface TachyonStreamFilters {
@@ -61,7 +66,8 @@ const FRAME_EXCERPT_LENGTH = 160;
  * collapse into the latest one).
  */
 export class TachyonStream {
-	private socket: ReconnectingSocket | null = null;
+	/** This trigger's share of the one socket per Tachyon WebSocket key in the process. */
+	private socket: SocketLease | null = null;
 	private closed = false;
 	private registrationTimer: NodeJS.Timeout | null = null;
 	private readonly tracker: TransitionTracker;
@@ -130,15 +136,22 @@ export class TachyonStream {
 	private async connect(endpoint: TachyonWebSocketEndpoint): Promise<void> {
 		if (this.closed) return;
 		// The key is fixed for the activation ("persistent, reusable"), so registering once is enough.
-		this.socket = new ReconnectingSocket({
-			unreachableAtStart: this.options.unreachableAtStart,
+		// Every transaction of the account comes on every connection of the key, so triggers on one key
+		// share one socket and each keeps what its filters ask for.
+		const keepAlive = { ...DEFAULT_KEEP_ALIVE_PERIODS, ...this.options.keepAlive };
+		const poolKey = `tachyon ${endpoint.url} ${endpoint.key} ${JSON.stringify([keepAlive, this.options.backoff ?? null])}`;
+		const socketOptions = {
 			url: endpoint.url,
 			headers: { 'x-ws-token': endpoint.key },
 			redact: this.options.client.redact,
 			logger: this.options.logger,
 			// No pingFrame: ReconnectingSocket sends protocol pings and counts the pongs.
-			keepAlive: { ...DEFAULT_KEEP_ALIVE_PERIODS, ...this.options.keepAlive },
+			keepAlive,
 			backoff: this.options.backoff,
+		};
+		this.socket = sharedSockets.lease(poolKey, () => ({ options: socketOptions }), {
+			unreachableAtStart: this.options.unreachableAtStart,
+			logger: this.options.logger,
 		});
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
@@ -232,7 +245,7 @@ export class TachyonStream {
 				this.greetingReceived?.();
 				const txId = transactionIdOf(frame.transaction);
 				if (this.reconciling.has(txId)) this.reconciling.set(txId, true);
-				this.handleTransaction(frame.transaction, `websocket, ${frame.shape} frame`);
+				this.handleTransaction(frame.transaction, frame.shape);
 				return;
 			}
 			case 'system':
@@ -253,9 +266,10 @@ export class TachyonStream {
 
 	/** The service's unauthorized message: one fatal error, no reconnect. */
 	private refuseKey(message: string): void {
-		// Settle the greeting wait first; fail() then closes the socket before onReady goes on.
+		// Settle the greeting wait first; failing then closes the socket before onReady goes on.
+		// The key is refused for every trigger that shares it: the whole socket stops.
 		this.greetingReceived?.();
-		this.socket?.fail(
+		this.socket?.failConnection(
 			new SocketFatalError(
 				this.options.client.redact(
 					`Tachyon refused the WebSocket key ("${message}"). Check the credential's WebSocket Key, or, if the key is registered on activation, its API key or dashboard JWT.`,
@@ -265,15 +279,18 @@ export class TachyonStream {
 		);
 	}
 
-	private handleTransaction(transaction: TachyonTransaction, via: string): void {
+	/** `via`: `rest`, or the shape of the frame it came in (only for the debug line). */
+	private handleTransaction(transaction: TachyonTransaction, via: 'rest' | TachyonFrameShape): void {
 		// Deactivated while a REST answer was on its way: emit nothing more.
 		if (this.isClosed()) return;
 		const txId = transactionIdOf(transaction);
-		const isNew = this.tracker.accept({ id: txId, transitionKey: transitionKeyOf(transaction), isFinal: isTachyonFinal(transaction.status) });
+		const transitionKey = transitionKeyOf(transaction);
+		const isNew = this.tracker.accept({ id: txId, transitionKey, isFinal: isTachyonFinal(transaction.status) });
 		if (!isNew) return;
-		const item = normalizeTachyonTransaction(transaction, new Date().toISOString());
+		// Normalized once per new transition (the filters read the item).
+		const item = normalizeTachyonTransaction(transaction, isoNow());
 		if (!this.matches(item)) return;
-		this.options.logger?.debug(`Tachyon transaction ${txId} is ${transitionKeyOf(transaction)} (via ${via})`);
+		if (logsDebug(this.options.logger)) this.options.logger?.debug(`Tachyon transaction ${txId} is ${transitionKey} (via ${via === 'rest' ? via : `websocket, ${via} frame`})`);
 		try {
 			this.options.onItem(item);
 		} catch (error) {

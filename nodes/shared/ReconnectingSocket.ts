@@ -13,8 +13,7 @@ import { redactedMessage } from './redact';
  * error, when the service refuses the credentials. `close()` cancels every timer, listener and
  * socket at once.
  *
- * Listeners are a set, so a later pool can hand one socket to several triggers that share an
- * API key (Kurier allows 10 connections per key).
+ * Listeners are a set: SocketPool hands one socket to every trigger that shares a key.
  */
 
 export interface SocketLogger {
@@ -175,6 +174,8 @@ export class ReconnectingSocket {
 	private closePromise: Promise<void> | null = null;
 
 	readonly stats: SocketStats = { connections: 0, reconnects: 0, malformedFrames: 0, framesReceived: 0 };
+	/** Why the latest attempt failed (redacted), for a trigger joining a socket that retries in the background. */
+	lastFailure: { url: string; description: string; httpStatus: number | null; closeCode: number | null } | null = null;
 
 	constructor(options: ReconnectingSocketOptions) {
 		this.options = options;
@@ -184,6 +185,11 @@ export class ReconnectingSocket {
 
 	get state(): SocketState {
 		return this.currentState;
+	}
+
+	/** True once a connection has been ready (the service was reached at least once). */
+	get everReady(): boolean {
+		return this.readyAt !== null;
 	}
 
 	addListener(listener: SocketListener): () => void {
@@ -379,6 +385,7 @@ export class ReconnectingSocket {
 			return;
 		}
 		const description = this.describe(outcome);
+		this.lastFailure = { url: this.redactedUrl, description, httpStatus: outcome.httpStatus, closeCode: outcome.closeCode };
 		if (this.firstConnection && this.options.unreachableAtStart !== 'retryInBackground') {
 			// First attempt: report it now rather than retrying behind the user's back.
 			this.fail(new SocketFatalError(`Could not connect to ${this.redactedUrl}: ${description}`, 'unreachable', outcome.httpStatus, outcome.closeCode));

@@ -1,4 +1,5 @@
 import type { IDataObject } from 'n8n-workflow';
+import WebSocket from 'ws';
 
 import type { KurierEmulator } from '../../emulators/kurier';
 import { KurierTrigger } from '../../nodes/Kurier/KurierTrigger.node';
@@ -24,4 +25,22 @@ export async function submitProofOverRest(emulator: KurierEmulator, apiKey: stri
 	const body = { proofType: 'groth16', vkRegistered: false, proofData: { proof: '0x01', publicSignals: ['0x01'], vk: { k: 1 } } };
 	const response = await fetch(`${emulator.restBaseUrl}/submit-proof/${apiKey}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 	return ((await response.json()) as { jobId: string }).jobId;
+}
+
+/**
+ * A connection on `apiKey` from outside this process (another n8n, a script): it holds one of the
+ * key's slots. Triggers in this process share one socket per key, so only such a client can fill
+ * the key's limit. Resolves once the emulator greeted it; close it with `terminate()`.
+ */
+export async function outsideConnection(emulator: KurierEmulator, apiKey: string): Promise<WebSocket> {
+	const url = `${emulator.restBaseUrl.replace(/^http/, 'ws')}/ws?apiKey=${encodeURIComponent(apiKey)}`;
+	const ws = new WebSocket(url);
+	await new Promise<void>((resolve, reject) => {
+		ws.once('message', () => resolve());
+		ws.once('error', reject);
+		ws.once('close', () => reject(new Error('the emulator closed the outside connection')));
+	});
+	ws.removeAllListeners();
+	ws.on('error', () => undefined);
+	return ws;
 }

@@ -1,0 +1,331 @@
+import type { ConnectionHandle, ReconnectingSocketOptions, SocketListener, SocketLogger, SocketState, SocketStats } from './ReconnectingSocket';
+import { ReconnectingSocket, SocketFatalError } from './ReconnectingSocket';
+
+/**
+ * One WebSocket per credential in an n8n process, shared by every trigger that uses it.
+ *
+ * A service counts connections per key (Kurier allows 10), and a company runs many workflows on
+ * one key: a socket per trigger would hit that limit and multiply keep-alives and reconnects. So
+ * triggers lease a socket from a pool keyed by service, URL, key and socket settings. Each lease
+ * behaves, for its trigger, like a socket of its own: `start()` resolves once the connection is
+ * ready and the trigger's own `onReady` (subscribe, reconcile) has run; it receives every frame
+ * and keeps what is its own; `fail()` ends that lease only; `close()` gives it back, and the last
+ * lease out closes the socket. What concerns the connection itself (reconnecting, keep-alive, a
+ * refused key, a server's retry-after) stays with the socket and reaches every lease.
+ *
+ * Topics count who subscribed to what, so a trigger leaving unsubscribes only what no other lease
+ * of the socket still follows.
+ */
+
+/** What a stream needs from its socket; a lease and a plain ReconnectingSocket both offer it. */
+export interface StreamSocket {
+	readonly state: SocketState;
+	readonly stats: SocketStats;
+	addListener(listener: SocketListener): () => void;
+	start(): Promise<void>;
+	send(frame: unknown): boolean;
+	retryAfter(delayMs: number): void;
+	scheduleOnConnection(delayMs: number, callback: () => void): void;
+	reconnectNow(reason: string): void;
+	fail(error: SocketFatalError): void;
+	close(): Promise<void>;
+}
+
+export interface PooledSocketSpec {
+	options: ReconnectingSocketOptions;
+	/**
+	 * Sees every event of the socket before any lease, for as long as the socket lives: state the
+	 * socket's own options need (e.g. what the server said before a close) belongs here, not to a
+	 * lease that may leave first.
+	 */
+	observer?: SocketListener;
+}
+
+export interface LeaseOptions {
+	/** This trigger's wish for a first attempt that fails (see ReconnectingSocketOptions.unreachableAtStart). */
+	unreachableAtStart?: 'fail' | 'retryInBackground';
+	logger?: SocketLogger;
+}
+
+interface PoolEntry {
+	readonly key: string;
+	readonly socket: ReconnectingSocket;
+	readonly leases: Set<SocketLease>;
+	readonly topics: Map<string, number>;
+	readonly redact: (text: string) => string;
+	/** The socket's own start(), shared by every lease that joins before it settles. */
+	starting: Promise<void> | null;
+}
+
+export class SocketPool {
+	private readonly entries = new Map<string, PoolEntry>();
+
+	/** Sockets open (or opening) in this pool, for tests and diagnostics. */
+	get size(): number {
+		return this.entries.size;
+	}
+
+	/**
+	 * A lease on the socket for `key`, created with `spec()` when there is none. The key must hold
+	 * everything that makes two sockets differ (service, URL, credential, timings); it stays in memory.
+	 */
+	lease(key: string, spec: () => PooledSocketSpec, options: LeaseOptions = {}): SocketLease {
+		let entry = this.entries.get(key);
+		if (entry === undefined) {
+			const { options: socketOptions, observer } = spec();
+			const socket = new ReconnectingSocket({ ...socketOptions, unreachableAtStart: options.unreachableAtStart ?? socketOptions.unreachableAtStart });
+			const created: PoolEntry = { key, socket, leases: new Set(), topics: new Map(), redact: socketOptions.redact, starting: null };
+			if (observer) socket.addListener(observer);
+			// A socket that stopped for good (refused key) leaves the pool: the next lease starts afresh.
+			socket.addListener({ onFatal: () => this.forget(created) });
+			this.entries.set(key, created);
+			entry = created;
+		}
+		const lease: SocketLease = new SocketLease(entry, options, (): Promise<void> => this.release(lease), () => this.forget(entry));
+		entry.leases.add(lease);
+		return lease;
+	}
+
+	private release(lease: SocketLease): Promise<void> {
+		const entry = lease.entry;
+		entry.leases.delete(lease);
+		if (entry.leases.size > 0) return Promise.resolve();
+		this.forget(entry);
+		return entry.socket.close();
+	}
+
+	private forget(entry: PoolEntry): void {
+		if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+	}
+}
+
+/** One trigger's share of a pooled socket. */
+export class SocketLease implements StreamSocket {
+	private readonly listeners = new Set<SocketListener>();
+	private readonly proxy: SocketListener;
+	private readonly removeProxy: () => void;
+	private readonly timers = new Set<NodeJS.Timeout>();
+	private readonly topics = new Set<string>();
+	private released = false;
+	private closing: Promise<void> | null = null;
+	/** The socket connection (its `stats.connections` count) this lease last ran `onReady` for. */
+	private readyFor = -1;
+	private hadReady = false;
+	private pendingStart: { resolve(): void; reject(error: Error): void } | null = null;
+	private readyOutcome: Promise<Error | null> = Promise.resolve(null);
+
+	constructor(
+		readonly entry: PoolEntry,
+		private readonly options: LeaseOptions,
+		private readonly giveBack: () => Promise<void>,
+		private readonly leavePool: () => void,
+	) {
+		this.proxy = {
+			onReady: async () => await this.runReady(),
+			onFrame: (frame) => this.each((listener) => listener.onFrame?.(frame)),
+			onUnparsedFrame: (text) => this.each((listener) => listener.onUnparsedFrame?.(text)),
+			onDisconnect: (info) => {
+				this.clearTimers();
+				this.each((listener) => listener.onDisconnect?.(info));
+			},
+			onFatal: (error) => this.end(error),
+		};
+		this.removeProxy = entry.socket.addListener(this.proxy);
+	}
+
+	get state(): SocketState {
+		return this.released ? 'closed' : this.entry.socket.state;
+	}
+
+	get stats(): SocketStats {
+		return this.entry.socket.stats;
+	}
+
+	/** Other leases on the same socket right now (0: this trigger has it to itself). */
+	get sharedWith(): number {
+		return this.entry.leases.size - (this.released ? 0 : 1);
+	}
+
+	addListener(listener: SocketListener): () => void {
+		this.listeners.add(listener);
+		return () => this.listeners.delete(listener);
+	}
+
+	/**
+	 * Resolves once the socket is connected and this lease's `onReady` has finished; rejects (and
+	 * gives the lease back) when the socket cannot start or this lease's `onReady` fails.
+	 */
+	async start(): Promise<void> {
+		if (this.released) return;
+		const entry = this.entry;
+		const result = new Promise<void>((resolve, reject) => {
+			this.pendingStart = { resolve, reject };
+		});
+		void this.join(entry).then(
+			(error) => this.settleStart(error),
+			(error: unknown) => this.settleStart(error instanceof Error ? error : new Error(String(error))),
+		);
+		return await result;
+	}
+
+	private async join(entry: PoolEntry): Promise<Error | null> {
+		if (entry.starting === null) entry.starting = entry.socket.start();
+		try {
+			await entry.starting;
+		} catch (error) {
+			// The socket could not start: a refused key, or unreachable for the lease that started it
+			// (which asked to hear of an outage at once). Every lease waiting on it hears the same; a
+			// trigger n8n started meanwhile is activated again by n8n's own retries.
+			this.leavePool();
+			return error instanceof Error ? error : new Error(String(error));
+		}
+		if (this.released) return null;
+		const socket = entry.socket;
+		if (socket.state === 'open') {
+			// Joined an open connection whose listeners were already called: run this lease's onReady here.
+			if (this.readyFor !== socket.stats.connections) void this.runReady();
+			return await this.readyOutcome;
+		}
+		if (!socket.everReady && socket.state !== 'closed' && this.options.unreachableAtStart !== 'retryInBackground') {
+			// The socket is retrying in the background and has never reached the service: a user
+			// activating this trigger must hear it now, as with a socket of its own.
+			const last = socket.lastFailure;
+			return new SocketFatalError(
+				`Could not connect to ${last?.url ?? 'the service'}: ${last?.description ?? 'no answer yet'}`,
+				'unreachable',
+				last?.httpStatus ?? null,
+				last?.closeCode ?? null,
+			);
+		}
+		// Between reconnects (or retrying in the background, as this lease asked): onReady runs on the next connection.
+		return null;
+	}
+
+	private settleStart(error: Error | null): void {
+		const pending = this.pendingStart;
+		this.pendingStart = null;
+		if (pending === null) return;
+		if (error === null || this.released) {
+			pending.resolve();
+			return;
+		}
+		void this.close();
+		pending.reject(error);
+	}
+
+	send(frame: unknown): boolean {
+		return !this.released && this.entry.socket.send(frame);
+	}
+
+	retryAfter(delayMs: number): void {
+		if (!this.released) this.entry.socket.retryAfter(delayMs);
+	}
+
+	scheduleOnConnection(delayMs: number, callback: () => void): void {
+		if (this.released) return;
+		const timer = setTimeout(() => {
+			this.timers.delete(timer);
+			callback();
+		}, delayMs);
+		this.timers.add(timer);
+	}
+
+	reconnectNow(reason: string): void {
+		if (!this.released) this.entry.socket.reconnectNow(reason);
+	}
+
+	/** Ends this lease only (e.g. its job does not exist): its start rejects, or its listeners hear `onFatal`. */
+	fail(error: SocketFatalError): void {
+		if (this.released) return;
+		this.options.logger?.error(error.message);
+		this.end(error);
+	}
+
+	/** What no lease can fix for itself (the service refused the credential): ends the socket for all. */
+	failConnection(error: SocketFatalError): void {
+		if (!this.released) this.entry.socket.fail(error);
+	}
+
+	/** Gives the lease back; the last one out closes the socket. Idempotent; never throws. */
+	close(): Promise<void> {
+		if (this.closing) return this.closing;
+		this.released = true;
+		this.clearTimers();
+		this.removeProxy();
+		for (const topic of this.topics) this.releaseTopic(topic);
+		// Closed while starting (deactivated, or its job already final): a start is not a failure.
+		const pending = this.pendingStart;
+		this.pendingStart = null;
+		pending?.resolve();
+		this.closing = this.giveBack();
+		return this.closing;
+	}
+
+	/** Notes that this lease follows `topic` (e.g. a job id); true when no other lease did. */
+	holdTopic(topic: string): boolean {
+		if (this.released || this.topics.has(topic)) return false;
+		this.topics.add(topic);
+		const count = this.entry.topics.get(topic) ?? 0;
+		this.entry.topics.set(topic, count + 1);
+		return count === 0;
+	}
+
+	/** Stops following `topic`; true when no other lease follows it any more (time to unsubscribe). */
+	releaseTopic(topic: string): boolean {
+		if (!this.topics.delete(topic)) return false;
+		const count = (this.entry.topics.get(topic) ?? 1) - 1;
+		if (count > 0) {
+			this.entry.topics.set(topic, count);
+			return false;
+		}
+		this.entry.topics.delete(topic);
+		return true;
+	}
+
+	/** Every topic some lease of this socket follows (to subscribe again after an unsubscribe-all). */
+	heldTopics(): string[] {
+		return [...this.entry.topics.keys()];
+	}
+
+	private async runReady(): Promise<void> {
+		const socket = this.entry.socket;
+		if (this.released || this.readyFor === socket.stats.connections) return;
+		this.readyFor = socket.stats.connections;
+		const own: ConnectionHandle = { reconnected: this.hadReady, send: (frame) => this.send(frame) };
+		this.hadReady = true;
+		this.readyOutcome = (async () => {
+			const results = await Promise.allSettled([...this.listeners].map(async (listener) => await listener.onReady?.(own)));
+			const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+			if (!failure) return null;
+			const error = failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
+			// After a reconnect one trigger's reconcile failing is not the others' business (the socket logged nothing).
+			if (this.pendingStart === null && !this.released) this.options.logger?.warn(`After reconnecting: ${this.entry.redact(error.message)}`);
+			return error;
+		})();
+		await this.readyOutcome;
+	}
+
+	/** The socket stopped for good, or this lease failed: start rejects, or the listeners hear it. */
+	private end(error: SocketFatalError): void {
+		if (this.released) return;
+		const pending = this.pendingStart;
+		this.pendingStart = null;
+		const listeners = [...this.listeners];
+		void this.close();
+		if (pending) pending.reject(error);
+		else for (const listener of listeners) listener.onFatal?.(error);
+	}
+
+	private each(deliver: (listener: SocketListener) => void): void {
+		if (this.released) return;
+		for (const listener of this.listeners) deliver(listener);
+	}
+
+	private clearTimers(): void {
+		for (const timer of this.timers) clearTimeout(timer);
+		this.timers.clear();
+	}
+}
+
+/** The pool every trigger of this package shares in one n8n process (module state lives as long as n8n). */
+export const sharedSockets = new SocketPool();

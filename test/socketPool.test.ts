@@ -1,0 +1,229 @@
+/**
+ * One socket per key in an n8n process: triggers on the same Kurier URL and key (or the same
+ * Tachyon WebSocket key) share one WebSocket, each subscribes and unsubscribes its own job or all
+ * jobs, each receives only its own events, and the last one out closes it. Triggers run inside
+ * n8n's engine (n8n-core's ActiveWorkflowTriggers), over real WebSockets to the emulators.
+ */
+import { KurierEmulator } from '../emulators/kurier';
+import { TachyonEmulator } from '../emulators/tachyon';
+import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
+import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
+import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
+import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
+import { sharedSockets } from '../nodes/shared/SocketPool';
+import { activateTrigger, activateTriggerExpectingError } from './helpers/n8nEngine';
+import type { ActiveTrigger } from './helpers/n8nEngine';
+import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { TestScope } from './helpers/testScope';
+import { kurierCredentials } from './helpers/kurier';
+
+const scope = new TestScope();
+
+const KEY = 'kurier-pool-key-0c1d2e3f';
+const OTHER_KEY = 'kurier-pool-other-9a8b7c';
+const TACHYON = { apiKey: 'tachyon-pool-api-5e6f', dashboardJwt: 'pool-jwt-1a2b', wsKey: 'ws_pool_7788' };
+
+let kurier: KurierEmulator;
+let tachyon: TachyonEmulator;
+let timersBefore: number;
+
+beforeEach(async () => {
+	timersBefore = activeTimerCount();
+	kurier = await KurierEmulator.start({ apiKeys: [KEY, OTHER_KEY] });
+	tachyon = await TachyonEmulator.start({ accounts: [TACHYON] });
+});
+
+afterEach(async () => {
+	await scope.end();
+	await kurier.close();
+	await tachyon.close();
+});
+
+const kurierTrigger = async (parameters: Record<string, unknown>, apiKey = KEY) =>
+	scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: { statuses: [], ...parameters } as never, credentials: kurierCredentials(kurier, apiKey) }));
+
+const tachyonTrigger = async (parameters: Record<string, unknown> = {}) =>
+	scope.track(
+		await activateTrigger({
+			nodeType: new TachyonTrigger(),
+			parameters: { statuses: [], txIds: '', chainIds: '', ...parameters } as never,
+			credentials: { tachyonApi: { baseUrl: tachyon.baseUrl, apiKey: TACHYON.apiKey, dashboardJwt: '', wsUrl: tachyon.wsUrl, wsKey: TACHYON.wsKey } },
+		}),
+	);
+
+const idsOf = (trigger: ActiveTrigger) => [...new Set(trigger.items().map((item) => String(item.id)))];
+const statusesOf = (trigger: ActiveTrigger) => trigger.items().map((item) => String(item.status));
+
+describe('Kurier: one socket per URL and key', () => {
+	test('100 job triggers on one key share 1 socket; each gets only its own job; one leaving changes nothing for the others; the last out closes it', async () => {
+		const jobs = Array.from({ length: 100 }, () => kurier.createJob(KEY, { proofType: 'groth16' }).jobId);
+		const triggers: ActiveTrigger[] = [];
+		for (const jobId of jobs) triggers.push(await kurierTrigger({ event: 'job', jobId }));
+
+		expect(kurier.stats.connectionsAccepted).toBe(1);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		expect(sharedSockets.size).toBe(1);
+		// Each trigger subscribed its own job on the shared connection.
+		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [...jobs].sort() }]);
+		await eventually(() => triggers.forEach((trigger) => expect(statusesOf(trigger)).toEqual(['Queued'])));
+
+		// The first trigger is deactivated: its job is unsubscribed, nothing else changes.
+		await triggers[0].deactivate();
+		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: jobs.slice(1).sort() }]));
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+
+		for (const jobId of jobs) kurier.advanceToEnd(jobId);
+		for (const [index, trigger] of triggers.entries()) {
+			if (index === 0) continue;
+			await trigger.waitForItems(5);
+			expect(idsOf(trigger)).toEqual([jobs[index]]);
+			expect(statusesOf(trigger)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
+		}
+		await sleep(100);
+		expect(statusesOf(triggers[0])).toEqual(['Queued']);
+		expect(triggers.every((trigger) => trigger.errors.length === 0)).toBe(true);
+		// Every job final: each trigger gave its share back, and the last one closed the socket.
+		await eventually(() => expect(kurier.openConnectionCount()).toBe(0));
+		expect(sharedSockets.size).toBe(0);
+		expect(kurier.stats.connectionsAccepted).toBe(1);
+	}, 60_000);
+
+	test('all jobs and single jobs share the socket; when the all-jobs trigger leaves, the jobs others follow stay subscribed', async () => {
+		const [first, second, third] = [0, 1, 2].map(() => kurier.createJob(KEY, { proofType: 'groth16' }).jobId);
+		const all = await kurierTrigger({ event: 'allJobs' });
+		const followsFirst = await kurierTrigger({ event: 'job', jobId: first });
+		const followsSecond = await kurierTrigger({ event: 'job', jobId: second });
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: true, jobIds: [first, second].sort() }]);
+
+		kurier.advance(first);
+		await all.waitForItems(1);
+		await followsFirst.waitForItems(2);
+		await sleep(100);
+		expect(idsOf(all)).toEqual([first]);
+		expect(idsOf(followsSecond)).toEqual([second]);
+		expect(statusesOf(followsSecond)).toEqual(['Queued']);
+
+		await all.deactivate();
+		// unsubscribe-all stops every subscription of the connection: the jobs still followed are subscribed again.
+		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [first, second].sort() }]));
+		kurier.advance(second);
+		kurier.advance(third);
+		await followsSecond.waitForItems(2);
+		await sleep(100);
+		expect(statusesOf(followsSecond)).toEqual(['Queued', 'Valid']);
+		expect(statusesOf(all)).toEqual(['Valid']);
+		expect(idsOf(followsFirst)).toEqual([first]);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+	});
+
+	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		const one = await kurierTrigger({ event: 'job', jobId });
+		const two = await kurierTrigger({ event: 'job', jobId });
+		await one.deactivate();
+		await sleep(100);
+		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
+		kurier.advance(jobId);
+		await two.waitForItems(2);
+		expect(statusesOf(two)).toEqual(['Queued', 'Valid']);
+	});
+
+	test('another key, or another base URL, gets a socket of its own', async () => {
+		await kurierTrigger({ event: 'allJobs' });
+		await kurierTrigger({ event: 'allJobs' }, OTHER_KEY);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		expect(kurier.openConnectionCount(OTHER_KEY)).toBe(1);
+		expect(sharedSockets.size).toBe(2);
+	});
+
+	test('a job the service does not know fails that activation only', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		const known = await kurierTrigger({ event: 'job', jobId });
+		const error = await activateTriggerExpectingError({
+			nodeType: new KurierTrigger(),
+			parameters: { event: 'job', jobId: '00000000-0000-4000-8000-000000000000', statuses: [] } as never,
+			credentials: kurierCredentials(kurier, KEY),
+		});
+		expect(error.message).toMatch(/not found|404/i);
+		kurier.advance(jobId);
+		await known.waitForItems(2);
+		expect(known.errors).toEqual([]);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
+	});
+
+	test('a key revoked while shared: every trigger hears it once, no reconnect, and the socket leaves the pool', async () => {
+		const triggers = [await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs', statuses: ['Failed'] })];
+		kurier.revokeKey(KEY);
+		for (const trigger of triggers) expect((await trigger.waitForError()).message).toMatch(/refused the credentials/);
+		await sleep(1200);
+		expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
+		expect(kurier.stats.connectionsAccepted).toBe(1);
+		expect(sharedSockets.size).toBe(0);
+	});
+
+	test('deactivating every trigger closes the socket and leaves no timer behind', async () => {
+		const triggers = [];
+		for (let i = 0; i < 5; i++) triggers.push(await kurierTrigger({ event: 'allJobs' }));
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		for (const trigger of triggers) await trigger.deactivate();
+		await eventually(() => expect(kurier.openConnectionCount()).toBe(0));
+		expect(sharedSockets.size).toBe(0);
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
+	});
+
+	test('a user activating a trigger while the shared socket is still trying to reach the service hears it at once', async () => {
+		const port = kurier.port;
+		await kurier.close();
+		const client = new KurierApiClient({ restBaseUrl: `http://127.0.0.1:${port}/api/v1`, apiKey: KEY });
+		const backoff = { initialMs: 50, maxMs: 100 };
+		const started = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff, unreachableAtStart: 'retryInBackground' });
+		await started.start();
+		const joining = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff });
+		await expect(joining.start()).rejects.toThrow(/Could not connect to ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws\?apiKey=\[redacted\]/);
+		expect(sharedSockets.size).toBe(1);
+		await started.close();
+		expect(sharedSockets.size).toBe(0);
+		kurier = await KurierEmulator.start({ apiKeys: [KEY] });
+	});
+});
+
+describe('Tachyon: one socket per WebSocket key', () => {
+	test('three triggers with their own filters share 1 socket; each keeps its own; one leaving changes nothing; the last out closes it', async () => {
+		const everything = await tachyonTrigger();
+		const failures = await tachyonTrigger({ statuses: ['FAILED'] });
+		const ok = tachyon.submit(TACHYON.apiKey, {});
+		const bad = tachyon.submit(TACHYON.apiKey, { willFail: true });
+		const onlyOk = await tachyonTrigger({ txIds: ok.id });
+		expect(tachyon.openConnectionCount(TACHYON.wsKey)).toBe(1);
+		expect(sharedSockets.size).toBe(1);
+
+		tachyon.advanceToEnd(bad.id);
+		await failures.waitForItems(1);
+		expect(failures.items().map((item) => [item.id, item.status])).toEqual([[bad.id, 'FAILED']]);
+
+		await eventually(() => expect(idsOf(everything).sort()).toEqual([ok.id, bad.id].sort()));
+		await everything.deactivate();
+		const heardBeforeLeaving = everything.items().length;
+		tachyon.advanceToEnd(ok.id);
+		await eventually(() => expect(statusesOf(onlyOk).at(-1)).toBe('EXECUTED'));
+		expect(idsOf(onlyOk)).toEqual([ok.id]);
+		expect(everything.items()).toHaveLength(heardBeforeLeaving);
+		expect(tachyon.openConnectionCount(TACHYON.wsKey)).toBe(1);
+
+		await failures.deactivate();
+		await onlyOk.deactivate();
+		await eventually(() => expect(tachyon.openConnectionCount()).toBe(0));
+		expect(sharedSockets.size).toBe(0);
+	});
+
+	test('a WebSocket key revoked while shared: every trigger hears it once', async () => {
+		const triggers = [await tachyonTrigger(), await tachyonTrigger({ statuses: ['FAILED'] })];
+		tachyon.revokeWsKey(TACHYON.wsKey);
+		for (const trigger of triggers) expect((await trigger.waitForError()).message).toMatch(/refused/i);
+		await sleep(1200);
+		expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
+		expect(sharedSockets.size).toBe(0);
+	});
+});
