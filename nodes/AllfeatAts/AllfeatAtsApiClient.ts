@@ -1,6 +1,7 @@
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
+import { READABLE_ISSUES } from '../shared/validation';
 import { restBudgetFor } from '../shared/restBudget';
 import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
@@ -118,12 +119,12 @@ export class AllfeatAtsApiClient {
 			}
 			throw error;
 		}
-		const parsed = transactionSchema.safeParse(response.body);
+		const parsed = transactionSchema.safeParse(response.body, READABLE_ISSUES);
 		if (parsed.success) return parsed.data;
 		const issue = parsed.error.issues[0];
 		const shape = isRecord(response.body) ? `fields ${Object.keys(response.body).join(', ') || 'none'}` : typeof response.body;
 		throw new ServiceApiError(
-			this.redact(`${what}: the service answered with an unexpected body (${shape}; ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
+			this.redact(`${what}: the service answered with an unexpected body (${shape}; ${issue?.path.map(String).join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
 			response.status,
 			null,
 		);

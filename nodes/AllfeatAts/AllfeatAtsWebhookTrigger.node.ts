@@ -8,6 +8,7 @@ import type { AllfeatCredentialFields } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest } from './allfeatAtsNodeCommon';
 import type { AllfeatWebhookEvent } from './protocol';
 import { ALLFEAT_WEBHOOK_EVENTS, normalizeWebhookEvent, webhookEventSchema } from './protocol';
+import { READABLE_ISSUES } from '../shared/validation';
 import { DEFAULT_DELIVERY_LIMITS, RecentDeliveries } from './recentDeliveries';
 import type { SignatureRejection } from './webhookSignature';
 import { decodeWebhookSecret, verifyAllfeatSignature } from './webhookSignature';
@@ -144,10 +145,10 @@ function parsePayload(rawBody: Buffer, redact: Redactor): ParsedPayload {
 	} catch {
 		return { ok: false, message: 'the body is not JSON' };
 	}
-	const parsed = webhookEventSchema.safeParse(json);
+	const parsed = webhookEventSchema.safeParse(json, READABLE_ISSUES);
 	if (parsed.success) return { ok: true, event: parsed.data };
 	const issue = parsed.error.issues[0];
-	return { ok: false, message: redact(`the body is not an Allfeat ATS event (${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`) };
+	return { ok: false, message: redact(`the body is not an Allfeat ATS event (${issue?.path.map(String).join('.') || 'body'}: ${issue?.message ?? 'invalid'})`) };
 }
 
 /** Node's own response API (what express's extends), so it works whatever wraps the response. */

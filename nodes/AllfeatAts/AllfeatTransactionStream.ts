@@ -1,5 +1,7 @@
 import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
+import { isoNow } from '../shared/NormalizedItem';
+import { logsDebug } from '../shared/logging';
 import type { BackoffOptions, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket } from '../shared/ReconnectingSocket';
 import type { CheckpointStore } from '../shared/checkpoints';
@@ -334,8 +336,8 @@ export class AllfeatTransactionStream {
 		const transactionId = this.options.transactionId;
 		if (!this.tracker.accept({ id: transactionId, transitionKey: event.step, rank: allfeatStepRank(event.step), isFinal })) return;
 		if (this.steps.size === 0 || this.steps.has(event.step)) {
-			this.logger?.debug(`${this.label} is at step ${event.step} (via ${via})`);
-			const item = normalizeStep({ transactionId, transactionType: this.transactionType }, event, new Date().toISOString());
+			if (logsDebug(this.logger)) this.logger?.debug(`${this.label} is at step ${event.step} (via ${via})`);
+			const item = normalizeStep({ transactionId, transactionType: this.transactionType }, event, isoNow());
 			this.deliver(item);
 		}
 		if (isFinal) this.end();

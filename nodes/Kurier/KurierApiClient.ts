@@ -1,9 +1,10 @@
-import type { ZodType } from 'zod';
+import type { ZodType } from 'zod/v4';
 
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
 import type { Redactor } from '../shared/redact';
+import { READABLE_ISSUES } from '../shared/validation';
 import { restBudgetFor } from '../shared/restBudget';
 import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
@@ -138,12 +139,12 @@ export class KurierApiClient {
 
 	private expect<T>(response: JsonResponse, schema: ZodType<T>, what: string): T {
 		if (response.status < 200 || response.status >= 300) throw serviceErrorFrom(response, what, this.redact);
-		const parsed = schema.safeParse(response.body);
+		const parsed = schema.safeParse(response.body, READABLE_ISSUES);
 		if (parsed.success) return parsed.data;
 		const issue = parsed.error.issues[0];
 		const shape = isRecord(response.body) ? `fields ${Object.keys(response.body).join(', ') || 'none'}` : typeof response.body;
 		throw new ServiceApiError(
-			this.redact(`${what}: Kurier answered with an unexpected body (${shape}; ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
+			this.redact(`${what}: Kurier answered with an unexpected body (${shape}; ${issue?.path.map(String).join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
 			response.status,
 			null,
 		);

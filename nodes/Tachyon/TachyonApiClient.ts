@@ -1,8 +1,9 @@
-import type { ZodType } from 'zod';
+import type { ZodType } from 'zod/v4';
 
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
+import { READABLE_ISSUES } from '../shared/validation';
 import { restBudgetFor } from '../shared/restBudget';
 import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
@@ -228,12 +229,12 @@ export class TachyonApiClient {
 		if (!unwrapped.ok) {
 			throw new ServiceApiError(this.redact(`${what} failed: ${unwrapped.message}`), response.status, unwrapped.code ? this.redact(unwrapped.code) : null);
 		}
-		const parsed = schema.safeParse(unwrapped.data);
+		const parsed = schema.safeParse(unwrapped.data, READABLE_ISSUES);
 		if (parsed.success) return parsed.data;
 		const issue = parsed.error.issues[0];
 		const shape = isRecord(unwrapped.data) ? `fields ${Object.keys(unwrapped.data).join(', ') || 'none'}` : typeof unwrapped.data;
 		throw new ServiceApiError(
-			this.redact(`${what}: Tachyon answered with an unexpected body (${shape}; ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
+			this.redact(`${what}: Tachyon answered with an unexpected body (${shape}; ${issue?.path.map(String).join('.') || 'body'}: ${issue?.message ?? 'invalid'})`),
 			response.status,
 			null,
 		);

@@ -1,4 +1,6 @@
-import type { ZodType } from 'zod';
+import type { z } from 'zod/v4';
+
+import { READABLE_ISSUES, describeIssue } from './validation';
 
 /** A server frame checked against a service's frame schema. */
 export type ParsedFrame<Frame> = { ok: true; frame: Frame } | { ok: false; reason: string };
@@ -6,14 +8,19 @@ export type ParsedFrame<Frame> = { ok: true; frame: Frame } | { ok: false; reaso
 /**
  * Validates a JSON frame whose kind is in its `type` field. Unknown or malformed frames are
  * reported with a short reason for the log (never thrown), so the trigger skips them and goes on.
+ *
+ * A valid frame is handed on as it arrived, not as the schema's output: frame schemas only check
+ * (they strip, and never transform or default), so fields they do not name — which go to an item's
+ * `details` unvalidated — are kept without copying the frame. This is the per-frame hot path.
  */
-export function parseTypedFrame<Frame>(schema: ZodType<Frame>, raw: unknown): ParsedFrame<Frame> {
-	const result = schema.safeParse(raw);
-	if (result.success) return { ok: true, frame: result.data };
+export function parseTypedFrame<Frame>(schema: z.ZodType<Frame>, raw: unknown): ParsedFrame<Frame> {
+	const result = schema.safeParse(raw, READABLE_ISSUES);
+	if (result.success) return { ok: true, frame: raw as Frame };
 	const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
 	if (typeof type !== 'string') return { ok: false, reason: 'frame without a known "type"' };
 	const issue = result.error.issues[0];
-	return { ok: false, reason: `frame of type "${type}": ${issue?.path.join('.') || 'frame'} ${issue?.message ?? ''}`.trim() };
+	if (issue?.code === 'invalid_union' && issue.path.length === 1 && issue.path[0] === 'type') return { ok: false, reason: `frame of type "${type}": not a type this trigger knows` };
+	return { ok: false, reason: `frame of type "${type}": ${describeIssue(issue, 'frame')}` };
 }
 
 /** The `{"type":"connected"}` greeting that Kurier and Allfeat ATS send once a socket is accepted. */
