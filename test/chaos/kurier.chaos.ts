@@ -3,6 +3,8 @@
  * The forced-disconnect run drives the stream class itself (the trigger's parameters cannot shorten
  * keep-alive and backoff to chaos speed); everything else runs the Kurier Trigger in n8n's engine.
  */
+import type { IDataObject } from 'n8n-workflow';
+
 import { KURIER_STATUS_SEQUENCE_NO_CHAIN, KurierEmulator } from '../../emulators/kurier';
 import { KurierApiClient, resolveKurierConnection } from '../../nodes/Kurier/KurierApiClient';
 import { KurierJobStream } from '../../nodes/Kurier/KurierJobStream';
@@ -13,6 +15,7 @@ import { kurierTriggerSubject } from '../helpers/kurier';
 import { sleep } from '../helpers/wait';
 import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
 import type { FaultKind } from './helpers/chaos';
+import { badFrame, settle as settleTrigger, warningLines } from './helpers/engine';
 import { Ledger } from './helpers/ledger';
 import { ChaosReport } from './helpers/report';
 
@@ -157,4 +160,192 @@ test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 
 	expect(faults).toHaveLength(DISCONNECTS);
 	expect(emulator.stats.connectionsAccepted).toBeGreaterThanOrEqual(DISCONNECTS + 1);
 	expect({ notSettled, notCaughtUp, fatals: fatals.map((e) => e.message) }).toEqual({ notSettled: 0, notCaughtUp: 0, fatals: [] });
+});
+
+// ----- in n8n's engine: the Kurier Trigger, All Jobs -----------------------------------------
+
+const ALL_JOBS = { event: 'allJobs', statuses: [] };
+
+const statusOf = (item: IDataObject) => String(item.status);
+const settle = async (trigger: ActiveTrigger, ledger: Ledger, timeoutMs?: number) => await settleTrigger(trigger, ledger, statusOf, timeoutMs);
+
+const wronglyTyped = () => ({
+	text: JSON.stringify({ type: 'job-status-update', data: { jobId: 42, status: ['Finalized'], statusId: 'four' } }),
+	// Kurier's line names the frame's type and the field, not its content.
+	marker: null,
+});
+
+test('1,000 malformed, oversized, unknown-type and wrongly-typed frames: no crash, each logged once and skipped, good frames still delivered', async () => {
+	const ledger = new Ledger(false);
+	const driver = new JobDriver(ledger, 10);
+	const trigger = await activateTrigger(kurierTriggerSubject(emulator, API_KEY, ALL_JOBS));
+	const sent = new Map<string, number>();
+	const markers: Array<RegExp | null> = [];
+	let settled = false;
+	try {
+		for (let i = 0; i < 1_000; i++) {
+			const frame = badFrame(i, wronglyTyped);
+			emulator.sendRawToAll(frame.text);
+			sent.set(frame.kind, (sent.get(frame.kind) ?? 0) + 1);
+			markers.push(frame.marker);
+			// Good frames interleaved: one transition per two bad frames.
+			if (i % 2 === 1) driver.step();
+			if (i % 10 === 9) await yieldToIo();
+		}
+		while (driver.step(false));
+		settled = await settle(trigger, ledger);
+	} finally {
+		await trigger.deactivate();
+	}
+	const warnings = warningLines(engineLogs.lines);
+	// Each marked frame (not JSON, oversized, unknown type) has exactly one line naming it.
+	const markedOnce = markers.filter((marker) => marker !== null && warnings.filter((m) => marker.test(m)).length === 1).length;
+	const wronglyTypedLines = warnings.filter((m) => /frame of type "job-status-update"/.test(m)).length;
+	const badFrameLines = warnings.filter((m) => /Skipped a frame that is not JSON|Kurier: skipped a /.test(m)).length;
+	const figures = ledger.figures();
+	report.record('bad frames (n8n engine)', {
+		'bad frames sent': 1_000,
+		...Object.fromEntries([...sent].map(([kind, count]) => [`  ${kind}`, count])),
+		'log lines for bad frames': badFrameLines,
+		'bad frames logged exactly once': markedOnce + wronglyTypedLines,
+		'bad frames skipped (no item, no reconnect)': 1_000 - figures.unexpected,
+		'good transitions interleaved': figures.produced,
+		'good transitions delivered': figures.delivered,
+		'lost / duplicated / out of order': `${figures.lost} / ${figures.duplicated} / ${figures.outOfOrder}`,
+		'connections (1 = never dropped)': emulator.stats.connectionsAccepted,
+		'errors emitted': trigger.errors.length,
+	});
+	expect(settled).toBe(true);
+	expect(figures.examples).toEqual([]);
+	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0 });
+	expect(badFrameLines).toBe(1_000);
+	expect(markedOnce).toBe(750);
+	expect(wronglyTypedLines).toBe(250);
+	expect(emulator.stats.connectionsAccepted).toBe(1);
+	expect(trigger.errors).toEqual([]);
+});
+
+test('a rate-limit error frame (retryAfterSeconds) is honoured: the subscription is sent again no sooner', async () => {
+	const RETRY_AFTER_SECONDS = 1;
+	emulator.rateLimitNextSubscribes(1, RETRY_AFTER_SECONDS);
+	const subscribeTimes: number[] = [];
+	const watch = setInterval(() => {
+		while (subscribeTimes.length < emulator.stats.subscribeMessages) subscribeTimes.push(Date.now());
+	}, 1);
+	const ledger = new Ledger(false);
+	const driver = new JobDriver(ledger, 5);
+	const trigger = await activateTrigger(kurierTriggerSubject(emulator, API_KEY, ALL_JOBS));
+	let settled = false;
+	try {
+		await until(() => subscribeTimes.length >= 2, 5_000, 1);
+		for (let i = 0; i < 100; i++) driver.step();
+		while (driver.step(false));
+		settled = await settle(trigger, ledger);
+	} finally {
+		clearInterval(watch);
+		await trigger.deactivate();
+	}
+	const waitedMs = subscribeTimes[1] - subscribeTimes[0];
+	const figures = ledger.figures();
+	report.record('rate limit (n8n engine)', {
+		'retryAfterSeconds asked': RETRY_AFTER_SECONDS,
+		'subscribe sent again after (ms)': waitedMs,
+		'subscribe messages': emulator.stats.subscribeMessages,
+		'transitions after it delivered': `${figures.delivered} / ${figures.produced}`,
+		'errors emitted': trigger.errors.length,
+	});
+	// The poll samples every ms: allow it that much.
+	expect(waitedMs).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000 - 5);
+	expect(emulator.stats.subscribeMessages).toBe(2);
+	expect(settled).toBe(true);
+	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+	expect(trigger.errors).toEqual([]);
+});
+
+test('the server closing at its maximum connection lifetime: seamless reconnect, nothing lost, no error', async () => {
+	const ledger = new Ledger(true);
+	const driver = new JobDriver(ledger, 10);
+	const trigger = await activateTrigger(kurierTriggerSubject(emulator, API_KEY, ALL_JOBS));
+	const expiries = [{}, { errorFrame: true }] as const;
+	let settled = true;
+	try {
+		for (const expiry of expiries) {
+			for (let i = 0; i < 100; i++) driver.step();
+			settled &&= await settle(trigger, ledger);
+			const accepted = emulator.stats.connectionsAccepted;
+			ledger.beginDisruption();
+			emulator.expireConnections(expiry);
+			// Jobs go on (and new ones come) while the trigger reconnects after its backoff.
+			for (let i = 0; i < 50; i++) driver.step();
+			await until(() => emulator.stats.connectionsAccepted > accepted && emulator.openConnectionCount() === 1, 10_000);
+			settled &&= await settle(trigger, ledger);
+			await restQuiet(emulator);
+			ledger.endDisruption();
+		}
+		while (driver.step(false));
+		settled &&= await settle(trigger, ledger);
+	} finally {
+		await trigger.deactivate();
+	}
+	const figures = ledger.figures();
+	report.record('max connection lifetime (n8n engine)', {
+		'lifetime closes (1008 reason; error frame + 1008)': expiries.length,
+		reconnects: emulator.stats.connectionsAccepted - 1,
+		'transitions produced / delivered': `${figures.produced} / ${figures.delivered}`,
+		'lost / duplicated / out of order': `${figures.lost} / ${figures.duplicated} / ${figures.outOfOrder}`,
+		collapsed: figures.collapsed,
+		'errors emitted': trigger.errors.length,
+	});
+	expect(settled).toBe(true);
+	expect(figures.examples).toEqual([]);
+	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unfinished: 0 });
+	expect(emulator.stats.connectionsAccepted).toBe(1 + expiries.length);
+	expect(trigger.errors).toEqual([]);
+});
+
+test('a key revoked mid-life: one clear error, no reconnect storm', async () => {
+	const ledger = new Ledger(false);
+	const driver = new JobDriver(ledger, 5);
+	const trigger = await activateTrigger(kurierTriggerSubject(emulator, API_KEY, ALL_JOBS));
+	let upgrades = 0;
+	try {
+		for (let i = 0; i < 50; i++) driver.step();
+		await settle(trigger, ledger);
+		emulator.onUpgradeRequest = () => upgrades++;
+		emulator.revokeKey(API_KEY);
+		await trigger.waitForError(5_000).catch(() => undefined);
+		// Long enough for a few reconnects with the trigger's own backoff (0.5 s, 1 s, 2 s…).
+		await sleep(3_000);
+	} finally {
+		await trigger.deactivate();
+	}
+	report.record('key revoked mid-life (n8n engine)', {
+		'errors emitted': trigger.errors.length,
+		error: trigger.errors[0]?.message ?? '(none)',
+		'upgrade attempts in the 3 s after': upgrades,
+		'open connections left': emulator.openConnectionCount(),
+	});
+	expect(trigger.errors).toHaveLength(1);
+	expect(trigger.errors[0].message).toMatch(/refused the credentials/);
+	expect(trigger.errors[0].message).not.toContain(API_KEY);
+	expect(upgrades).toBeLessThanOrEqual(1);
+	expect(emulator.openConnectionCount()).toBe(0);
+});
+
+test('1,000 activate/deactivate cycles: no open handles, no sockets left, a flat heap', async () => {
+	const subject = kurierTriggerSubject(emulator, API_KEY, ALL_JOBS);
+	const figures = await runCycles(
+		1_000,
+		async () => {
+			const trigger = await activateTrigger(subject);
+			await trigger.deactivate();
+		},
+		() => emulator.openConnectionCount(),
+	);
+	report.record('activate/deactivate (n8n engine)', { ...cycleRows(figures), 'connections accepted': emulator.stats.connectionsAccepted });
+	expect(emulator.stats.connectionsAccepted).toBe(1_010);
+	expect(figures.socketsAtEmulator).toBe(0);
+	expect(figures.handlesAfter).toBeLessThanOrEqual(figures.handlesBefore);
+	expect(figures.timersAfter).toBeLessThanOrEqual(figures.timersBefore);
+	expect(figures.heapGrowth).toBeLessThan(HEAP_GROWTH_LIMIT_BYTES);
 });
