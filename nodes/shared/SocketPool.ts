@@ -71,6 +71,11 @@ export class SocketPool {
 	 */
 	lease(key: string, spec: () => PooledSocketSpec, options: LeaseOptions = {}): SocketLease {
 		let entry = this.entries.get(key);
+		// A socket that closed without leaving the pool (it should not happen) is never handed out again.
+		if (entry !== undefined && entry.socket.state === 'closed') {
+			this.entries.delete(key);
+			entry = undefined;
+		}
 		if (entry === undefined) {
 			const { options: socketOptions, observer } = spec();
 			const socket = new ReconnectingSocket({ ...socketOptions, unreachableAtStart: options.unreachableAtStart ?? socketOptions.unreachableAtStart });
