@@ -174,11 +174,20 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 		else if (starting) errorWhileStarting = error;
 		else context.emitError(error);
 	};
+	// One fatal error per activation: n8n tears the trigger down at the first (and runs the error
+	// workflow and queues a reactivation for each one reported). Streams of several ids often fail
+	// for one cause (a host refusing them all): the first closes them all, so none keeps retrying.
+	let failed = false;
 	const stream = options.createStream({
 		onItem: manual ? onManualItem : emit,
 		checkpoints,
 		unreachableAtStart: unreachableAtStartFor(context),
-		onFatal: (error) => context.emitError(toNodeError(context.getNode(), error, options.redact)),
+		onFatal: (error) => {
+			if (failed) return;
+			failed = true;
+			void close();
+			context.emitError(toNodeError(context.getNode(), error, options.redact));
+		},
 	});
 	const close = async () => {
 		await stream.close().catch(() => undefined);
