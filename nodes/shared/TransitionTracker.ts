@@ -38,15 +38,69 @@ export interface TransitionTrackerOptions {
 }
 
 interface IdRecord {
+	id: string;
 	seen: Set<string>;
 	highestRank: number;
 	finalAt: number | null;
 }
 
+/**
+ * Records in the order they were added, oldest first: an array read from a moving head. (Not
+ * `Map` iteration order: V8 keeps a deleted Map entry as a hole until the table is rebuilt, so
+ * finding the oldest entry after many deletions at the front walks every hole, per frame.) An entry
+ * whose record was since forgotten or replaced is skipped.
+ */
+class RecordQueue {
+	private items: IdRecord[] = [];
+	private head = 0;
+
+	constructor(private readonly records: ReadonlyMap<string, IdRecord>) {}
+
+	push(record: IdRecord): void {
+		this.items.push(record);
+		// Entries of records forgotten out of order (e.g. expired while still in the other queue)
+		// would pile up until they reach the head: past twice what is remembered, sweep them out.
+		if (this.items.length - this.head > 2 * this.records.size + 1024) {
+			this.items = this.items.slice(this.head).filter((entry) => this.isCurrent(entry));
+			this.head = 0;
+		}
+	}
+
+	/** The oldest entry still current (stale ones are dropped on the way), or undefined. */
+	peek(): IdRecord | undefined {
+		while (this.head < this.items.length) {
+			const record = this.items[this.head];
+			if (this.isCurrent(record)) return record;
+			this.shift();
+		}
+		return undefined;
+	}
+
+	private isCurrent(record: IdRecord): boolean {
+		return this.records.get(record.id) === record;
+	}
+
+	shift(): void {
+		this.head += 1;
+		// Drop the consumed front now and then: amortised O(1), and the array does not keep old records alive.
+		if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+			this.items = this.items.slice(this.head);
+			this.head = 0;
+		}
+	}
+
+	clear(): void {
+		this.items = [];
+		this.head = 0;
+	}
+}
+
 export class TransitionTracker {
 	private readonly records = new Map<string, IdRecord>();
-	// Final ids in the order they finished, so expiry only looks at the oldest ones.
-	private readonly finishedOrder = new Map<string, number>();
+	// Every record in the order it was added, for the cap's "oldest first".
+	private readonly addedOrder = new RecordQueue(this.records);
+	// Final records in the order they finished, so expiry only looks at the oldest ones.
+	private readonly finishedOrder = new RecordQueue(this.records);
 	private readonly finalGraceMs: number;
 	private readonly maxIds: number;
 	private readonly maxTransitionsPerId: number;
@@ -61,13 +115,19 @@ export class TransitionTracker {
 		this.checkpoints = options.checkpoints;
 		// Unfinished ids up front: a reconcile at activation must know them. Finished ones are looked
 		// up when their id comes back (see recordOf), so a tracker for one id never loads them all.
-		for (const [id, checkpoint] of this.checkpoints?.entries() ?? []) if (!checkpoint.final) this.records.set(id, this.recordFrom(checkpoint));
+		for (const [id, checkpoint] of this.checkpoints?.entries() ?? []) if (!checkpoint.final) this.remember(this.recordFrom(id, checkpoint));
 		this.enforceCap();
 	}
 
-	private recordFrom(checkpoint: IdCheckpoint): IdRecord {
+	private recordFrom(id: string, checkpoint: IdCheckpoint): IdRecord {
 		const finalAt = checkpoint.final ? this.now() : null;
-		return { seen: new Set([checkpoint.key]), highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
+		return { id, seen: new Set([checkpoint.key]), highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
+	}
+
+	private remember(record: IdRecord): void {
+		this.records.set(record.id, record);
+		this.addedOrder.push(record);
+		if (record.finalAt !== null) this.finishedOrder.push(record);
 	}
 
 	/** The id's record: remembered, else rebuilt from its checkpoint (an earlier activation's), else new. */
@@ -75,9 +135,8 @@ export class TransitionTracker {
 		const known = this.records.get(id);
 		if (known) return known;
 		const checkpoint = this.checkpoints?.get(id);
-		const record = checkpoint ? this.recordFrom(checkpoint) : { seen: new Set<string>(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
-		this.records.set(id, record);
-		if (record.finalAt !== null) this.finishedOrder.set(id, record.finalAt);
+		const record = checkpoint ? this.recordFrom(id, checkpoint) : { id, seen: new Set<string>(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
+		this.remember(record);
 		this.enforceCap();
 		return record;
 	}
@@ -99,7 +158,7 @@ export class TransitionTracker {
 		if (transition.rank !== undefined) record.highestRank = transition.rank;
 		if (transition.isFinal && record.finalAt === null) {
 			record.finalAt = this.now();
-			this.finishedOrder.set(transition.id, record.finalAt);
+			this.finishedOrder.push(record);
 		}
 		if (this.checkpoints) {
 			const sequence = (this.checkpoints.get(transition.id)?.sequence ?? 0) + 1;
@@ -126,29 +185,32 @@ export class TransitionTracker {
 
 	clear(): void {
 		this.records.clear();
+		this.addedOrder.clear();
 		this.finishedOrder.clear();
 	}
 
 	private forgetExpired(): void {
 		const cutoff = this.now() - this.finalGraceMs;
-		for (const [id, finalAt] of this.finishedOrder) {
-			if (finalAt > cutoff) return;
-			this.finishedOrder.delete(id);
-			this.records.delete(id);
+		for (let oldest = this.finishedOrder.peek(); oldest !== undefined; oldest = this.finishedOrder.peek()) {
+			if ((oldest.finalAt as number) > cutoff) return;
+			this.finishedOrder.shift();
+			this.records.delete(oldest.id);
 		}
 	}
 
 	/** Over the cap, forget finished ids first (oldest first), and only then the oldest unfinished ones. */
 	private enforceCap(): void {
-		for (const id of this.finishedOrder.keys()) {
-			if (this.records.size <= this.maxIds) return;
-			this.finishedOrder.delete(id);
-			this.records.delete(id);
-		}
-		// Map iteration order is insertion order, so the first keys are the oldest ids.
-		for (const id of this.records.keys()) {
-			if (this.records.size <= this.maxIds) return;
-			this.records.delete(id);
+		while (this.records.size > this.maxIds) {
+			const finished = this.finishedOrder.peek();
+			if (finished !== undefined) {
+				this.finishedOrder.shift();
+				this.records.delete(finished.id);
+				continue;
+			}
+			const oldest = this.addedOrder.peek();
+			if (oldest === undefined) return;
+			this.addedOrder.shift();
+			this.records.delete(oldest.id);
 		}
 	}
 }
