@@ -16,7 +16,7 @@ import { CapturingLogger } from '../helpers/logs';
 import { activateTrigger, engineLogs } from '../helpers/n8nEngine';
 import type { ActiveTrigger } from '../helpers/n8nEngine';
 import { sleep } from '../helpers/wait';
-import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
+import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, Patience, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
 import type { FaultKind } from './helpers/chaos';
 import { badFrame, settle as settleTrigger, warningLines } from './helpers/engine';
 import { Ledger } from './helpers/ledger';
@@ -113,6 +113,7 @@ test('10,000 steps (about 1,750 transactions) across 100 forced disconnects of e
 	const faults: FaultKind[] = [];
 	let notSettled = 0;
 	let notCaughtUp = 0;
+	const patience = new Patience();
 	// Every transaction still moving has its socket open again (a finished one needs none).
 	const allBack = () => driver.active.every((id) => emulator.openConnectionCount(id) >= 1);
 	try {
@@ -122,7 +123,7 @@ test('10,000 steps (about 1,750 transactions) across 100 forced disconnects of e
 				driver.step();
 				if (i % 5 === 4) await yieldToIo();
 			}
-			if (!(await until(() => ledger.settled() && allBack(), 5_000))) notSettled += 1;
+			if (!(await patience.until(() => ledger.settled() && allBack(), 5_000))) notSettled += 1;
 
 			const kind = FAULT_KINDS[cycle % FAULT_KINDS.length];
 			faults.push(kind);
@@ -137,8 +138,8 @@ test('10,000 steps (about 1,750 transactions) across 100 forced disconnects of e
 				during++;
 				await sleep(3);
 			}
-			await until(back, 10_000);
-			if (!(await until(() => ledger.caughtUp(), 10_000))) notCaughtUp += 1;
+			await patience.until(back, 10_000);
+			if (!(await patience.until(() => ledger.caughtUp(), 10_000))) notCaughtUp += 1;
 			await restQuiet(emulator);
 			ledger.endDisruption();
 			emulator.terminateFrozenConnections();
@@ -148,7 +149,7 @@ test('10,000 steps (about 1,750 transactions) across 100 forced disconnects of e
 			if (ledger.producedCount % 5 === 0) await yieldToIo();
 		}
 		while (driver.step(false)) if (ledger.producedCount % 5 === 0) await yieldToIo();
-		await until(() => ledger.settled() && ledger.caughtUp(), 10_000);
+		await patience.until(() => ledger.settled() && ledger.caughtUp(), 10_000);
 		await Promise.all(starts);
 	} finally {
 		await Promise.all([...streams.values()].map(async (stream) => await stream.close()));

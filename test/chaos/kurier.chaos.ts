@@ -13,7 +13,7 @@ import { activateTrigger, engineLogs } from '../helpers/n8nEngine';
 import type { ActiveTrigger } from '../helpers/n8nEngine';
 import { kurierTriggerSubject } from '../helpers/kurier';
 import { sleep } from '../helpers/wait';
-import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
+import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, Patience, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
 import type { FaultKind } from './helpers/chaos';
 import { badFrame, settle as settleTrigger, warningLines } from './helpers/engine';
 import { Ledger } from './helpers/ledger';
@@ -97,6 +97,7 @@ test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 
 	const faults: FaultKind[] = [];
 	let notSettled = 0;
 	let notCaughtUp = 0;
+	const patience = new Patience();
 	try {
 		await stream.start();
 		const perCycle = TRANSITIONS / DISCONNECTS;
@@ -106,7 +107,7 @@ test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 
 				driver.step();
 				if (i % 5 === 4) await yieldToIo();
 			}
-			if (!(await until(() => ledger.settled(), 5_000))) notSettled += 1;
+			if (!(await patience.until(() => ledger.settled(), 5_000))) notSettled += 1;
 
 			const kind = FAULT_KINDS[cycle % FAULT_KINDS.length];
 			faults.push(kind);
@@ -122,8 +123,8 @@ test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 
 				during++;
 				await sleep(3);
 			}
-			await until(back, 10_000);
-			if (!(await until(() => ledger.caughtUp(), 10_000))) notCaughtUp += 1;
+			await patience.until(back, 10_000);
+			if (!(await patience.until(() => ledger.caughtUp(), 10_000))) notCaughtUp += 1;
 			await restQuiet(emulator);
 			ledger.endDisruption();
 			emulator.terminateFrozenConnections();
@@ -131,7 +132,7 @@ test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 
 		// Every job to its end, connected.
 		while (ledger.producedCount < TRANSITIONS) driver.step();
 		while (driver.step(false)) if (ledger.producedCount % 5 === 0) await yieldToIo();
-		await until(() => ledger.settled() && ledger.caughtUp(), 10_000);
+		await patience.until(() => ledger.settled() && ledger.caughtUp(), 10_000);
 	} finally {
 		await stream.close();
 	}

@@ -172,3 +172,21 @@ export function cycleRows(figures: CycleFigures): Record<string, FigureValue> {
 
 /** Generous: a leak of one socket's worth of state per cycle (1,000 cycles) shows well above it. */
 export const HEAP_GROWTH_LIMIT_BYTES = 10 * 1024 * 1024;
+
+/**
+ * `until` for a long run: once a wait has timed out (something is missing and will stay missing),
+ * later waits get only a short grace, so the run still ends in time and its figures show the loss.
+ */
+export class Patience {
+	private exhausted = false;
+	timeouts = 0;
+
+	async until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+		const ok = await until(condition, this.exhausted ? Math.min(timeoutMs, 300) : timeoutMs);
+		if (!ok) {
+			this.exhausted = true;
+			this.timeouts += 1;
+		}
+		return ok;
+	}
+}
