@@ -346,9 +346,14 @@ export class KurierJobStream {
 	private rememberChainId(job: KurierJobStatus): number | null {
 		if (job.chainId !== undefined) {
 			const chainId = job.chainId ?? null;
-			this.chainIds.set(job.jobId, chainId);
-			// Jobs that never finish must not grow this map without end: drop the oldest.
-			if (this.chainIds.size > MAX_REMEMBERED_CHAIN_IDS) this.chainIds.delete(this.chainIds.keys().next().value as string);
+			// Only a chain id is kept (a missing one reads as null anyway), and only when it changed:
+			// most jobs name no chain, and their frames then cost this map nothing.
+			if (chainId === null) this.chainIds.delete(job.jobId);
+			else if (this.chainIds.get(job.jobId) !== chainId) {
+				this.chainIds.set(job.jobId, chainId);
+				// Jobs that never finish must not grow this map without end: drop the oldest.
+				if (this.chainIds.size > MAX_REMEMBERED_CHAIN_IDS) this.chainIds.delete(this.chainIds.keys().next().value as string);
+			}
 			return chainId;
 		}
 		return this.chainIds.get(job.jobId) ?? null;

@@ -459,7 +459,8 @@ export class ReconnectingSocket {
 	}
 
 	private parseFrame(data: WebSocket.RawData): { json: unknown } | { text: string } {
-		const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+		// A Buffer (ws's default) is decoded in place: Buffer.from(buffer) would copy every frame first.
+		const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
 		this.stats.framesReceived += 1;
 		try {
 			return { json: JSON.parse(text) as unknown };
