@@ -39,7 +39,12 @@ export interface TransitionTrackerOptions {
 
 interface IdRecord {
 	id: string;
-	seen: Set<string>;
+	/**
+	 * Transition keys already emitted, oldest first. An array, not a Set: an id sees a handful of
+	 * transitions, and a small array costs a fraction of a Set's memory and time (capped at
+	 * maxTransitionsPerId, so a lookup stays short even for a transaction retried forever).
+	 */
+	seen: string[];
 	highestRank: number;
 	finalAt: number | null;
 }
@@ -121,7 +126,7 @@ export class TransitionTracker {
 
 	private recordFrom(id: string, checkpoint: IdCheckpoint): IdRecord {
 		const finalAt = checkpoint.final ? this.now() : null;
-		return { id, seen: new Set([checkpoint.key]), highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
+		return { id, seen: [checkpoint.key], highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
 	}
 
 	private remember(record: IdRecord): void {
@@ -135,7 +140,7 @@ export class TransitionTracker {
 		const known = this.records.get(id);
 		if (known) return known;
 		const checkpoint = this.checkpoints?.get(id);
-		const record = checkpoint ? this.recordFrom(id, checkpoint) : { id, seen: new Set<string>(), highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
+		const record = checkpoint ? this.recordFrom(id, checkpoint) : { id, seen: [], highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
 		this.remember(record);
 		this.enforceCap();
 		return record;
@@ -145,16 +150,13 @@ export class TransitionTracker {
 	accept(transition: Transition): boolean {
 		this.forgetExpired();
 		const record = this.recordOf(transition.id);
-		if (record.seen.has(transition.transitionKey)) return false;
+		if (record.seen.includes(transition.transitionKey)) return false;
 		if (transition.rank !== undefined && transition.rank < record.highestRank) return false;
 		// An id already final gets no more transitions, except through `rank` ordering above.
 		if (record.finalAt !== null && transition.rank === undefined) return false;
 
-		record.seen.add(transition.transitionKey);
-		if (record.seen.size > this.maxTransitionsPerId) {
-			const oldest = record.seen.values().next().value as string;
-			record.seen.delete(oldest);
-		}
+		record.seen.push(transition.transitionKey);
+		if (record.seen.length > this.maxTransitionsPerId) record.seen.shift();
 		if (transition.rank !== undefined) record.highestRank = transition.rank;
 		if (transition.isFinal && record.finalAt === null) {
 			record.finalAt = this.now();
