@@ -152,6 +152,21 @@ describe('one job', () => {
 		expect(engineLogs.messages('warn').join()).toContain('RATE_LIMITED');
 	});
 
+	test('a rate-limited subscribe after a reconnect: what moved before the new subscription arrives over REST right after it', async () => {
+		const trigger = await activate({ event: 'allJobs', statuses: [] });
+		const job = emulator.createJob(KEY);
+		await trigger.waitForItems(1);
+		const subscribesBefore = emulator.stats.subscribeMessages;
+		emulator.rateLimitNextSubscribes(1, 0.5);
+		emulator.closeAllConnections(1011);
+		// Reconnected and refused: the reconcile after the reconnect has run; the job moves on before the new subscription.
+		await eventually(() => expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 1), 5000);
+		emulator.advance(job.jobId);
+		await trigger.waitForItems(2, 3000);
+		expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid']);
+		expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 2);
+	});
+
 	test('missing, malformed and unknown job ids fail activation with a clear error', async () => {
 		const missing = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId: ' ' }, credentials: credentials() });
 		expect(nodeErrorName(missing)).toBe('NodeOperationError');

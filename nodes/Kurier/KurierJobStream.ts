@@ -297,7 +297,7 @@ export class KurierJobStream {
 			const delayMs = Math.ceil(retryAfterSeconds * 1000);
 			this.options.logger?.warn(`${text}; subscribing again in ${delayMs} ms`);
 			this.socket.retryAfter(delayMs);
-			this.socket.scheduleOnConnection(delayMs, () => this.socket.send(this.subscribeFrame()));
+			this.socket.scheduleOnConnection(delayMs, () => void this.subscribeAgainAndReconcile());
 			return;
 		}
 		if (target.kind === 'job' && jobId === target.jobId && (code === 'JOB_NOT_FOUND' || code === 'INVALID_JOB_ID')) {
@@ -305,6 +305,18 @@ export class KurierJobStream {
 			return;
 		}
 		this.options.logger?.warn(text);
+	}
+
+	/**
+	 * After a rate-limited subscribe: subscribe again, then read over REST what is not final, since
+	 * whatever moved between the refusal and the new subscription (the reconcile after a reconnect ran
+	 * before it) came on no socket; without this it would wait for the next periodic check.
+	 */
+	private async subscribeAgainAndReconcile(): Promise<void> {
+		await this.subscribe({ reconnected: true, send: (frame) => this.socket.send(frame) });
+		if (this.socket.state === 'closed') return;
+		const target = this.options.target;
+		await this.reconcile(target.kind === 'job' ? [target.jobId] : this.tracker.unfinishedIds(), 'reconnect');
 	}
 
 	private handleJob(job: KurierJobStatus, via: 'websocket' | 'rest'): void {
