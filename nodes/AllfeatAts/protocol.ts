@@ -3,7 +3,7 @@ import { z } from 'zod/v4';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 import { parseTypedFrame } from '../shared/frames';
-import type { ParsedFrame } from '../shared/frames';
+import type { FrameSchemas, ParsedFrame } from '../shared/frames';
 
 /**
  * Allfeat ATS (Allfeat Time-Stamp) tracking protocol: the transaction resource, the WebSocket
@@ -189,9 +189,11 @@ export type AllfeatServerFrame =
 	| (Omit<z.infer<typeof updateFrame>, 'details'> & { details?: AllfeatOutcome | null });
 export type AllfeatErrorFrame = z.infer<typeof errorFrame>;
 
+const SERVER_FRAMES: FrameSchemas = { connected: connectedFrame, update: updateFrame, error: errorFrame, not_found: notFoundFrame };
+
 /** Validates a JSON frame from the server; unknown or malformed frames are reported, never thrown. */
 export function parseServerFrame(raw: unknown): ParsedFrame<AllfeatServerFrame> {
-	return parseTypedFrame(serverFrameSchema, raw) as ParsedFrame<AllfeatServerFrame>;
+	return parseTypedFrame<AllfeatServerFrame>(SERVER_FRAMES, raw);
 }
 
 export function describeErrorFrame(frame: AllfeatErrorFrame): { code: string | null; message: string } {

@@ -3,7 +3,7 @@ import { z } from 'zod/v4';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 import { parseTypedFrame } from '../shared/frames';
-import type { ParsedFrame } from '../shared/frames';
+import type { FrameSchemas, ParsedFrame } from '../shared/frames';
 
 /**
  * Kurier (zkVerify relayer) wire protocol: message schemas, the status table and the normalizer.
@@ -192,9 +192,20 @@ export const serverFrameSchema = z.discriminatedUnion('type', [connectedFrame, p
 /** A checked frame as it arrived: a job update's `data` also holds the job's unvalidated fields (see jobFields). */
 export type KurierServerFrame = Exclude<z.infer<typeof serverFrameSchema>, { type: 'job-status-update' }> | { type: 'job-status-update'; data: KurierJobStatus };
 
+const SERVER_FRAMES: FrameSchemas = {
+	connected: connectedFrame,
+	pong: pongFrame,
+	subscribed: subscriptionFrame,
+	unsubscribed: subscriptionFrame,
+	'subscribed-all': subscriptionFrame,
+	'unsubscribed-all': subscriptionFrame,
+	'job-status-update': jobStatusUpdateFrame,
+	error: errorFrame,
+};
+
 /** Validates a JSON frame from the server; unknown or malformed frames are reported, never thrown. */
 export function parseServerFrame(raw: unknown): ParsedFrame<KurierServerFrame> {
-	return parseTypedFrame(serverFrameSchema, raw) as ParsedFrame<KurierServerFrame>;
+	return parseTypedFrame<KurierServerFrame>(SERVER_FRAMES, raw);
 }
 
 // ---- normalizer ---------------------------------------------------------------------------

@@ -78,8 +78,8 @@ const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
 function isCanonicalIso(value: string): boolean {
 	if (value.length !== 24) return false;
 	if (value[4] !== '-' || value[7] !== '-' || value[10] !== 'T' || value[13] !== ':' || value[16] !== ':' || value[19] !== '.' || value[23] !== 'Z') return false;
-	for (const at of ISO_DIGITS) {
-		const code = value.charCodeAt(at);
+	for (let i = 0; i < ISO_DIGITS.length; i++) {
+		const code = value.charCodeAt(ISO_DIGITS[i]);
 		if (code < 48 || code > 57) return false;
 	}
 	const two = (at: number) => (value.charCodeAt(at) - 48) * 10 + value.charCodeAt(at + 1) - 48;
