@@ -4,6 +4,7 @@ import { isRecord } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { PhaseTable, detailsWithout, numberOrNull, stringOrNull, toIsoTimestamp } from '../shared/NormalizedItem';
 import { READABLE_ISSUES, describeIssue } from '../shared/validation';
+import { compileCheck } from '../shared/frames';
 
 /**
  * Tachyon (Rath Finance relayer) wire protocol: REST envelopes, transaction objects, WebSocket frame
@@ -81,6 +82,8 @@ const NEEDS_ID = { message: 'a transaction needs "txId" or "id"', path: ['txId']
 export const transactionSchema = z.looseObject(transactionFields).refine(hasId, NEEDS_ID);
 /** The same check for a frame's transaction, which is handed on as it arrived (see wrappedUpdate): nothing copied. */
 const transactionCheck = z.object(transactionFields).refine(hasId, NEEDS_ID);
+/** transactionCheck as plain checks for the per-frame path (see compileCheck): the fields, then the refine. */
+const transactionFieldsCheck = compileCheck(z.object(transactionFields));
 export type TachyonTransaction = z.infer<typeof transactionSchema>;
 
 export function transactionIdOf(tx: TachyonTransaction): string {
@@ -198,6 +201,7 @@ export function classifyFrame(frame: unknown): ClassifiedFrame {
 function wrappedUpdate(payload: unknown, shape: TachyonFrameShape, what: string): ClassifiedFrame {
 	// Checked, so handed on as it arrived, with its unvalidated fields (see transactionFields). No parse
 	// options on this per-frame path (≈3× slower, see parseTypedFrame); a failure is parsed again for its message.
+	if (transactionFieldsCheck?.(payload) && hasId(payload as TachyonTransaction)) return { kind: 'tx-update', shape, transaction: payload as TachyonTransaction };
 	if (transactionCheck.safeParse(payload).success) return { kind: 'tx-update', shape, transaction: payload as TachyonTransaction };
 	const parsed = transactionCheck.safeParse(payload, READABLE_ISSUES);
 	if (parsed.success) return { kind: 'tx-update', shape, transaction: payload as TachyonTransaction };

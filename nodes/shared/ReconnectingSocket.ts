@@ -327,13 +327,18 @@ export class ReconnectingSocket {
 		});
 		ws.on('message', (data: WebSocket.RawData) => {
 			this.noteActivity();
-			const parsed = this.parseFrame(data);
-			if ('text' in parsed) {
-				this.dispatch((listener) => listener.onUnparsedFrame?.(parsed.text));
+			// The per-frame hot path: no wrapper objects, closures or listener copies per frame.
+			const text = decodeFrame(data);
+			this.stats.framesReceived += 1;
+			let frame: unknown;
+			try {
+				frame = JSON.parse(text);
+			} catch {
+				this.skipUnparsed(text);
 				return;
 			}
-			if (!ready && this.options.isReadyFrame?.(parsed.json)) becomeReady();
-			this.dispatch((listener) => listener.onFrame?.(parsed.json));
+			if (!ready && this.options.isReadyFrame?.(frame)) becomeReady();
+			this.deliverFrame(frame);
 		});
 		ws.on('pong', () => this.noteActivity());
 		ws.on('error', (error: Error) => {
@@ -458,29 +463,37 @@ export class ReconnectingSocket {
 		return serverDelay === null ? jittered : Math.max(jittered, serverDelay);
 	}
 
-	private parseFrame(data: WebSocket.RawData): { json: unknown } | { text: string } {
-		// A Buffer (ws's default) is decoded in place: Buffer.from(buffer) would copy every frame first.
-		const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-		this.stats.framesReceived += 1;
-		try {
-			return { json: JSON.parse(text) as unknown };
-		} catch {
-			this.stats.malformedFrames += 1;
-			const excerpt = this.options.redact(text.length > 120 ? `${text.slice(0, 120)}…` : text);
-			this.logger?.warn(`Skipped a frame that is not JSON from ${this.redactedUrl}: ${JSON.stringify(excerpt)}`);
-			return { text };
+	private skipUnparsed(text: string): void {
+		this.stats.malformedFrames += 1;
+		const excerpt = this.options.redact(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+		this.logger?.warn(`Skipped a frame that is not JSON from ${this.redactedUrl}: ${JSON.stringify(excerpt)}`);
+		for (const listener of this.listeners) {
+			try {
+				listener.onUnparsedFrame?.(text);
+			} catch (error) {
+				this.reportHandlerFailure(error);
+			}
 		}
 	}
 
-	private dispatch(deliver: (listener: SocketListener) => void): void {
-		for (const listener of [...this.listeners]) {
+	/**
+	 * Every listener gets the frame. The set is walked as it is: a listener that leaves meanwhile is
+	 * skipped, and one that joins may see this frame too (it filters what is its own anyway).
+	 */
+	private deliverFrame(frame: unknown): void {
+		for (const listener of this.listeners) {
+			if (listener.onFrame === undefined) continue;
 			try {
-				deliver(listener);
+				listener.onFrame(frame);
 			} catch (error) {
-				// One listener's bug must not take the connection (or the other listeners) down.
-				this.logger?.error(`A frame handler failed: ${redactedMessage(error, this.options.redact)}`);
+				this.reportHandlerFailure(error);
 			}
 		}
+	}
+
+	/** One listener's bug must not take the connection (or the other listeners) down. */
+	private reportHandlerFailure(error: unknown): void {
+		this.logger?.error(`A frame handler failed: ${redactedMessage(error, this.options.redact)}`);
 	}
 
 	private startKeepAlive(): void {
@@ -553,6 +566,12 @@ function closeWebSocket(ws: WebSocket): Promise<void> {
 		});
 		ws.close(1000, 'Trigger closed');
 	});
+}
+
+/** A Buffer (ws's default) is decoded in place: Buffer.from(buffer) would copy every frame first. */
+function decodeFrame(data: WebSocket.RawData): string {
+	if (Buffer.isBuffer(data)) return data.toString('utf8');
+	return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
 }
 
 function toError(value: unknown): Error {

@@ -127,7 +127,11 @@ export class SocketLease implements StreamSocket {
 	) {
 		this.proxy = {
 			onReady: async () => await this.runReady(),
-			onFrame: (frame) => this.each((listener) => listener.onFrame?.(frame)),
+			// Per frame: a plain loop, no closure per frame.
+			onFrame: (frame) => {
+				if (this.released) return;
+				for (const listener of this.listeners) listener.onFrame?.(frame);
+			},
 			onUnparsedFrame: (text) => this.each((listener) => listener.onUnparsedFrame?.(text)),
 			onDisconnect: (info) => {
 				this.clearTimers();
