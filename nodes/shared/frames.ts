@@ -97,6 +97,7 @@ export function compileCheck(schema: z.ZodType): CompiledCheck | null {
 				if (check === 'greater_than') bounds.push(inclusive ? (v) => (v as number) >= limit : (v) => (v as number) > limit);
 				else bounds.push(inclusive ? (v) => (v as number) <= limit : (v) => (v as number) < limit);
 			}
+			if (bounds.length === 0) return (value) => typeof value === 'number' && Number.isFinite(value);
 			return (value) => typeof value === 'number' && Number.isFinite(value) && bounds.every((bound) => bound(value));
 		}
 		case 'boolean':
@@ -112,13 +113,24 @@ export function compileCheck(schema: z.ZodType): CompiledCheck | null {
 		}
 		case 'optional':
 		case 'nullable': {
-			const inner = def.innerType === undefined ? null : compileCheck(def.innerType);
-			if (inner === null || checks.length > 0) return null;
+			const innerType = def.innerType;
+			const inner = innerType === undefined ? null : compileCheck(innerType);
+			if (inner === null || innerType === undefined || checks.length > 0) return null;
+			// nullish() is optional(nullable(x)): one closure for both, since this runs per field per frame.
+			const innerDef = defOf(innerType);
+			if (def.type === 'optional' && innerDef.type === 'nullable' && innerDef.innerType !== undefined && (innerDef.checks ?? []).length === 0) {
+				const base = compileCheck(innerDef.innerType);
+				if (base !== null) return (value) => value === undefined || value === null || base(value);
+			}
 			return def.type === 'optional' ? (value) => value === undefined || inner(value) : (value) => value === null || inner(value);
 		}
 		case 'union': {
 			const options = (def.options ?? []).map(compileCheck);
 			if (options.length === 0 || checks.length > 0 || options.some((option) => option === null)) return null;
+			if (options.length === 2) {
+				const [first, second] = options as [CompiledCheck, CompiledCheck];
+				return (value) => first(value) || second(value);
+			}
 			return (value) => options.some((option) => option!(value));
 		}
 		case 'object': {
