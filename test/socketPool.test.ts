@@ -11,7 +11,7 @@ import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
 import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { sharedSockets } from '../nodes/shared/SocketPool';
-import { activateTrigger, activateTriggerExpectingError } from './helpers/n8nEngine';
+import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
@@ -151,6 +151,19 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(known.errors).toEqual([]);
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
+	});
+
+	test('a frame none of them can read is logged once, however many triggers share the socket', async () => {
+		const triggers = [await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs', statuses: ['Failed'] })];
+		engineLogs.clear();
+		kurier.sendRawToAll(JSON.stringify({ type: 'job-status-update', data: { jobId: 42, status: 'Queued' } }));
+		kurier.sendRawToAll(JSON.stringify({ type: 'something-new' }));
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		await triggers[0].waitForItems(1);
+		await triggers[1].waitForItems(1);
+		const skips = engineLogs.messages('warn').filter((line) => line.startsWith('Kurier: skipped'));
+		expect(skips).toHaveLength(2);
+		expect(triggers[0].items().map((item) => item.id)).toEqual([jobId]);
 	});
 
 	test('a key revoked while shared: every trigger hears it once, no reconnect, and the socket leaves the pool', async () => {

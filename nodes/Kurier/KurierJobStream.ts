@@ -23,7 +23,7 @@ import {
 	normalizeKurierJob,
 	parseServerFrame,
 } from './protocol';
-import { isConnectedFrame } from '../shared/frames';
+import { isConnectedFrame, isFirstSkipOf } from '../shared/frames';
 
 export type KurierStreamTarget = { kind: 'job'; jobId: string } | { kind: 'allJobs' };
 
@@ -260,7 +260,7 @@ export class KurierJobStream {
 	private onFrame(raw: unknown): void {
 		const parsed = parseServerFrame(raw);
 		if (!parsed.ok) {
-			this.options.logger?.warn(`Kurier: skipped a ${parsed.reason}`);
+			if (isFirstSkipOf(raw)) this.options.logger?.warn(`Kurier: skipped a ${parsed.reason}`);
 			return;
 		}
 		const frame = parsed.frame;

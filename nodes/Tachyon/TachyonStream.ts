@@ -1,6 +1,7 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
 import { logsDebug } from '../shared/logging';
+import { isFirstSkipOf } from '../shared/frames';
 import type { BackoffOptions, ConnectionHandle, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import type { ReconnectingSocket } from '../shared/ReconnectingSocket';
 import { SocketFatalError } from '../shared/ReconnectingSocket';
@@ -259,7 +260,7 @@ export class TachyonStream {
 				this.refuseKey(frame.message);
 				return;
 			case 'unknown':
-				this.options.logger?.warn(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`);
+				if (isFirstSkipOf(raw)) this.options.logger?.warn(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`);
 				return;
 		}
 	}

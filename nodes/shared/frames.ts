@@ -33,6 +33,19 @@ export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown): Par
 	return { ok: false, reason: `frame of type "${type}": ${describeIssue(result.error.issues[0], 'frame')}` };
 }
 
+const skippedFrames = new WeakSet<object>();
+
+/**
+ * Whether skipping this frame is still to be logged. Triggers that share a socket each see the same
+ * frame object and each skip it: one log line says it once, whatever their number.
+ */
+export function isFirstSkipOf(raw: unknown): boolean {
+	if (typeof raw !== 'object' || raw === null) return true;
+	if (skippedFrames.has(raw)) return false;
+	skippedFrames.add(raw);
+	return true;
+}
+
 /** The `{"type":"connected"}` greeting that Kurier and Allfeat ATS send once a socket is accepted. */
 export function isConnectedFrame(raw: unknown): boolean {
 	return typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'connected';
