@@ -12,11 +12,13 @@ import { TachyonStream } from '../../nodes/Tachyon/TachyonStream';
 import { TachyonTrigger } from '../../nodes/Tachyon/TachyonTrigger.node';
 import { CapturingLogger } from '../helpers/logs';
 import { activateTrigger, engineLogs } from '../helpers/n8nEngine';
-import type { ActiveTrigger } from '../helpers/n8nEngine';
-import { sleep } from '../helpers/wait';
-import { FAULT_KINDS, HEAP_GROWTH_LIMIT_BYTES, Patience, cycleRows, faultCounts, injectFault, restQuiet, runCycles, until, withGenerousRestBudget, yieldToIo } from './helpers/chaos';
-import type { FaultKind } from './helpers/chaos';
-import { badFrame, settle as settleTrigger, warningLines } from './helpers/engine';
+import { until, withGenerousRestBudget } from './helpers/chaos';
+import { deliveryRows, expectCleanDelivery } from './helpers/delivery';
+import { CHAOS_STREAM_TIMING, DISCONNECTS, disconnectRows, expectDisconnectRun, runForcedDisconnects } from './helpers/disconnects';
+import { TransitionDriver } from './helpers/driver';
+import type { TransitionPlan } from './helpers/driver';
+import { FollowedTrigger } from './helpers/engine';
+import { expectBadFramesSkipped, lifetimeCloses, expectNoLeaksOverCycles, expectOneErrorNoStorm, expectSeamlessLifetimeCloses } from './helpers/scenarios';
 import { Ledger } from './helpers/ledger';
 import { ChaosReport } from './helpers/report';
 
@@ -44,131 +46,69 @@ const activate = async () => await activateTrigger({ nodeType: new TachyonTrigge
 const keyOf = (status: string, retries: number) => `${status}#${retries}`;
 const itemKey = (item: IDataObject) => keyOf(String(item.status), Number((item.details as IDataObject | undefined)?.retries ?? 0));
 
+/** Place of a status within one try; each retry starts two places further on. */
+const PLACE_IN_TRY: Record<TachyonStatus, number> = { NOT_PICKED_UP: 0, NEEDS_TO_BE_RETRIED: 0, PENDING: 1, EXECUTED: 2, FAILED: 2 };
+
 /**
  * Transactions on the emulator: NOT_PICKED_UP → PENDING → NEEDS_TO_BE_RETRIED → PENDING → EXECUTED
  * (one in ten FAILED instead), each transition written to the ledger with its place in that plan.
  */
-class TransactionDriver {
-	readonly active: string[] = [];
-	private created = 0;
-
-	constructor(
-		private readonly ledger: Ledger,
-		private readonly window = 20,
-	) {}
-
-	create(): void {
-		const willFail = this.created++ % 10 === 9;
+const transactions: TransitionPlan = {
+	create: (willFail) => {
 		const tx = emulator.submit(API_KEY, { willRetry: 1, willFail });
-		this.ledger.produce(tx.id, keyOf(tx.status, tx.retries), 0, false);
-		this.active.push(tx.id);
-	}
-
-	advance(index: number): void {
-		const txId = this.active[index];
+		return { id: tx.id, key: keyOf(tx.status, tx.retries) };
+	},
+	advance: (txId) => {
 		const tx = emulator.advance(txId);
-		const order = (emulator.getTransaction(txId) as { retries: number }).retries * 2 + ({ PENDING: 1, NEEDS_TO_BE_RETRIED: 0, EXECUTED: 2, FAILED: 2, NOT_PICKED_UP: 0 } as Record<TachyonStatus, number>)[tx.status];
-		const final = tx.status === 'EXECUTED' || tx.status === 'FAILED';
-		this.ledger.produce(txId, keyOf(tx.status, tx.retries), order, final);
-		if (final) this.active.splice(index, 1);
-	}
-
-	step(mayCreate = true): boolean {
-		if (mayCreate && this.active.length < this.window) this.create();
-		else if (this.active.length > 0) this.advance(Math.floor(Math.random() * this.active.length));
-		else return false;
-		return true;
-	}
-}
+		const order = (emulator.getTransaction(txId) as { retries: number }).retries * 2 + PLACE_IN_TRY[tx.status];
+		return { key: keyOf(tx.status, tx.retries), order, final: tx.status === 'EXECUTED' || tx.status === 'FAILED' };
+	},
+};
 
 test('10,000 transitions across 100 forced disconnects of every kind: 0 lost, 0 duplicated, in order per transaction', async () => {
-	const TRANSITIONS = 10_000;
-	const DISCONNECTS = 100;
 	const ledger = new Ledger(true);
-	const driver = new TransactionDriver(ledger);
-	const logger = new CapturingLogger();
+	const driver = new TransitionDriver(transactions, ledger);
 	const fatals: Error[] = [];
 	const client = withGenerousRestBudget(new TachyonApiClient(resolveTachyonConnection(connectionFields())));
 	const stream = new TachyonStream({
 		client,
 		onItem: (item) => ledger.deliver(item.id, itemKey(item as unknown as IDataObject)),
 		onFatal: (error) => fatals.push(error),
-		logger,
-		keepAlive: { intervalMs: 50, timeoutMs: 250 },
-		backoff: { initialMs: 2, maxMs: 20, factor: 2, stableAfterMs: 100 },
-		sweepIntervalMs: 0,
+		logger: new CapturingLogger(),
+		...CHAOS_STREAM_TIMING,
 	});
-	const started = Date.now();
-	const faults: FaultKind[] = [];
-	let notSettled = 0;
-	let notCaughtUp = 0;
-	const patience = new Patience();
-	try {
-		await stream.start();
-		const perCycle = TRANSITIONS / DISCONNECTS;
-		for (let cycle = 0; cycle < DISCONNECTS; cycle++) {
-			for (let i = 0; i < perCycle * 0.7; i++) {
-				driver.step();
-				if (i % 5 === 4) await yieldToIo();
-			}
-			if (!(await patience.until(() => ledger.settled(), 5_000))) notSettled += 1;
-
-			const kind = FAULT_KINDS[cycle % FAULT_KINDS.length];
-			faults.push(kind);
+	const run = await runForcedDisconnects({
+		emulator,
+		driver,
+		stream,
+		watchReconnect: () => {
 			const acceptedBefore = emulator.stats.connectionsAccepted;
-			ledger.beginDisruption();
-			injectFault(emulator, kind);
-			// Transactions go on moving while the stream is cut off. No new ones: Tachyon has no
-			// listing, so one submitted and finished while disconnected is not recoverable (README).
-			const back = () => emulator.openConnectionCount() >= 1 && emulator.stats.connectionsAccepted > acceptedBefore;
-			let during = 0;
-			for (; during < perCycle * 0.15; during++) driver.step(false);
-			while (!back() && during < perCycle * 0.3) {
-				driver.step(false);
-				during++;
-				await sleep(3);
-			}
-			await patience.until(back, 10_000);
-			if (!(await patience.until(() => ledger.caughtUp(), 10_000))) notCaughtUp += 1;
-			await restQuiet(emulator);
-			ledger.endDisruption();
-			emulator.terminateFrozenConnections();
-		}
-		while (ledger.producedCount < TRANSITIONS) driver.step();
-		while (driver.step(false)) if (ledger.producedCount % 5 === 0) await yieldToIo();
-		await patience.until(() => ledger.settled() && ledger.caughtUp(), 10_000);
-	} finally {
-		await stream.close();
-	}
+			return () => emulator.openConnectionCount() >= 1 && emulator.stats.connectionsAccepted > acceptedBefore;
+		},
+		// Transactions go on moving while the stream is cut off. No new ones: Tachyon has no
+		// listing, so one submitted and finished while disconnected is not recoverable (README).
+		newIdsWhileCutOff: false,
+	});
 
 	const figures = ledger.figures();
 	report.record('forced disconnects (stream class)', {
-		'transactions (1 retry each, 10% failing)': figures.ids,
-		'transitions produced': figures.produced,
-		'  of which while cut off': figures.producedWhileDisrupted,
-		'items delivered': figures.delivered,
-		...faultCounts(faults),
-		'reconnects (connections accepted - 1)': emulator.stats.connectionsAccepted - 1,
-		lost: figures.lost,
-		duplicated: figures.duplicated,
-		'out of order': figures.outOfOrder,
-		'collapsed (passed while cut off; REST knows only the latest)': figures.collapsed,
-		'transactions without their final status': figures.unfinished,
+		...disconnectRows(run, figures, { ids: 'transactions (1 retry each, 10% failing)', unfinished: 'transactions without their final status' }),
 		'fatal errors': fatals.length,
 		'REST reads (reconciles)': emulator.stats.transactionReads,
-		seconds: ((Date.now() - started) / 1000).toFixed(1),
+		seconds: run.seconds,
 	});
-	expect(figures.examples).toEqual([]);
-	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0, unfinished: 0 });
-	expect(figures.produced).toBeGreaterThanOrEqual(TRANSITIONS);
-	expect(faults).toHaveLength(DISCONNECTS);
-	expect(emulator.stats.connectionsAccepted).toBeGreaterThanOrEqual(DISCONNECTS + 1);
-	expect({ notSettled, notCaughtUp, fatals: fatals.map((e) => e.message) }).toEqual({ notSettled: 0, notCaughtUp: 0, fatals: [] });
+	expectDisconnectRun(run, figures, { fatals });
+	// At least one reconnect per fault.
+	expect(run.connectionsAccepted).toBeGreaterThanOrEqual(DISCONNECTS + 1);
 });
 
 // ----- in n8n's engine: the Tachyon Trigger ------------------------------------------------------
 
-const settle = async (trigger: ActiveTrigger, ledger: Ledger, timeoutMs?: number) => await settleTrigger(trigger, ledger, itemKey, timeoutMs);
+/** The Tachyon Trigger, followed with a new ledger; `window`: transactions moving at once. */
+async function followTrigger(collapseAllowed: boolean, window: number): Promise<FollowedTrigger> {
+	const ledger = new Ledger(collapseAllowed);
+	return new FollowedTrigger(await activate(), emulator, new TransitionDriver(transactions, ledger, window), itemKey);
+}
 
 /** A transaction frame whose fields have the wrong types; Tachyon's log line quotes the frame. */
 const wronglyTyped = (index: number) => ({
@@ -177,181 +117,68 @@ const wronglyTyped = (index: number) => ({
 });
 
 test('1,000 malformed, oversized, unknown-type and wrongly-typed frames: no crash, each logged once and skipped, good frames still delivered', async () => {
-	const ledger = new Ledger(false);
-	const driver = new TransactionDriver(ledger, 10);
-	const trigger = await activate();
-	const sent = new Map<string, number>();
-	const markers: Array<RegExp | null> = [];
-	let settled = false;
-	try {
-		for (let i = 0; i < 1_000; i++) {
-			const frame = badFrame(i, wronglyTyped);
-			emulator.sendRawToAll(frame.text);
-			sent.set(frame.kind, (sent.get(frame.kind) ?? 0) + 1);
-			markers.push(frame.marker);
-			if (i % 2 === 1) driver.step();
-			if (i % 10 === 9) await yieldToIo();
-		}
-		while (driver.step(false));
-		settled = await settle(trigger, ledger);
-	} finally {
-		await trigger.deactivate();
-	}
-	const warnings = warningLines(engineLogs.lines);
-	const markedOnce = markers.filter((marker) => marker !== null && warnings.filter((m) => marker.test(m)).length === 1).length;
-	const badFrameLines = warnings.filter((m) => /Skipped a frame that is not JSON|Tachyon: skipped /.test(m)).length;
-	const figures = ledger.figures();
-	report.record('bad frames (n8n engine)', {
-		'bad frames sent': 1_000,
-		...Object.fromEntries([...sent].map(([kind, count]) => [`  ${kind}`, count])),
-		'log lines for bad frames': badFrameLines,
-		'bad frames logged exactly once': markedOnce,
-		'bad frames skipped (no item, no reconnect)': 1_000 - figures.unexpected,
-		'good transitions interleaved': figures.produced,
-		'good transitions delivered': figures.delivered,
-		'lost / duplicated / out of order': `${figures.lost} / ${figures.duplicated} / ${figures.outOfOrder}`,
-		'connections (1 = never dropped)': emulator.stats.connectionsAccepted,
-		'errors emitted': trigger.errors.length,
+	const followed = await followTrigger(false, 10);
+	await expectBadFramesSkipped(report, 'bad frames (n8n engine)', followed, { wronglyTyped }, {
+		badFrameLine: /Skipped a frame that is not JSON|Tachyon: skipped /,
 	});
-	expect(settled).toBe(true);
-	expect(figures.examples).toEqual([]);
-	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0 });
-	expect(badFrameLines).toBe(1_000);
-	expect(markedOnce).toBe(1_000);
-	expect(emulator.stats.connectionsAccepted).toBe(1);
-	expect(trigger.errors).toEqual([]);
 });
 
 test('a rate-limited reconnect (HTTP 429 with Retry-After on the upgrade) is honoured: no attempt before it', async () => {
 	const RETRY_AFTER_SECONDS = 1;
-	const ledger = new Ledger(true);
-	const driver = new TransactionDriver(ledger, 5);
-	const trigger = await activate();
+	const followed = await followTrigger(true, 5);
 	const upgradeTimes: number[] = [];
-	let settled = true;
-	try {
-		for (let i = 0; i < 50; i++) driver.step();
-		settled &&= await settle(trigger, ledger);
+	await followed.runThenDeactivate(async () => {
+		followed.driver.steps(50);
+		await followed.settle();
 		emulator.onUpgradeRequest = () => {
 			upgradeTimes.push(Date.now());
 			// Only the first attempt is refused (once the refusal has been written).
 			if (upgradeTimes.length === 1) setImmediate(() => emulator.setRefuseUpgrades(null));
 		};
 		emulator.setRefuseUpgrades(429, RETRY_AFTER_SECONDS);
-		ledger.beginDisruption();
-		emulator.dropAllConnections();
-		await until(() => upgradeTimes.length >= 2 && emulator.openConnectionCount() === 1, 10_000);
-		for (let i = 0; i < 20; i++) driver.step(false);
-		settled &&= await settle(trigger, ledger);
-		await restQuiet(emulator);
-		ledger.endDisruption();
-		while (driver.step(false));
-		settled &&= await settle(trigger, ledger);
-	} finally {
-		await trigger.deactivate();
-	}
+		await followed.disrupt(async () => {
+			emulator.dropAllConnections();
+			await until(() => upgradeTimes.length >= 2 && emulator.openConnectionCount() === 1, 10_000);
+			followed.driver.steps(20, false);
+		});
+		await followed.finish();
+	});
 	const waitedMs = upgradeTimes[1] - upgradeTimes[0];
-	const figures = ledger.figures();
+	const figures = followed.ledger.figures();
 	report.record('rate limit (n8n engine)', {
 		'Retry-After on the refused upgrade (s)': RETRY_AFTER_SECONDS,
 		'next attempt after (ms)': waitedMs,
 		'upgrade attempts': upgradeTimes.length,
-		'transitions produced / delivered': `${figures.produced} / ${figures.delivered}`,
-		'lost / duplicated / out of order': `${figures.lost} / ${figures.duplicated} / ${figures.outOfOrder}`,
-		'errors emitted': trigger.errors.length,
+		...deliveryRows(figures, 'transitions'),
+		'errors emitted': followed.trigger.errors.length,
 	});
 	expect(waitedMs).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000);
 	expect(upgradeTimes).toHaveLength(2);
-	expect(settled).toBe(true);
-	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unfinished: 0 });
-	expect(trigger.errors).toEqual([]);
+	expect(followed.settled).toBe(true);
+	expectCleanDelivery(figures);
+	expect(followed.trigger.errors).toEqual([]);
 });
 
 test('the server closing at its maximum connection lifetime (1000 / 1001 close): seamless reconnect, nothing lost, no error', async () => {
-	const ledger = new Ledger(true);
-	const driver = new TransactionDriver(ledger, 10);
-	const trigger = await activate();
-	// The emulator has no lifetime of its own: the server closes as one would at its limit.
-	const closes = [
-		[1000, 'Maximum connection lifetime reached'],
-		[1001, 'Connection lifetime exceeded'],
-	] as const;
-	let settled = true;
-	try {
-		for (const [code, reason] of closes) {
-			for (let i = 0; i < 100; i++) driver.step();
-			settled &&= await settle(trigger, ledger);
-			const accepted = emulator.stats.connectionsAccepted;
-			ledger.beginDisruption();
-			emulator.closeAllConnections(code, reason);
-			for (let i = 0; i < 50; i++) driver.step(false);
-			await until(() => emulator.stats.connectionsAccepted > accepted && emulator.openConnectionCount() === 1, 10_000);
-			settled &&= await settle(trigger, ledger);
-			await restQuiet(emulator);
-			ledger.endDisruption();
-		}
-		while (driver.step(false));
-		settled &&= await settle(trigger, ledger);
-	} finally {
-		await trigger.deactivate();
-	}
-	const figures = ledger.figures();
-	report.record('max connection lifetime (n8n engine)', {
-		'lifetime closes (1000, 1001)': closes.length,
-		reconnects: emulator.stats.connectionsAccepted - 1,
-		'transitions produced / delivered': `${figures.produced} / ${figures.delivered}`,
-		'lost / duplicated / out of order': `${figures.lost} / ${figures.duplicated} / ${figures.outOfOrder}`,
-		collapsed: figures.collapsed,
-		'errors emitted': trigger.errors.length,
+	const followed = await followTrigger(true, 10);
+	await expectSeamlessLifetimeCloses(report, 'max connection lifetime (n8n engine)', followed, {
+		closes: lifetimeCloses(emulator, [1000, 1001]),
+		label: '1000, 1001',
+		before: () => followed.driver.steps(100),
+		during: () => followed.driver.steps(50, false),
 	});
-	expect(settled).toBe(true);
-	expect(figures.examples).toEqual([]);
-	expect(figures).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0, unfinished: 0 });
-	expect(emulator.stats.connectionsAccepted).toBe(1 + closes.length);
-	expect(trigger.errors).toEqual([]);
 });
 
 test('a WebSocket key revoked mid-life: one clear error, no reconnect storm', async () => {
-	const ledger = new Ledger(false);
-	const driver = new TransactionDriver(ledger, 5);
-	const trigger = await activate();
-	let upgrades = 0;
-	try {
-		for (let i = 0; i < 50; i++) driver.step();
-		await settle(trigger, ledger);
-		emulator.onUpgradeRequest = () => upgrades++;
-		emulator.revokeWsKey(WS_KEY);
-		await trigger.waitForError(5_000).catch(() => undefined);
-		await sleep(3_000);
-	} finally {
-		await trigger.deactivate();
-	}
-	report.record('key revoked mid-life (n8n engine)', {
-		'errors emitted': trigger.errors.length,
-		error: trigger.errors[0]?.message ?? '(none)',
-		'upgrade attempts in the 3 s after': upgrades,
-		'open connections left': emulator.openConnectionCount(),
+	const followed = await followTrigger(false, 5);
+	await expectOneErrorNoStorm(report, 'key revoked mid-life (n8n engine)', followed, () => followed.driver.steps(50), {
+		revoke: () => emulator.revokeWsKey(WS_KEY),
+		learnedOnReconnect: false,
+		message: /refused the WebSocket key/,
+		secret: WS_KEY,
 	});
-	expect(trigger.errors).toHaveLength(1);
-	expect(trigger.errors[0].message).toMatch(/refused the WebSocket key/);
-	expect(trigger.errors[0].message).not.toContain(WS_KEY);
-	expect(upgrades).toBeLessThanOrEqual(1);
-	expect(emulator.openConnectionCount()).toBe(0);
 });
 
 test('1,000 activate/deactivate cycles: no open handles, no sockets left, a flat heap', async () => {
-	const figures = await runCycles(
-		1_000,
-		async () => {
-			const trigger = await activate();
-			await trigger.deactivate();
-		},
-		() => emulator.openConnectionCount(),
-	);
-	report.record('activate/deactivate (n8n engine)', { ...cycleRows(figures), 'connections accepted': emulator.stats.connectionsAccepted });
-	expect(emulator.stats.connectionsAccepted).toBe(1_010);
-	expect(figures.socketsAtEmulator).toBe(0);
-	expect(figures.handlesAfter).toBeLessThanOrEqual(figures.handlesBefore);
-	expect(figures.timersAfter).toBeLessThanOrEqual(figures.timersBefore);
-	expect(figures.heapGrowth).toBeLessThan(HEAP_GROWTH_LIMIT_BYTES);
+	await expectNoLeaksOverCycles(report, emulator, activate);
 });

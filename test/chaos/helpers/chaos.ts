@@ -122,6 +122,9 @@ export interface CycleFigures {
 	msPerCycle: number;
 }
 
+/** Cycles run before the baseline is taken (see `runCycles`). */
+export const WARM_UP_CYCLES = 10;
+
 /**
  * `count` activate/deactivate cycles of `cycle` (which activates, checks it works, and deactivates).
  * A few warm-up cycles first (module caches, n8n's own singletons), then the baseline of handles and
@@ -129,7 +132,7 @@ export interface CycleFigures {
  * has had time to close (idle HTTP keep-alive sockets included).
  */
 export async function runCycles(count: number, cycle: (index: number) => Promise<void>, openSockets: () => number): Promise<CycleFigures> {
-	for (let i = 0; i < 10; i++) await cycle(-1 - i);
+	for (let i = 0; i < WARM_UP_CYCLES; i++) await cycle(-1 - i);
 	await until(() => openSockets() === 0, 5_000);
 	await sleep(50);
 	const handlesBefore = activeHandleCount();

@@ -1,8 +1,11 @@
 /** Following a trigger run in n8n's engine (test/helpers/n8nEngine.ts) with a ledger. */
+import type { IncomingMessage } from 'node:http';
+
 import type { IDataObject } from 'n8n-workflow';
 
 import type { ActiveTrigger } from '../../helpers/n8nEngine';
-import { until } from './chaos';
+import { restQuiet, until } from './chaos';
+import type { TransitionDriver } from './driver';
 import type { Ledger } from './ledger';
 
 /** How many of each trigger's items a ledger has already taken. */
@@ -25,6 +28,68 @@ export async function settle(trigger: ActiveTrigger, ledger: Ledger, keyOf: (ite
 		sync();
 		return ledger.settled() && ledger.caughtUp();
 	}, timeoutMs);
+}
+
+/** The emulator as the engine scenarios see it (every service's emulator is one). */
+export interface EngineEmulator {
+	stats: { connectionsAccepted: number; restRequests: number };
+	onUpgradeRequest: ((request: IncomingMessage) => void) | undefined;
+	onRestRequest: ((request: IncomingMessage) => void) | undefined;
+	openConnectionCount(): number;
+	sendRawToAll(text: string): void;
+}
+
+/**
+ * A trigger active in n8n's engine with the driver that makes its emulator produce transitions and
+ * the ledger that accounts for them. `settled` stays true only while every settle so far was met.
+ */
+export class FollowedTrigger {
+	settled = true;
+
+	constructor(
+		readonly trigger: ActiveTrigger,
+		readonly emulator: EngineEmulator,
+		readonly driver: TransitionDriver,
+		private readonly keyOf: (item: IDataObject) => string,
+	) {}
+
+	get ledger(): Ledger {
+		return this.driver.ledger;
+	}
+
+	/** Waits until everything produced outside a disruption, and every id's latest transition, was delivered. */
+	async settle(timeoutMs?: number): Promise<boolean> {
+		const ok = await settle(this.trigger, this.ledger, this.keyOf, timeoutMs);
+		this.settled = ok && this.settled;
+		return ok;
+	}
+
+	/**
+	 * A disruption: `cut` injects it, makes what goes on meanwhile, and waits for the reconnect; until
+	 * the trigger caught up and its reconcile is over, transitions count as produced while cut off.
+	 */
+	async disrupt(cut: () => Promise<void>): Promise<void> {
+		this.ledger.beginDisruption();
+		await cut();
+		await this.settle();
+		await restQuiet(this.emulator);
+		this.ledger.endDisruption();
+	}
+
+	/** Every id to its end, then a settle. */
+	async finish(): Promise<void> {
+		this.driver.finishAll();
+		await this.settle();
+	}
+
+	/** Runs `scenario`, then deactivates the trigger whatever happened. */
+	async runThenDeactivate(scenario: () => Promise<void>): Promise<void> {
+		try {
+			await scenario();
+		} finally {
+			await this.trigger.deactivate();
+		}
+	}
 }
 
 /** Warning and error lines of a log, as bad-frame lines are. */
