@@ -48,8 +48,9 @@ describe.each(selectedLines())('n8n %s behind HTTP_PROXY / HTTPS_PROXY', (lineNa
 		const kurier = proxy.traffic(world.kurier.port);
 		const tachyon = proxy.traffic(world.tachyon.port);
 		const allfeat = proxy.traffic(world.allfeat.port);
-		// Sockets: every connection the emulators accepted came through the proxy (the trigger, Wait for Job).
-		expect(kurier.upgrades).toBeGreaterThanOrEqual(2);
+		// Sockets: every connection the emulators accepted came through the proxy (the trigger's, which
+		// Wait for Job shares: one socket per key in the process).
+		expect(kurier.upgrades).toBeGreaterThanOrEqual(1);
 		expect(kurier.upgrades).toBe(world.kurier.stats.connectionsAccepted);
 		expect(tachyon.upgrades).toBeGreaterThanOrEqual(1);
 		expect(tachyon.upgrades).toBe(world.tachyon.stats.connectionsAccepted);
