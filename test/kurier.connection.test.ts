@@ -9,7 +9,10 @@ import { NodeApiError } from 'n8n-workflow';
 
 import { KurierEmulator } from '../emulators/kurier';
 import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
-import { isKurierKeyRefusal, parseJobsPage } from '../nodes/Kurier/protocol';
+import { isKurierKeyRefusal, isKurierLifetimeClose, parseJobsPage } from '../nodes/Kurier/protocol';
+import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
+import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
+import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
 import { eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
@@ -110,6 +113,61 @@ describe('close code 1008', () => {
 			expect(emulator.openConnectionCount(KEY)).toBe(1);
 		} finally {
 			elsewhere.terminate();
+		}
+	});
+});
+
+describe('maximum connection lifetime', () => {
+	const stream = (stableAfterMs: number) => {
+		const client = new KurierApiClient({ restBaseUrl: emulator.restBaseUrl, apiKey: KEY });
+		const items: NormalizedItem[] = [];
+		const errors: Error[] = [];
+		const started = new KurierJobStream({ client, target: { kind: 'allJobs' }, sweepIntervalMs: 0, backoff: { initialMs: 2_000, maxMs: 2_000, stableAfterMs }, onItem: (item) => items.push(item), onFatal: (error) => errors.push(error) });
+		return { started, items, errors };
+	};
+
+	test('classification: the reason or the error frame before the close names the lifetime', () => {
+		expect(isKurierLifetimeClose(1008, 'Connection lifetime exceeded', null)).toBe(true);
+		expect(isKurierLifetimeClose(1000, '', { code: 'CONNECTION_LIFETIME_EXCEEDED', message: 'Maximum connection lifetime of 24 hours reached' })).toBe(true);
+		expect(isKurierLifetimeClose(1008, 'Unauthorized', null)).toBe(false);
+		expect(isKurierLifetimeClose(1013, 'Try Again Later', { code: 'CONNECTION_LIMIT', message: 'Too many connections' })).toBe(false);
+		expect(isKurierLifetimeClose(4001, 'lifetime', null)).toBe(false);
+	});
+
+	test.each([
+		['close reason', {}],
+		['error frame, then a close without reason', { errorFrame: true }],
+	])('a connection retired at its lifetime (%s) is replaced at once, without backoff; nothing is lost', async (_how, expiry) => {
+		const { started, items, errors } = stream(200);
+		await started.start();
+		try {
+			await sleep(300);
+			const job = emulator.createJob(KEY);
+			await eventually(() => expect(items).toHaveLength(1));
+			const retiredAt = Date.now();
+			emulator.expireConnections(expiry);
+			await eventually(() => expect(emulator.stats.connectionsAccepted).toBe(2), 1_000);
+			// The backoff would have waited at least 1 s (2 s, equal jitter).
+			expect(Date.now() - retiredAt).toBeLessThan(900);
+			emulator.advance(job.jobId);
+			await eventually(() => expect(items.map((item) => item.status)).toEqual(['Queued', 'Valid']));
+			expect(errors).toEqual([]);
+			expect(engineLogs.messages('warn').join('\n')).not.toMatch(/lost/);
+		} finally {
+			await started.close();
+		}
+	});
+
+	test('a connection retired before it was stable takes the backoff (no loop against a server that closes every connection)', async () => {
+		const { started } = stream(10_000);
+		await started.start();
+		try {
+			emulator.expireConnections();
+			await sleep(800);
+			expect(emulator.stats.connectionsAccepted).toBe(1);
+			await eventually(() => expect(emulator.stats.connectionsAccepted).toBe(2), 3_000);
+		} finally {
+			await started.close();
 		}
 	});
 });

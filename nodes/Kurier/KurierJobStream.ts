@@ -18,6 +18,7 @@ import {
 	errorFrameFields,
 	isKurierFinal,
 	isKurierKeyRefusal,
+	isKurierLifetimeClose,
 	kurierStatusRank,
 	needsRestFollowUp,
 	normalizeKurierJob,
@@ -409,6 +410,7 @@ function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAliv
 			backoff: options.backoff,
 			isReadyFrame: isConnectedFrame,
 			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, seen.lastErrorFrame, seen.connected),
+			isPlannedClose: (code, reason) => isKurierLifetimeClose(code, reason, seen.lastErrorFrame),
 		},
 		observer: {
 			onReady: () => {

@@ -291,6 +291,17 @@ const KEY_REFUSAL_WORDS = /unauthori[sz]ed|forbidden|invalid (api )?key|api key|
 const TRANSIENT_WORDS = /limit|too many|lifetime|expired|max(imum)? (connection|duration|age)|24 ?h|duration|idle|timeout|try again|retry|restart|shutting down|going away/i;
 /** The private close codes that mean "not authorised" wherever they are used. */
 const KEY_REFUSAL_CLOSE_CODES = [4001, 4003, 4401, 4403];
+const LIFETIME_WORDS = /lifetime|max(imum)? (connection|duration|age)|24 ?h/i;
+
+/**
+ * Whether Kurier closed a connection because it reached its maximum lifetime (24 h, kurier.md):
+ * said in the close reason or in the error frame just before it (CONNECTION_LIFETIME_EXCEEDED).
+ * Not a fault: the connection is replaced at once (see ReconnectingSocketOptions.isPlannedClose).
+ */
+export function isKurierLifetimeClose(code: number, reason: string, lastError: { code?: string; message?: string } | null): boolean {
+	if (KEY_REFUSAL_CLOSE_CODES.includes(code)) return false;
+	return [reason, `${lastError?.code ?? ''} ${lastError?.message ?? ''}`].some((said) => LIFETIME_WORDS.test(said.replace(/_/g, ' ')));
+}
 
 /**
  * Whether a WebSocket close means "this API key is refused" (stop for good) rather than something a

@@ -61,6 +61,14 @@ export interface ReconnectingSocketOptions {
 	 */
 	isFatalClose?: (code: number, reason: string) => boolean;
 	/**
+	 * Per service: whether this close is the server retiring a healthy connection (its maximum
+	 * connection lifetime), not a fault. A connection that had been up at least `stableAfterMs` and
+	 * closes so is replaced at once, without backoff, so the gap in which frames go nowhere stays a
+	 * round trip long; a younger one takes the usual backoff, so a server that closes every connection
+	 * this way cannot cause a reconnect loop.
+	 */
+	isPlannedClose?: (code: number, reason: string) => boolean;
+	/**
 	 * What a first attempt that cannot reach the service does: `fail` (default) rejects `start()`,
 	 * for a user activating a workflow, who must hear at once about a wrong URL or a service that
 	 * is down; `retryInBackground` resolves `start()` and keeps connecting with the usual capped
@@ -404,14 +412,15 @@ export class ReconnectingSocket {
 			this.neverConnected = true;
 		}
 
-		if (wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs) {
-			this.failedAttempts = 0;
-		}
+		const stable = wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs;
+		if (stable) this.failedAttempts = 0;
 		if (outcome.retryAfterMs !== null) this.retryAfter(outcome.retryAfterMs);
-		const delayMs = this.nextDelay();
-		this.failedAttempts += 1;
+		const planned = stable && outcome.closeCode !== null && this.serverRetryAfterMs === null && (this.options.isPlannedClose?.(outcome.closeCode, outcome.reason) ?? false);
+		const delayMs = planned ? 0 : this.nextDelay();
+		if (!planned) this.failedAttempts += 1;
 		this.currentState = 'waiting';
-		this.logger?.warn(`Connection to ${this.redactedUrl} lost (${description}); reconnecting in ${delayMs} ms`);
+		if (planned) this.logger?.info(`Connection to ${this.redactedUrl} retired by the server (${description}); reconnecting at once`);
+		else this.logger?.warn(`Connection to ${this.redactedUrl} lost (${description}); reconnecting in ${delayMs} ms`);
 		for (const listener of [...this.listeners]) {
 			listener.onDisconnect?.({ code: outcome.closeCode, reason: outcome.reason, willReconnect: true, delayMs });
 		}
