@@ -14,8 +14,8 @@ import { streamWorkflows } from './harness/workflows';
 const DELIVERY_TIMEOUT_MS = 30_000;
 /** After the expected items, how long to watch for one that must not come. */
 const QUIET_MS = 3_000;
-/** Time for n8n to write the static data of the last emit before it is stopped. */
-const SAVE_SETTLE_MS = 2_000;
+/** How long n8n may take to write the static data of the last emits (after their executions end). */
+const SAVE_TIMEOUT_MS = 20_000;
 /** How long Kurier stays away across n8n's start. */
 const OUTAGE_MS = 60_000;
 
@@ -38,6 +38,32 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 
 	afterAll(async () => await stopScenario(scenario));
 
+	/**
+	 * n8n writes a trigger's static data (its checkpoints: `sequence` per id) after the execution an
+	 * emit started has ended, asynchronously; a stop before that write loses it (README: delivery
+	 * promises). A user's restart is not that quick; the test waits until n8n's database holds each
+	 * id's progress, as a fixed pause cannot promise on a busy machine.
+	 */
+	async function untilSaved(progress: Array<[ExpectedTransitions, number]>): Promise<void> {
+		const { n8n, deployed } = scenario;
+		const savedSequence = async (id: string) => {
+			let highest = 0;
+			for (const workflow of deployed) {
+				const nodes = ((await n8n.savedStaticData(workflow)) ?? {}) as Record<string, { checkpoints?: Record<string, { s?: number }> }>;
+				for (const node of Object.values(nodes)) highest = Math.max(highest, node?.checkpoints?.[id]?.s ?? 0);
+			}
+			return highest;
+		};
+		await waitUntil(
+			`n8n to save the checkpoints ${progress.map(([expected, sequence]) => `${expected.id}#${sequence}`).join(', ')}`,
+			async () => {
+				for (const [expected, sequence] of progress) if ((await savedSequence(expected.id)) < sequence) return false;
+				return true;
+			},
+			SAVE_TIMEOUT_MS,
+		);
+	}
+
 	/** Every transition of the id at the sink so far, in arrival order: key#sequence. */
 	const arrived = (expected: ExpectedTransitions) => itemsOf(scenario.world.sink, expected).map(({ item }) => `${transitionKey(item)}#${String(item.sequence)}`);
 	const allfeat = () => scenario.allfeatStreamed[0];
@@ -54,9 +80,11 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 
 	test('restart n8n with work moving while it is down: the missed transitions arrive once, nothing is delivered again', async () => {
 		const { world, n8n } = scenario;
-		// n8n saves a trigger's static data asynchronously after each emit: a stop within that moment
-		// can lose the last checkpoint (README: delivery promises). A restart is not that quick.
-		await new Promise((resolve) => setTimeout(resolve, SAVE_SETTLE_MS));
+		await untilSaved([
+			[kurierJob, 2],
+			[tachyonTx, 1],
+			[allfeat(), 2],
+		]);
 		await n8n.stop();
 		// While n8n is down: the job and the transaction move two steps, the registration one.
 		world.kurier.advance(kurierJob.id);
@@ -93,7 +121,10 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 
 	test('Kurier down while n8n starts: the other triggers start at once, the Kurier trigger listens within 10 s of its return', async () => {
 		const { world, n8n } = scenario;
-		await new Promise((resolve) => setTimeout(resolve, SAVE_SETTLE_MS));
+		await untilSaved([
+			[kurierJob, 4],
+			[allfeat(), 4],
+		]);
 		await n8n.stop();
 		const port = await world.kurierDown();
 		const downSince = Date.now();

@@ -238,6 +238,12 @@ export class N8nInstance {
 		await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
 	}
 
+	/** The workflow's static data as n8n has it in its database (triggers keep their checkpoints there). */
+	async savedStaticData(workflow: CreatedWorkflow): Promise<unknown> {
+		const loaded = await this.rest<Record<string, unknown>>('GET', `/workflows/${workflow.id}`);
+		return loaded.staticData;
+	}
+
 	/**
 	 * Saves a workflow as the editor's Save button does: the editor's own fields (no static data),
 	 * with the version it loaded. On 1.x saving an active workflow re-adds its triggers; on 2.x a
