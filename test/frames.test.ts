@@ -70,10 +70,23 @@ describe('compiled frame checks', () => {
 
 	test('what it cannot compile exactly is left to zod', () => {
 		expect(compileCheck(z.string().email())).toBeNull();
+		// Schemas that are themselves format checks.
+		for (const format of [z.email(), z.uuid(), z.iso.datetime(), z.int(), z.int32()]) expect(compileCheck(format)).toBeNull();
+		expect(compileCheck(z.object({ at: z.iso.datetime() }))).toBeNull();
 		expect(compileCheck(z.strictObject({ a: z.string() }))).toBeNull();
 		expect(compileCheck(z.object({ a: z.string() }).refine(() => true))).toBeNull();
 		expect(compileCheck(z.number().int())).toBeNull();
 		expect(compileCheck(z.array(z.string()))).toBeNull();
+	});
+
+	test('an enum takes exactly the values zod takes (a numeric native enum: its numbers, not its names)', () => {
+		enum Level {
+			Low = 1,
+			High = 2,
+		}
+		const schema = z.enum(Level);
+		const check = compileCheck(schema)!;
+		for (const candidate of [1, 2, 3, 'Low', 'High', '1', null]) expect([candidate, check(candidate)]).toEqual([candidate, schema.safeParse(candidate).success]);
 	});
 
 	test('bounds, literals and unions are checked as zod checks them', () => {

@@ -141,7 +141,8 @@ describe('maximum connection lifetime', () => {
 		const { started, items, errors } = stream(200);
 		await started.start();
 		try {
-			await sleep(300);
+			// Up longer than stableAfterMs (200 ms) and than the 1 s floor for an immediate replacement.
+			await sleep(1_100);
 			const job = emulator.createJob(KEY);
 			await eventually(() => expect(items).toHaveLength(1));
 			const retiredAt = Date.now();

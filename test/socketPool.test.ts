@@ -153,6 +153,19 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
 	});
 
+	test('a rate-limited subscribe is retried by the trigger it answers, once, not by every trigger on the socket', async () => {
+		for (let i = 0; i < 4; i++) await kurierTrigger({ event: 'allJobs' });
+		expect(kurier.stats.subscribeMessages).toBe(4);
+		kurier.rateLimitNextSubscribes(1, 0.3);
+		const joining = await kurierTrigger({ event: 'allJobs' });
+		await eventually(() => expect(kurier.stats.subscribeMessages).toBe(6), 3_000);
+		await sleep(1_000);
+		expect(kurier.stats.subscribeMessages).toBe(6);
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		await joining.waitForItems(1);
+		expect(joining.items().map((item) => item.id)).toEqual([jobId]);
+	});
+
 	test('a frame none of them can read is logged once, however many triggers share the socket', async () => {
 		const triggers = [await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs', statuses: ['Failed'] })];
 		engineLogs.clear();
@@ -192,13 +205,16 @@ describe('Kurier: one socket per URL and key', () => {
 		const client = new KurierApiClient({ restBaseUrl: `http://127.0.0.1:${port}/api/v1`, apiKey: KEY });
 		const backoff = { initialMs: 50, maxMs: 100 };
 		const started = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff, unreachableAtStart: 'retryInBackground' });
-		await started.start();
-		const joining = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff });
-		await expect(joining.start()).rejects.toThrow(/Could not connect to ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws\?apiKey=\[redacted\]/);
-		expect(sharedSockets.size).toBe(1);
-		await started.close();
+		try {
+			await started.start();
+			const joining = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff });
+			await expect(joining.start()).rejects.toThrow(/Could not connect to ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws\?apiKey=\[redacted\]/);
+			expect(sharedSockets.size).toBe(1);
+		} finally {
+			await started.close();
+			kurier = await KurierEmulator.start({ apiKeys: [KEY] });
+		}
 		expect(sharedSockets.size).toBe(0);
-		kurier = await KurierEmulator.start({ apiKeys: [KEY] });
 	});
 });
 

@@ -53,6 +53,8 @@ export interface KurierJobStreamOptions {
 
 const MAX_REMEMBERED_CHAIN_IDS = 10_000;
 const SUBSCRIBE_CONFIRMATION_WAIT_MS = 3_000;
+/** A rate-limited subscribe is retried no sooner than this, whatever `retryAfterSeconds` says. */
+const RATE_LIMIT_MIN_RETRY_MS = 250;
 /** REST reads in flight at once during a reconcile: quick for many jobs, gentle on the rate limit. */
 const RECONCILE_CONCURRENCY = 4;
 /** `GET /jobs` after a reconnect: jobs created since a little before the drop (clock skew), a bounded number of pages. */
@@ -85,6 +87,8 @@ export class KurierJobStream {
 	private readonly submissionModes = new Map<string, string>();
 	private subscriptionAnswered: (() => void) | null = null;
 	private lastServerError: string | null = null;
+	/** A rate-limited subscribe is being retried (one retry at a time). */
+	private resubscribeScheduled = false;
 	private disconnectedAt: number | null = null;
 	private listing: 'unknown' | 'available' | 'unavailable' = 'unknown';
 	private readonly follower: KurierRestFollower;
@@ -109,6 +113,8 @@ export class KurierJobStream {
 			onFrame: (frame) => this.onFrame(frame),
 			onDisconnect: () => {
 				this.disconnectedAt ??= Date.now();
+				// The drop cancelled a pending resubscribe; the next connection subscribes anyway.
+				this.resubscribeScheduled = false;
 				// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
 				this.subscriptionAnswered?.();
 			},
@@ -261,7 +267,7 @@ export class KurierJobStream {
 	private onFrame(raw: unknown): void {
 		const parsed = parseServerFrame(raw);
 		if (!parsed.ok) {
-			if (isFirstSkipOf(raw)) this.options.logger?.warn(`Kurier: skipped a ${parsed.reason}`);
+			if (isFirstSkipOf(raw)) this.options.logger?.warn(this.options.client.redact(`Kurier: skipped a ${parsed.reason}`));
 			return;
 		}
 		const frame = parsed.frame;
@@ -269,12 +275,16 @@ export class KurierJobStream {
 			case 'job-status-update':
 				this.handleJob(frame.data, 'websocket');
 				return;
-			case 'error':
+			case 'error': {
 				// An error about another trigger's job (same socket) is that trigger's business.
 				if (frame.jobId !== undefined && !this.follows(frame.jobId)) return;
+				// Whether this trigger's own subscribe was waiting for its answer (an error without a job
+				// id answers whichever subscribe on the shared socket was waiting).
+				const waitingForAnswer = this.subscriptionAnswered !== null;
 				this.subscriptionAnswered?.();
-				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId);
+				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId, waitingForAnswer);
 				return;
+			}
 			case 'subscribed':
 			case 'subscribed-all':
 				// On a shared socket the confirmation may be another trigger's: wait for this one's own.
@@ -288,17 +298,23 @@ export class KurierJobStream {
 		}
 	}
 
-	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string): void {
+	private onErrorFrame(message = 'no message', code?: string, retryAfterSeconds?: number, jobId?: string, waitingForAnswer = false): void {
 		const text = this.options.client.redact(`Kurier reported an error${code ? ` (${code})` : ''}: ${message}`);
 		this.lastServerError = text;
 		const target = this.options.target;
 		if (retryAfterSeconds !== undefined) {
-			// Rate limited: the subscription was not applied. Try again when the server says so,
-			// and wait at least that long before any reconnect too.
-			const delayMs = Math.ceil(retryAfterSeconds * 1000);
+			// Rate limited: the subscription was not applied. Only the trigger whose subscribe it answers
+			// tries again (on a shared socket every other trigger also sees it), once however many such
+			// frames come, and never sooner than a floor (a server saying 0 must not make a loop).
+			if ((!waitingForAnswer && jobId === undefined) || this.resubscribeScheduled) return;
+			const delayMs = Math.max(RATE_LIMIT_MIN_RETRY_MS, Math.ceil(retryAfterSeconds * 1000));
 			this.options.logger?.warn(`${text}; subscribing again in ${delayMs} ms`);
 			this.socket.retryAfter(delayMs);
-			this.socket.scheduleOnConnection(delayMs, () => void this.subscribeAgainAndReconcile());
+			this.resubscribeScheduled = true;
+			this.socket.scheduleOnConnection(delayMs, () => {
+				this.resubscribeScheduled = false;
+				void this.subscribeAgainAndReconcile();
+			});
 			return;
 		}
 		if (target.kind === 'job' && jobId === target.jobId && (code === 'JOB_NOT_FOUND' || code === 'INVALID_JOB_ID')) {
@@ -417,8 +433,9 @@ function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAliv
 				seen.connected = true;
 			},
 			onFrame: (frame) => {
+				// Only what concerns the connection: an error about one trigger's job says nothing about the key.
 				const error = errorFrameFields(frame);
-				if (error) seen.lastErrorFrame = error;
+				if (error && (frame as { jobId?: unknown }).jobId === undefined) seen.lastErrorFrame = error;
 			},
 			onDisconnect: () => {
 				seen.connected = false;

@@ -291,7 +291,8 @@ const KEY_REFUSAL_WORDS = /unauthori[sz]ed|forbidden|invalid (api )?key|api key|
 const TRANSIENT_WORDS = /limit|too many|lifetime|expired|max(imum)? (connection|duration|age)|24 ?h|duration|idle|timeout|try again|retry|restart|shutting down|going away/i;
 /** The private close codes that mean "not authorised" wherever they are used. */
 const KEY_REFUSAL_CLOSE_CODES = [4001, 4003, 4401, 4403];
-const LIFETIME_WORDS = /lifetime|max(imum)? (connection|duration|age)|24 ?h/i;
+// Not "maximum connections" (a limit, not a lifetime).
+const LIFETIME_WORDS = /lifetime|max(imum)? (connection )?(duration|age)|24 ?h/i;
 
 /**
  * Whether Kurier closed a connection because it reached its maximum lifetime (24 h, kurier.md):

@@ -260,7 +260,7 @@ export class TachyonStream {
 				this.refuseKey(frame.message);
 				return;
 			case 'unknown':
-				if (isFirstSkipOf(raw)) this.options.logger?.warn(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`);
+				if (isFirstSkipOf(raw)) this.options.logger?.warn(this.options.client.redact(`Tachyon: skipped ${frame.reason}: ${this.excerpt(raw)}`));
 				return;
 		}
 	}

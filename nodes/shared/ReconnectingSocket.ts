@@ -145,6 +145,9 @@ const DEFAULT_BACKOFF: BackoffOptions = {
 // 1008 is what Kurier documents for a refused key; the 44xx range is the common private equivalent.
 const DEFAULT_AUTH_REFUSAL_CODES = [1008, 4001, 4003, 4401, 4403];
 
+/** However short `stableAfterMs` is set, a retired connection is replaced at once only after this long. */
+const PLANNED_CLOSE_MIN_AGE_MS = 1_000;
+
 /** How long `close()` waits for the server's close frame before cutting the TCP connection. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -415,7 +418,7 @@ export class ReconnectingSocket {
 		const stable = wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs;
 		if (stable) this.failedAttempts = 0;
 		if (outcome.retryAfterMs !== null) this.retryAfter(outcome.retryAfterMs);
-		const planned = stable && outcome.closeCode !== null && this.serverRetryAfterMs === null && (this.options.isPlannedClose?.(outcome.closeCode, outcome.reason) ?? false);
+		const planned = wasReady && this.readyAt !== null && Date.now() - this.readyAt >= Math.max(this.backoff.stableAfterMs, PLANNED_CLOSE_MIN_AGE_MS) && outcome.closeCode !== null && this.serverRetryAfterMs === null && (this.options.isPlannedClose?.(outcome.closeCode, outcome.reason) ?? false);
 		const delayMs = planned ? 0 : this.nextDelay();
 		if (!planned) this.failedAttempts += 1;
 		this.currentState = 'waiting';

@@ -2,7 +2,8 @@ import type { ConnectionHandle, ReconnectingSocketOptions, SocketListener, Socke
 import { ReconnectingSocket, SocketFatalError } from './ReconnectingSocket';
 
 /**
- * One WebSocket per credential in an n8n process, shared by every trigger that uses it.
+ * One WebSocket per key in an n8n process (service, URL, credential, socket timings), shared by
+ * every trigger that uses it.
  *
  * A service counts connections per key (Kurier allows 10), and a company runs many workflows on
  * one key: a socket per trigger would hit that limit and multiply keep-alives and reconnects. So
@@ -16,20 +17,6 @@ import { ReconnectingSocket, SocketFatalError } from './ReconnectingSocket';
  * Topics count who subscribed to what, so a trigger leaving unsubscribes only what no other lease
  * of the socket still follows.
  */
-
-/** What a stream needs from its socket; a lease and a plain ReconnectingSocket both offer it. */
-export interface StreamSocket {
-	readonly state: SocketState;
-	readonly stats: SocketStats;
-	addListener(listener: SocketListener): () => void;
-	start(): Promise<void>;
-	send(frame: unknown): boolean;
-	retryAfter(delayMs: number): void;
-	scheduleOnConnection(delayMs: number, callback: () => void): void;
-	reconnectNow(reason: string): void;
-	fail(error: SocketFatalError): void;
-	close(): Promise<void>;
-}
 
 export interface PooledSocketSpec {
 	options: ReconnectingSocketOptions;
@@ -105,7 +92,7 @@ export class SocketPool {
 }
 
 /** One trigger's share of a pooled socket. */
-export class SocketLease implements StreamSocket {
+export class SocketLease {
 	private readonly listeners = new Set<SocketListener>();
 	private readonly proxy: SocketListener;
 	private readonly removeProxy: () => void;
@@ -237,10 +224,6 @@ export class SocketLease implements StreamSocket {
 			callback();
 		}, delayMs);
 		this.timers.add(timer);
-	}
-
-	reconnectNow(reason: string): void {
-		if (!this.released) this.entry.socket.reconnectNow(reason);
 	}
 
 	/** Ends this lease only (e.g. its job does not exist): its start rejects, or its listeners hear `onFatal`. */

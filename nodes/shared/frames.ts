@@ -20,8 +20,10 @@ export type FrameSchemas = Readonly<Record<string, z.ZodType>>;
 export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown): ParsedFrame<Frame> {
 	const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
 	if (typeof type !== 'string') return { ok: false, reason: 'frame without a known "type"' };
+	// The type as it came is quoted in the log line: never more than a short excerpt of it.
+	const shown = type.length > 60 ? `${type.slice(0, 60)}…` : type;
 	const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
-	if (schema === undefined) return { ok: false, reason: `frame of type "${type}": not a type this trigger knows` };
+	if (schema === undefined) return { ok: false, reason: `frame of type "${shown}": not a type this trigger knows` };
 	// The hot path: the schema's own rules, compiled once to plain checks (see compileCheck); zod
 	// decides (and explains) whatever they do not accept.
 	if (fastCheckOf(schema)?.(raw)) return { ok: true, frame: raw as Frame };
@@ -30,7 +32,7 @@ export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown): Par
 	if (schema.safeParse(raw).success) return { ok: true, frame: raw as Frame };
 	const result = schema.safeParse(raw, READABLE_ISSUES);
 	if (result.success) return { ok: true, frame: raw as Frame };
-	return { ok: false, reason: `frame of type "${type}": ${describeIssue(result.error.issues[0], 'frame')}` };
+	return { ok: false, reason: `frame of type "${shown}": ${describeIssue(result.error.issues[0], 'frame')}` };
 }
 
 const skippedFrames = new WeakSet<object>();
@@ -75,8 +77,7 @@ interface SchemaDef {
 	catchall?: z.ZodType;
 	innerType?: z.ZodType;
 	options?: z.ZodType[];
-	values?: unknown[];
-	entries?: Record<string, unknown>;
+	format?: string;
 }
 
 const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
@@ -91,7 +92,11 @@ const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Schema
  * compiled check and zod agree on every frame of every protocol and thousands of broken ones.
  */
 export function compileCheck(schema: z.ZodType): CompiledCheck | null {
-	const def = defOf(schema);
+	const internals = (schema as unknown as { _zod: { def: SchemaDef; traits?: Set<string>; values?: Set<unknown> } })._zod;
+	const def = internals.def;
+	// A schema that is itself a check (z.email(), z.uuid(), z.int(), z.iso.datetime()…): a format no
+	// plain type test can stand for.
+	if (def.format !== undefined || internals.traits?.has('$ZodCheck')) return null;
 	const checks = def.checks ?? [];
 	switch (def.type) {
 		case 'string': {
@@ -120,8 +125,9 @@ export function compileCheck(schema: z.ZodType): CompiledCheck | null {
 			return checks.length === 0 ? () => true : null;
 		case 'literal':
 		case 'enum': {
-			if (checks.length > 0) return null;
-			const allowed = new Set(def.type === 'literal' ? def.values : Object.values(def.entries ?? {}));
+			// zod's own set of the values it takes (a numeric native enum's entries also hold its reverse names).
+			if (checks.length > 0 || internals.values === undefined) return null;
+			const allowed = new Set(internals.values);
 			return (value) => allowed.has(value);
 		}
 		case 'optional':
