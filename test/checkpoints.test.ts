@@ -77,6 +77,47 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		expect(second.items()).toEqual([]);
 	});
 
+	test('each emitted transition carries its own deduplication key for n8n, and the same one when n8n kept an older save', async () => {
+		// n8n writes static data in the background after each emit; two writes in flight can land in
+		// either order, leaving the older checkpoint in its database (see transitionExecutionKey).
+		const ids = { workflow: 'wf-dedupe', node: 'node-dedupe' };
+		const staticData: IDataObject = {};
+		const first = await activateTrigger({ ...kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, staticData), ids });
+		const jobId = await submit();
+		await first.waitForItems(1);
+		const olderSave = JSON.parse(JSON.stringify(staticData)) as IDataObject; // what n8n writes
+		emulator.advance(jobId);
+		await first.waitForItems(2);
+		await first.deactivate();
+		expect(statusesAndSequences(first.items())).toEqual(['Queued#1', 'Valid#2']);
+		const [queuedKey, validKey] = first.deduplicationKeys;
+		expect(first.deduplicationKeys).toHaveLength(2);
+		expect(queuedKey).toMatch(/^onchain-events:[\w-]{43}$/);
+		expect(validKey).toMatch(/^onchain-events:[\w-]{43}$/);
+		expect(validKey).not.toBe(queuedKey);
+		for (const key of first.deduplicationKeys) {
+			expect(key).not.toContain(jobId);
+			expect(key).not.toContain(apiKey);
+		}
+
+		// Restarted on the older save: the tracker emits Valid again, with the key n8n already holds
+		// (n8n 2.x refuses that execution; 1.x runs it, with the same sequence as before).
+		const restarted = await activateTrigger({ ...kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, olderSave), ids });
+		await restarted.waitForItems(1);
+		await sleep(QUIET_MS);
+		await restarted.deactivate();
+		expect(statusesAndSequences(restarted.items())).toEqual(['Valid#2']);
+		expect(restarted.deduplicationKeys).toEqual([validKey]);
+
+		// The same job in another workflow (or another trigger node) is another execution.
+		const elsewhere = await activateTrigger({ ...kurierTriggerSubject(emulator, apiKey, { event: 'job', jobId, statuses: [] }, {}), ids: { workflow: 'wf-other', node: ids.node } });
+		await elsewhere.waitForItems(1);
+		await elsewhere.deactivate();
+		expect(elsewhere.items().map((item) => item.status)).toEqual(['Valid']);
+		expect(elsewhere.deduplicationKeys).toHaveLength(1);
+		expect(elsewhere.deduplicationKeys[0]).not.toBe(validKey);
+	});
+
 	test('"Execute step" neither reads nor writes the checkpoints', async () => {
 		const jobId = await submit();
 		emulator.advanceToEnd(jobId);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Per-id progress that must outlive one activation: the last transition emitted for each id and
  * how many have been emitted (the item's `sequence`). n8n keeps it in the workflow's static data,
@@ -91,4 +93,20 @@ function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfini
 			tally[kind] -= 1;
 		}
 	}
+}
+
+/**
+ * The key n8n 2.x takes with an emit (its fourth argument, `deduplicationKey`): n8n stores it on
+ * the execution under a unique index and refuses a second execution with the same key. The
+ * checkpoints above are the first guard against repeating a transition after a restart, but n8n
+ * writes static data in the background after every emit, and two writes of one workflow in flight
+ * at once can land in either order (SQLite in n8n 1.x's default mode runs them in parallel; a
+ * PostgreSQL pool likewise), so the database can keep the older checkpoint until the workflow's
+ * next emit. This key makes n8n itself refuse the repeat. One key per workflow, trigger node, id
+ * and transition (the tracker never emits a transition key twice for one id); hashed, as ids and
+ * keys come from the services and n8n's column holds 255 characters. n8n 1.x ignores it.
+ */
+export function transitionExecutionKey(workflowId: string, nodeId: string, id: string, transitionKey: string): string {
+	const digest = createHash('sha256').update(JSON.stringify([workflowId, nodeId, id, transitionKey])).digest('base64url');
+	return `onchain-events:${digest}`;
 }

@@ -2,7 +2,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, INodeProperties, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
-import { checkpointStoreOver } from './checkpoints';
+import { checkpointStoreOver, transitionExecutionKey } from './checkpoints';
 import type { CheckpointStore } from './checkpoints';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
@@ -154,10 +154,16 @@ export function streamTriggerPanel(service: string, event: string): TriggerPanel
 export async function runStreamTrigger(context: ITriggerFunctions, options: StreamTriggerOptions): Promise<ITriggerResponse> {
 	const manual = context.getMode() === 'manual';
 	const checkpoints = checkpointStoreOver(manual ? {} : (context.getWorkflowStaticData('node') as Record<string, unknown>));
-	// The tracker wrote the id's checkpoint when it accepted the transition: its count is the sequence.
+	// Test runs are not deduplicated: each "Execute step" is meant to run.
+	const workflowId = manual ? undefined : context.getWorkflow().id;
+	const nodeId = context.getNode().id;
+	// The tracker wrote the id's checkpoint when it accepted the transition: its count is the
+	// sequence, its key the transition's (for n8n's execution deduplication, see checkpoints.ts).
 	const emit = (item: NormalizedItem) => {
-		const sequence = checkpoints.get(item.id)?.sequence ?? 1;
-		context.emit([context.helpers.returnJsonArray([asItemJson({ ...item, sequence })])]);
+		const checkpoint = checkpoints.get(item.id);
+		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, sequence: checkpoint?.sequence ?? 1 })])];
+		if (workflowId && nodeId && checkpoint) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, checkpoint.key));
+		else context.emit(data);
 	};
 	let delivered = false;
 	let starting = true;

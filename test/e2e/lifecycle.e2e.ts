@@ -23,13 +23,19 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 	let scenario: RunningScenario;
 	let kurierJob: ExpectedTransitions;
 	let tachyonTx: ExpectedTransitions;
+	/** A job submitted while Kurier's trigger is back from its outage (the last two tests). */
+	let newJob: ExpectedTransitions;
 
 	beforeAll(async () => {
 		scenario = await startScenario({
 			lineName,
 			name: 'lifecycle',
 			stepMs: 0,
-			workflows: (sandbox, allfeatIds) => streamWorkflows((path) => sandbox.sink.url(path), allfeatIds),
+			// One workflow per registration: n8n writes a workflow's static data in the background after
+			// each emit, and two writes of one workflow in flight can land in the older order (see
+			// the last test). Here each workflow has one emit at a time, and the test waits for its
+			// write before moving on, so what n8n saved before a restart is known exactly.
+			workflows: (sandbox, allfeatIds) => streamWorkflows((path) => sandbox.sink.url(path), allfeatIds, { allfeatWorkflowPerId: true }),
 			connections: { kurier: 1, tachyon: 1 },
 		});
 		[kurierJob] = await submitKurierProofs(scenario.world, 1);
@@ -70,6 +76,8 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 
 	test('before: each id\'s first transitions arrive, numbered from 1', async () => {
 		const { world } = scenario;
+		await waitUntil('the first statuses', () => arrived(kurierJob).length === 1 && arrived(tachyonTx).length === 1 && scenario.allfeatStreamed.every((registration) => arrived(registration).length === 1), DELIVERY_TIMEOUT_MS);
+		await untilSaved([[kurierJob, 1], [tachyonTx, 1], ...scenario.allfeatStreamed.map((registration): [ExpectedTransitions, number] => [registration, 1])]);
 		world.kurier.advance(kurierJob.id);
 		world.allfeat.advance(allfeat().id);
 		await waitUntil('the first transitions', () => arrived(kurierJob).length === 2 && arrived(tachyonTx).length === 1 && arrived(allfeat()).length === 2, DELIVERY_TIMEOUT_MS);
@@ -84,6 +92,7 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 			[kurierJob, 2],
 			[tachyonTx, 1],
 			[allfeat(), 2],
+			...scenario.allfeatStreamed.slice(1).map((registration): [ExpectedTransitions, number] => [registration, 1]),
 		]);
 		await n8n.stop();
 		// While n8n is down: the job and the transaction move two steps, the registration one.
@@ -140,9 +149,34 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 		await waitUntil('the Kurier trigger to subscribe again', () => world.kurier.stats.subscribeMessages > 0, 15_000, { everyMs: 100 });
 		const listeningAfterMs = Date.now() - backAt;
 		expect(listeningAfterMs).toBeLessThan(10_000);
-		const [newJob] = await submitKurierProofs(world, 1);
+		[newJob] = await submitKurierProofs(world, 1);
 		await waitUntil('the new job\'s first status', () => arrived(newJob).length === 1, DELIVERY_TIMEOUT_MS);
 		expect(arrived(newJob)).toEqual(['Queued#1']);
 		console.log(`n8n ${lineName}: Kurier down ${Math.round((backAt - downSince) / 1000)} s across n8n's start; its trigger listened ${listeningAfterMs} ms after Kurier was back`);
+	});
+
+	test('n8n kept an older save of the static data: 2.x refuses the repeated execution by its deduplication key; 1.x runs it again, with the same sequence', async () => {
+		const { world, n8n, deployed } = scenario;
+		const kurierWorkflow = deployed.find((workflow) => workflow.name.includes('Kurier Trigger'));
+		if (!kurierWorkflow) throw new Error('no Kurier workflow deployed');
+		await untilSaved([[newJob, 1]]);
+		const olderSave = await n8n.savedStaticData(kurierWorkflow);
+		world.kurier.advance(newJob.id);
+		await waitUntil('the new job\'s second status', () => arrived(newJob).length === 2, DELIVERY_TIMEOUT_MS);
+		await untilSaved([[newJob, 2]]);
+		await n8n.stop();
+		// What n8n's database holds when the write after Queued lands after the one after Valid.
+		n8n.writeStaticDataWhileStopped(kurierWorkflow, olderSave);
+		await n8n.start();
+		// The trigger reads the job over REST, finds Valid past its checkpoint and emits it again (its
+		// emit saves the checkpoint again: the database is right once more).
+		await untilSaved([[newJob, 2]]);
+		await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+		if (lineName === '2.x') {
+			expect(arrived(newJob)).toEqual(['Queued#1', 'Valid#2']);
+			expect(n8n.main?.log()).toContain('duplicate deduplication key');
+		} else {
+			expect(arrived(newJob)).toEqual(['Queued#1', 'Valid#2', 'Valid#2']);
+		}
 	});
 });

@@ -78,6 +78,11 @@ export interface NodeUnderTest {
 	staticData?: IDataObject;
 	/** Why n8n activates the trigger (default `activate`, a user's toggle; `init` is n8n starting). */
 	activation?: WorkflowActivateMode;
+	/**
+	 * The workflow's and the node's ids, as a saved workflow keeps them across activations (by
+	 * default each build gets new ones, so several activations of one subject can run side by side).
+	 */
+	ids?: { workflow: string; node: string };
 }
 
 let workflowCounter = 0;
@@ -87,8 +92,9 @@ export function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], 
 	const nodeTypes = new PackageNodeTypes();
 	const type = nodeTypes.register(subject.nodeType);
 	extraTypes.forEach((t) => nodeTypes.register(t));
+	workflowCounter += 1;
 	const node: INode = {
-		id: `node-${++workflowCounter}`,
+		id: subject.ids?.node ?? `node-${workflowCounter}`,
 		name: subject.nodeType.description.defaults.name ?? 'Node',
 		type,
 		typeVersion: 1,
@@ -102,7 +108,7 @@ export function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], 
 		),
 	};
 	const workflow = new Workflow({
-		id: `wf-${workflowCounter}`,
+		id: subject.ids?.workflow ?? `wf-${workflowCounter}`,
 		name: 'test workflow',
 		nodes: [node, ...extraNodes],
 		connections,
@@ -188,6 +194,8 @@ export function additionalDataFor(credentials: Record<string, ICredentialDataDec
 export interface ActiveTrigger {
 	/** Items emitted so far, one array per emit (one n8n execution each). */
 	readonly emissions: INodeExecutionData[][];
+	/** The deduplication key passed with each emit (n8n 2.x's fourth argument), in emit order. */
+	readonly deduplicationKeys: Array<string | undefined>;
 	/** Flattened json of every emitted item. */
 	items(): IDataObject[];
 	readonly errors: Error[];
@@ -203,6 +211,7 @@ export async function activateTrigger(subject: NodeUnderTest): Promise<ActiveTri
 	const { workflow } = buildWorkflow(subject);
 	const additionalData = additionalDataFor(subject.credentials);
 	const emissions: INodeExecutionData[][] = [];
+	const deduplicationKeys: Array<string | undefined> = [];
 	const errors: Error[] = [];
 	const waiters = new Set<() => void>();
 	const notify = () => waiters.forEach((w) => w());
@@ -214,8 +223,9 @@ export async function activateTrigger(subject: NodeUnderTest): Promise<ActiveTri
 			data,
 			mode,
 			activation,
-			(data) => {
+			(data, _responsePromise, _donePromise, deduplicationKey) => {
 				emissions.push(data[0] ?? []);
+				deduplicationKeys.push(deduplicationKey);
 				notify();
 			},
 			(error) => {
@@ -259,6 +269,7 @@ export async function activateTrigger(subject: NodeUnderTest): Promise<ActiveTri
 
 	return {
 		emissions,
+		deduplicationKeys,
 		items,
 		errors,
 		waitForItems: (count, timeoutMs = 5000) => waitFor(() => (items().length >= count ? items() : undefined), `${count} items`, timeoutMs),

@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { installInto } from './communityPackage';
 import type { N8nLine } from './n8nLines';
@@ -242,6 +243,26 @@ export class N8nInstance {
 	async savedStaticData(workflow: CreatedWorkflow): Promise<unknown> {
 		const loaded = await this.rest<Record<string, unknown>>('GET', `/workflows/${workflow.id}`);
 		return loaded.staticData;
+	}
+
+	/**
+	 * Puts `staticData` into n8n's database for the workflow, while n8n is stopped: what n8n leaves
+	 * there when two of its background writes of one workflow's static data land in the older
+	 * order. SQLite only (the user folder's database), through the sqlite3 module of this line's own
+	 * n8n install, run by this line's Node.
+	 */
+	writeStaticDataWhileStopped(workflow: CreatedWorkflow, staticData: unknown): void {
+		if (this.main?.isRunning) throw new Error('stop n8n before writing to its database');
+		if (this.options.queue) throw new Error('writeStaticDataWhileStopped handles the SQLite database of regular mode only');
+		const installDir = dirname(dirname(dirname(dirname(this.line.cli))));
+		const script = `
+			const sqlite3 = require(require.resolve('sqlite3', { paths: [process.argv[1]] }));
+			const db = new sqlite3.Database(process.argv[2]);
+			db.run('UPDATE workflow_entity SET staticData = ? WHERE id = ?', [process.argv[3], process.argv[4]], function (error) {
+				if (error || this.changes !== 1) { console.error(error ? error.message : 'changed ' + this.changes + ' rows'); process.exitCode = 1; }
+				db.close();
+			});`;
+		execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), JSON.stringify(staticData), workflow.id], { stdio: 'pipe' });
 	}
 
 	/**

@@ -38,7 +38,12 @@ export function linear(name: string, nodes: Node[]): WorkflowJson {
 }
 
 /** Each stream trigger, unfiltered, into the sink at `/stream/<service>`. */
-export function streamWorkflows(sinkUrl: (path: string) => string, allfeatTransactionIds: string[]): WorkflowJson[] {
+export function streamWorkflows(sinkUrl: (path: string) => string, allfeatTransactionIds: string[], options: { allfeatWorkflowPerId?: boolean } = {}): WorkflowJson[] {
+	const allfeat = (name: string, ids: string[]) =>
+		linear(name, [
+			packageNode('Allfeat ATS Trigger', 'allfeatAtsTrigger', { transactionIds: ids.join('\n'), steps: [] }, 'allfeatAtsApi'),
+			postItemNode('To sink', sinkUrl('/stream/allfeat'), [260, 0]),
+		]);
 	return [
 		linear('E2E: Kurier Trigger (all jobs) → sink', [
 			packageNode('Kurier Trigger', 'kurierTrigger', { event: 'allJobs', statuses: [] }, 'kurierApi'),
@@ -48,10 +53,9 @@ export function streamWorkflows(sinkUrl: (path: string) => string, allfeatTransa
 			packageNode('Tachyon Trigger', 'tachyonTrigger', { statuses: [], txIds: '', chainIds: '' }, 'tachyonApi'),
 			postItemNode('To sink', sinkUrl('/stream/tachyon'), [260, 0]),
 		]),
-		linear('E2E: Allfeat ATS Trigger (fixed ids) → sink', [
-			packageNode('Allfeat ATS Trigger', 'allfeatAtsTrigger', { transactionIds: allfeatTransactionIds.join('\n'), steps: [] }, 'allfeatAtsApi'),
-			postItemNode('To sink', sinkUrl('/stream/allfeat'), [260, 0]),
-		]),
+		...(options.allfeatWorkflowPerId
+			? allfeatTransactionIds.map((id, index) => allfeat(`E2E: Allfeat ATS Trigger (id ${index + 1}) → sink`, [id]))
+			: [allfeat('E2E: Allfeat ATS Trigger (fixed ids) → sink', allfeatTransactionIds)]),
 	];
 }
 
