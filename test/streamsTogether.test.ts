@@ -3,6 +3,7 @@ import type { ItemStream, StreamHandlers } from '../nodes/shared/n8n';
 import { streamsStartedTogether } from '../nodes/shared/n8n';
 import { checkpointStoreOver } from '../nodes/shared/checkpoints';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
+import { TransitionTracker } from '../nodes/shared/TransitionTracker';
 
 function item(id: string): NormalizedItem {
 	return { source: 'allfeat-ats', id, status: 'validating', phase: 'pending', isFinal: false, progress: 10, txHash: null, blockHash: null, blockNumber: null, chainId: null, explorerUrl: null, error: null, occurredAt: '', receivedAt: '', details: {} };
@@ -52,4 +53,35 @@ test('when one stream fails to start, nothing at all is emitted', async () => {
 	await combined.close();
 	expect(emitted).toEqual([]);
 	expect(streams.every((stream) => stream.closed)).toBe(true);
+});
+
+test('an item held back keeps the sequence and key of its own transition, not those of a later one of its id', async () => {
+	// Through the trigger glue, n8n's item gets `sequence` and its deduplication key from this checkpoint.
+	const checkpoints = checkpointStoreOver({});
+	const received: string[] = [];
+	const handlers: StreamHandlers = {
+		onItem: (emitted, checkpoint = checkpoints.get(emitted.id)) => received.push(`${emitted.status}#${String(checkpoint?.sequence)} ${String(checkpoint?.key)}`),
+		onFatal: () => undefined,
+		checkpoints,
+		unreachableAtStart: 'fail',
+	};
+	const tracker = new TransitionTracker({ checkpoints });
+	/** Accepts two steps of id "a" while starting, as a stream reading a registration's history does. */
+	const twoSteps = (onItem: (emitted: NormalizedItem) => void): ItemStream => ({
+		start: async () => {
+			for (const step of ['validating', 'preparing_transaction']) {
+				if (tracker.accept({ id: 'a', transitionKey: step, isFinal: false })) onItem({ ...item('a'), status: step });
+			}
+		},
+		close: async () => undefined,
+	});
+	let releaseSlow: () => void = () => undefined;
+	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+	const combined = streamsStartedTogether(handlers, (onItem) => [twoSteps(onItem), scriptedStream('b', () => undefined, slow)]);
+	const starting = combined.start();
+	await new Promise((resolve) => setTimeout(resolve, 20));
+	expect(received).toEqual([]);
+	releaseSlow();
+	await starting;
+	expect(received).toEqual(['validating#1 validating', 'preparing_transaction#2 preparing_transaction']);
 });

@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, INodePr
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
 import { checkpointStoreOver, transitionExecutionKey } from './checkpoints';
-import type { CheckpointStore } from './checkpoints';
+import type { CheckpointStore, IdCheckpoint } from './checkpoints';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
 import { createRedactor, redactedMessage } from './redact';
@@ -74,7 +74,13 @@ export interface ItemStream {
 }
 
 export interface StreamHandlers {
-	onItem(item: NormalizedItem): void;
+	/**
+	 * A stream calls it right after its tracker accepted the item's transition, so the id's
+	 * checkpoint is that transition's (its sequence and key). Whoever holds an item back before it
+	 * reaches n8n passes the checkpoint read when it arrived: by the time the item goes on, a later
+	 * transition of the same id may have moved it.
+	 */
+	onItem(item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint): void;
 	/**
 	 * Progress per id across activations, for the stream's TransitionTracker: the workflow's static
 	 * data when active, memory in a manual run ("Execute step" neither reads nor writes it).
@@ -104,14 +110,14 @@ export interface StreamTriggerOptions {
  * than some ids' items followed by n8n's retry of the whole trigger. Closing closes them all.
  */
 export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem: (item: NormalizedItem) => void) => ItemStream[]): ItemStream {
-	let held: NormalizedItem[] | null = [];
-	const streams = create((item) => (held ? held.push(item) : handlers.onItem(item)));
+	let held: Array<[NormalizedItem, IdCheckpoint | undefined]> | null = [];
+	const streams = create((item) => (held ? held.push([item, handlers.checkpoints.get(item.id)]) : handlers.onItem(item)));
 	return {
 		start: async () => {
 			await Promise.all(streams.map(async (stream) => await stream.start()));
 			const ready = held ?? [];
 			held = null;
-			for (const item of ready) handlers.onItem(item);
+			for (const [item, checkpoint] of ready) handlers.onItem(item, checkpoint);
 		},
 		close: async () => {
 			held = null;
@@ -159,8 +165,8 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	const nodeId = context.getNode().id;
 	// The tracker wrote the id's checkpoint when it accepted the transition: its count is the
 	// sequence, its key the transition's (for n8n's execution deduplication, see checkpoints.ts).
-	const emit = (item: NormalizedItem) => {
-		const checkpoint = checkpoints.get(item.id);
+	const emit = (item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint) => {
+		const checkpoint = checkpointWhenAccepted ?? checkpoints.get(item.id);
 		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, sequence: checkpoint?.sequence ?? 1 })])];
 		if (workflowId && nodeId && checkpoint) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, checkpoint.key));
 		else context.emit(data);
@@ -170,13 +176,13 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	// A manual-run error found while starting fails start() itself (emitError would come too early).
 	let errorWhileStarting: Error | null = null;
 
-	const onManualItem = (item: NormalizedItem) => {
+	const onManualItem = (item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint) => {
 		// "Listen for test event" wants one item; later ones would go nowhere.
 		if (delivered) return;
 		delivered = true;
 		void close();
 		const error = options.manualRunError?.(item) ?? null;
-		if (error === null) emit(item);
+		if (error === null) emit(item, checkpointWhenAccepted);
 		else if (starting) errorWhileStarting = error;
 		else context.emitError(error);
 	};
