@@ -153,6 +153,20 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
 	});
 
+	test('two triggers on one job get items of their own: nothing nested in `details` is one object in both executions', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16', willFail: true }).jobId;
+		const triggers = [await kurierTrigger({ event: 'job', jobId, statuses: ['Failed'] }), await kurierTrigger({ event: 'allJobs', statuses: ['Failed'] })];
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+		kurier.advanceToEnd(jobId);
+		const [first] = await triggers[0].waitForItems(1);
+		const [second] = await triggers[1].waitForItems(1);
+		const errorDetailsOf = (item: unknown) => (item as { details: { errorDetails: { message: string } } }).details.errorDetails;
+		expect(errorDetailsOf(second).message).toBe('Proof verification failed on zkVerify');
+		// A node of the first workflow editing its input in place.
+		errorDetailsOf(first).message = 'edited by the first workflow';
+		expect(errorDetailsOf(second).message).toBe('Proof verification failed on zkVerify');
+	});
+
 	test('a rate-limited subscribe is retried by the trigger it answers, once, not by every trigger on the socket', async () => {
 		for (let i = 0; i < 4; i++) await kurierTrigger({ event: 'allJobs' });
 		expect(kurier.stats.subscribeMessages).toBe(4);

@@ -167,7 +167,9 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	// sequence, its key the transition's (for n8n's execution deduplication, see checkpoints.ts).
 	const emit = (item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint) => {
 		const checkpoint = checkpointWhenAccepted ?? checkpoints.get(item.id);
-		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, sequence: checkpoint?.sequence ?? 1 })])];
+		// Details copied: triggers sharing a socket get the same parsed frame, and their nested
+		// objects must not be one object in two executions (a node editing one in place).
+		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, details: structuredClone(item.details), sequence: checkpoint?.sequence ?? 1 })])];
 		if (workflowId && nodeId && checkpoint) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, checkpoint.key));
 		else context.emit(data);
 	};
