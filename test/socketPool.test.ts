@@ -117,6 +117,24 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 	});
 
+	test('a job that moves while the all-jobs trigger\'s unsubscribe-all has left it unsubscribed is read over REST at once', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		const all = await kurierTrigger({ event: 'allJobs' });
+		const followsJob = await kurierTrigger({ event: 'job', jobId });
+		await followsJob.waitForItems(1);
+		// Between Kurier stopping every subscription of the connection and the job's new subscribe.
+		kurier.onNextUnsubscribeAll(() => kurier.advance(jobId));
+		await all.deactivate();
+		// Not at the next periodic REST check (minutes away): the trigger reads its job after subscribing again.
+		await followsJob.waitForItems(2, 3_000);
+		expect(statusesOf(followsJob)).toEqual(['Queued', 'Valid']);
+		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]));
+		kurier.advance(jobId);
+		await followsJob.waitForItems(3);
+		await sleep(100);
+		expect(statusesOf(followsJob)).toEqual(['Queued', 'Valid', 'Submitted']);
+	});
+
 	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
 		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
 		const one = await kurierTrigger({ event: 'job', jobId });

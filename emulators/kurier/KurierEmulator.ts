@@ -209,6 +209,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	lastSubmission: unknown = null;
 	private answerPings = true;
 	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
+	private afterNextUnsubscribeAll: (() => void) | null = null;
 	private subscriptionEndsAtFinalized: boolean;
 	private readonly connectionLimitCloseCode: 1008 | 1013;
 	private reportSubmissionMode: boolean;
@@ -327,6 +328,14 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** The next `count` subscribe / subscribe-all / unsubscribe messages get a RATE_LIMITED error instead. */
 	rateLimitNextSubscribes(count: number, retryAfterSeconds: number): void {
 		this.rateLimit = { remaining: count, retryAfterSeconds };
+	}
+
+	/**
+	 * Runs `callback` once, right after the next unsubscribe-all took effect and before any later
+	 * message of that client is read: for what happens while a connection has no subscription.
+	 */
+	onNextUnsubscribeAll(callback: () => void): void {
+		this.afterNextUnsubscribeAll = callback;
 	}
 
 	setSubscriptionEndsAtFinalized(on: boolean): void {
@@ -656,6 +665,8 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 				client.subscribedAll = false;
 				client.subscribedJobs.clear();
 				sendJson(client.socket, { type: 'unsubscribed-all' });
+				this.afterNextUnsubscribeAll?.();
+				this.afterNextUnsubscribeAll = null;
 				break;
 			default:
 				sendError(client.socket, 'INVALID_MESSAGE', `Unknown message type: ${type}`);

@@ -122,6 +122,10 @@ export class KurierJobStream {
 				this.follower.close();
 				options.onFatal(error);
 			},
+			onSubscriptionsDropped: () => {
+				// Kurier drops a job's subscription itself at its final status: nothing to renew then.
+				if (this.options.target.kind === 'job' && !this.tracker.isFinal(this.options.target.jobId)) void this.subscribeAgainAndReconcile();
+			},
 		});
 		this.follower = new KurierRestFollower({
 			...options.restFollow,
@@ -163,11 +167,10 @@ export class KurierJobStream {
 			this.socket.send(clientFrames.unsubscribe(target.jobId));
 			return;
 		}
-		// unsubscribe-all stops the per-job subscriptions too ("stop all"): subscribe again to the jobs other triggers follow.
+		// unsubscribe-all stops the per-job subscriptions too ("stop all"): the triggers following one
+		// job on this socket subscribe again, and read their job over REST (it may have moved between).
 		this.socket.send(clientFrames.unsubscribeAll());
-		for (const topic of this.socket.heldTopics()) {
-			if (topic.startsWith('job:')) this.socket.send(clientFrames.subscribe(topic.slice('job:'.length)));
-		}
+		this.socket.dropOthersSubscriptions();
 	}
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {

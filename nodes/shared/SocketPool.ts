@@ -28,6 +28,15 @@ export interface PooledSocketSpec {
 	observer?: SocketListener;
 }
 
+/** What a trigger hears from its lease: the socket's events, and what other leases did to it. */
+export interface LeaseListener extends SocketListener {
+	/**
+	 * Another lease sent what ends every subscription on the connection (Kurier's unsubscribe-all
+	 * stops the per-job ones too): subscribe again, and read over REST what moved meanwhile.
+	 */
+	onSubscriptionsDropped?(): void;
+}
+
 export interface LeaseOptions {
 	/** This trigger's wish for a first attempt that fails (see ReconnectingSocketOptions.unreachableAtStart). */
 	unreachableAtStart?: 'fail' | 'retryInBackground';
@@ -93,7 +102,7 @@ export class SocketPool {
 
 /** One trigger's share of a pooled socket. */
 export class SocketLease {
-	private readonly listeners = new Set<SocketListener>();
+	private readonly listeners = new Set<LeaseListener>();
 	private readonly proxy: SocketListener;
 	private readonly removeProxy: () => void;
 	private readonly timers = new Set<NodeJS.Timeout>();
@@ -142,7 +151,7 @@ export class SocketLease {
 		return this.entry.leases.size - (this.released ? 0 : 1);
 	}
 
-	addListener(listener: SocketListener): () => void {
+	addListener(listener: LeaseListener): () => void {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
 	}
@@ -274,9 +283,9 @@ export class SocketLease {
 		return true;
 	}
 
-	/** Every topic some lease of this socket follows (to subscribe again after an unsubscribe-all). */
-	heldTopics(): string[] {
-		return [...this.entry.topics.keys()];
+	/** Tells the other leases that what this one sent ended their subscriptions too (see LeaseListener). */
+	dropOthersSubscriptions(): void {
+		for (const other of [...this.entry.leases]) if (other !== this) other.each((listener) => listener.onSubscriptionsDropped?.());
 	}
 
 	private async runReady(): Promise<void> {
@@ -308,7 +317,7 @@ export class SocketLease {
 		else for (const listener of listeners) listener.onFatal?.(error);
 	}
 
-	private each(deliver: (listener: SocketListener) => void): void {
+	private each(deliver: (listener: LeaseListener) => void): void {
 		if (this.released) return;
 		for (const listener of this.listeners) deliver(listener);
 	}
