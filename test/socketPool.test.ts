@@ -135,6 +135,31 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(statusesOf(followsJob)).toEqual(['Queued', 'Valid', 'Submitted']);
 	});
 
+	test('a job trigger joining the socket while it is between connections reads its job at once: an unknown job fails its activation', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		await kurierTrigger({ event: 'allJobs' });
+		// The shared socket drops and cannot come back for now; REST still answers.
+		kurier.setRefuseUpgrades(503);
+		kurier.closeAllConnections(1012, 'Service restart');
+		await eventually(() => expect(kurier.stats.connectionsRefused).toBeGreaterThan(0), 5_000);
+		expect(sharedSockets.size).toBe(1);
+
+		const unknown = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId: '00000000-0000-4000-8000-000000000000', statuses: [] } as never, credentials: kurierCredentials(kurier, KEY) });
+		expect(unknown.message).toMatch(/not found/i);
+
+		// A known job: its current status now, over REST, while the socket is still away; then live.
+		const known = await kurierTrigger({ event: 'job', jobId });
+		await known.waitForItems(1);
+		expect(statusesOf(known)).toEqual(['Queued']);
+		kurier.setRefuseUpgrades(null);
+		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: true, jobIds: [jobId] }]), 10_000);
+		kurier.advance(jobId);
+		await known.waitForItems(2);
+		await sleep(100);
+		expect(statusesOf(known)).toEqual(['Queued', 'Valid']);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+	}, 30_000);
+
 	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
 		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
 		const one = await kurierTrigger({ event: 'job', jobId });

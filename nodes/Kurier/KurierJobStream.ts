@@ -1,13 +1,14 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
 import { logsDebug } from '../shared/logging';
-import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger } from '../shared/ReconnectingSocket';
+import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger, SocketState } from '../shared/ReconnectingSocket';
 import { SocketFatalError } from '../shared/ReconnectingSocket';
 import type { PooledSocketSpec, SocketLease } from '../shared/SocketPool';
 import { sharedSockets } from '../shared/SocketPool';
 import type { CheckpointStore } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
+import { ServiceUnreachableError } from '../shared/http';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
@@ -90,6 +91,8 @@ export class KurierJobStream {
 	/** A rate-limited subscribe is being retried (one retry at a time). */
 	private resubscribeScheduled = false;
 	private disconnectedAt: number | null = null;
+	/** This trigger's onReady (subscribe, read its job) has run on some connection. */
+	private readied = false;
 	private listing: 'unknown' | 'available' | 'unavailable' = 'unknown';
 	private readonly follower: KurierRestFollower;
 	// Cancels REST reads in flight on close, so nothing outlives the trigger.
@@ -145,6 +148,26 @@ export class KurierJobStream {
 			}
 			throw error;
 		}
+		await this.readJobIfNotReadied();
+	}
+
+	/**
+	 * A trigger that joined a shared socket between two connections (another trigger's, reconnecting)
+	 * subscribes on the next one; its job is read now, over REST, as on a socket of its own: an
+	 * unknown job fails this activation with the service's message instead of a warning at the next
+	 * connection, and the job's current status is not held back by the socket's outage. An
+	 * unreachable REST API fails a user's activation; when n8n starts, the socket tries again by itself.
+	 */
+	private async readJobIfNotReadied(): Promise<void> {
+		const target = this.options.target;
+		if (target.kind !== 'job' || this.readied || this.socket.state === 'closed') return;
+		try {
+			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
+		} catch (error) {
+			// Deactivated meanwhile (state moves while the read awaits): nothing to report.
+			if ((this.socket.state as SocketState) === 'closed' || (error instanceof ServiceUnreachableError && this.options.unreachableAtStart === 'retryInBackground')) return;
+			throw error;
+		}
 	}
 
 	async close(): Promise<void> {
@@ -174,6 +197,7 @@ export class KurierJobStream {
 	}
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {
+		this.readied = true;
 		await this.subscribe(connection);
 		// One job: always read its current status, so a job that moved (or finished) before we
 		// listened still produces its item. All jobs: only those seen before the drop.
