@@ -160,6 +160,30 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 	}, 30_000);
 
+	test('triggers activated all at once, while the socket is still connecting, share its one connection', async () => {
+		const jobs = Array.from({ length: 8 }, () => kurier.createJob(KEY, { proofType: 'groth16' }).jobId);
+		const triggers = await Promise.all([...jobs.map((jobId) => kurierTrigger({ event: 'job', jobId })), kurierTrigger({ event: 'allJobs' })]);
+		expect(kurier.stats.connectionsAccepted).toBe(1);
+		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: true, jobIds: [...jobs].sort() }]);
+		for (const [index, jobId] of jobs.entries()) expect((await triggers[index].waitForItems(1)).map((item) => item.id)).toEqual([jobId]);
+	});
+
+	test('a trigger deactivated before its start finished leaves no socket, timer or pool entry behind', async () => {
+		const client = new KurierApiClient({ restBaseUrl: kurier.restBaseUrl, apiKey: KEY });
+		const stream = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined });
+		const starting = stream.start();
+		await stream.close();
+		await starting;
+		expect(sharedSockets.size).toBe(0);
+		await eventually(() => expect(kurier.openConnectionCount()).toBe(0));
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
+		// The next trigger on that key starts a socket of its own, afresh.
+		const next = await kurierTrigger({ event: 'allJobs' });
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		expect((await next.waitForItems(1)).map((item) => item.id)).toEqual([jobId]);
+		expect(kurier.openConnectionCount(KEY)).toBe(1);
+	});
+
 	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
 		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
 		const one = await kurierTrigger({ event: 'job', jobId });
