@@ -173,6 +173,37 @@ describe('Allfeat ATS Trigger across a restart', () => {
 	});
 });
 
+test('Allfeat: a not_found item after a restart is no transition: n8n gets no deduplication key for it (not the last step\'s)', async () => {
+	const [known, elsewhere] = [await AllfeatEmulator.start(), await AllfeatEmulator.start()];
+	try {
+		const registration = known.createTransaction();
+		const ids = { workflow: 'wf-allfeat-dedupe', node: 'node-allfeat-dedupe' };
+		const staticData: IDataObject = {};
+		const subjectOn = (emulator: AllfeatEmulator): NodeUnderTest => ({
+			nodeType: new AllfeatAtsTrigger(),
+			parameters: { transactionIds: registration.id, steps: [] },
+			credentials: { allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: '', webhookSecret: '' } },
+			staticData,
+			ids,
+		});
+		const first = await activateTrigger(subjectOn(known));
+		await first.waitForItems(1);
+		await first.deactivate();
+		expect(first.items().map((item) => item.status)).toEqual(['validating']);
+		expect(first.deduplicationKeys[0]).toMatch(/^onchain-events:/);
+
+		// The credential now names another host, which does not know the id.
+		const restarted = await activateTrigger(subjectOn(elsewhere));
+		await restarted.waitForItems(1);
+		await restarted.deactivate();
+		expect(restarted.items().map((item) => item.status)).toEqual(['not_found']);
+		expect(restarted.deduplicationKeys).toEqual([undefined]);
+	} finally {
+		await known.close();
+		await elsewhere.close();
+	}
+});
+
 describe('Tachyon Trigger across a restart', () => {
 	const account = { apiKey: 'checkpoint-tachyon-key', dashboardJwt: 'checkpoint-jwt', wsKey: 'ws_checkpoint_key' };
 	let emulator: TachyonEmulator;

@@ -184,6 +184,46 @@ describe('Kurier: one socket per URL and key', () => {
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 	});
 
+	test('when n8n starts, a job trigger joining the socket between connections does not fail because REST answers 503 for now', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		await kurierTrigger({ event: 'allJobs' });
+		kurier.setRefuseUpgrades(503);
+		kurier.closeAllConnections(1012, 'Service restart');
+		await eventually(() => expect(kurier.stats.connectionsRefused).toBeGreaterThan(0), 5_000);
+		kurier.setRestFailure(503);
+		// n8n starting (activation `init`): the socket will subscribe and read the job when it is back.
+		const starting = scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId, statuses: [] } as never, credentials: kurierCredentials(kurier, KEY), activation: 'init' }));
+		expect(starting.errors).toEqual([]);
+		// A user's activation in the same state hears it at once.
+		const userError = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId, statuses: [] } as never, credentials: kurierCredentials(kurier, KEY) });
+		expect(userError.message).toMatch(/503|internal error|unavailable/i);
+		kurier.setRestFailure(null);
+		kurier.setRefuseUpgrades(null);
+		await starting.waitForItems(1, 10_000);
+		expect(statusesOf(starting)).toEqual(['Queued']);
+	}, 30_000);
+
+	test('a job trigger whose subscribe is still unanswered when the all-jobs trigger leaves and the connection drops still finishes activating', async () => {
+		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+		const all = await kurierTrigger({ event: 'allJobs' });
+		kurier.setConfirmSubscribes(false);
+		const subscribesBefore = kurier.stats.subscribeMessages;
+		const activating = kurierTrigger({ event: 'job', jobId });
+		await eventually(() => expect(kurier.stats.subscribeMessages).toBe(subscribesBefore + 1));
+		// Its subscribe waits for an answer; the unsubscribe-all makes it subscribe again (a second wait).
+		await all.deactivate();
+		await eventually(() => expect(kurier.stats.subscribeMessages).toBe(subscribesBefore + 2));
+		// The drop clears both waits' timers: both must end, or the activation never would.
+		kurier.setConfirmSubscribes(true);
+		kurier.closeAllConnections(1012, 'Service restart');
+		const trigger = await Promise.race([activating, sleep(5_000).then(() => null)]);
+		expect(trigger).not.toBeNull();
+		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]), 10_000);
+		kurier.advance(jobId);
+		await trigger?.waitForItems(2);
+		expect(statusesOf(trigger as ActiveTrigger)).toEqual(['Queued', 'Valid']);
+	}, 30_000);
+
 	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
 		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
 		const one = await kurierTrigger({ event: 'job', jobId });

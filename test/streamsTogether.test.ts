@@ -60,17 +60,17 @@ test('an item held back keeps the sequence and key of its own transition, not th
 	const checkpoints = checkpointStoreOver({});
 	const received: string[] = [];
 	const handlers: StreamHandlers = {
-		onItem: (emitted, checkpoint = checkpoints.get(emitted.id)) => received.push(`${emitted.status}#${String(checkpoint?.sequence)} ${String(checkpoint?.key)}`),
+		onItem: (emitted, accepted) => received.push(`${emitted.status}#${String(accepted?.sequence)} ${String(accepted?.key)}`),
 		onFatal: () => undefined,
 		checkpoints,
 		unreachableAtStart: 'fail',
 	};
 	const tracker = new TransitionTracker({ checkpoints });
 	/** Accepts two steps of id "a" while starting, as a stream reading a registration's history does. */
-	const twoSteps = (onItem: (emitted: NormalizedItem) => void): ItemStream => ({
+	const twoSteps = (onItem: StreamHandlers['onItem']): ItemStream => ({
 		start: async () => {
 			for (const step of ['validating', 'preparing_transaction']) {
-				if (tracker.accept({ id: 'a', transitionKey: step, isFinal: false })) onItem({ ...item('a'), status: step });
+				if (tracker.accept({ id: 'a', transitionKey: step, isFinal: false })) onItem({ ...item('a'), status: step }, tracker.checkpointOf('a'));
 			}
 		},
 		close: async () => undefined,

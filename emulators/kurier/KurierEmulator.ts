@@ -210,6 +210,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	private answerPings = true;
 	private rateLimit = { remaining: 0, retryAfterSeconds: 0 };
 	private afterNextUnsubscribeAll: (() => void) | null = null;
+	private confirmSubscribes = true;
 	private subscriptionEndsAtFinalized: boolean;
 	private readonly connectionLimitCloseCode: 1008 | 1013;
 	private reportSubmissionMode: boolean;
@@ -328,6 +329,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	/** The next `count` subscribe / subscribe-all / unsubscribe messages get a RATE_LIMITED error instead. */
 	rateLimitNextSubscribes(count: number, retryAfterSeconds: number): void {
 		this.rateLimit = { remaining: count, retryAfterSeconds };
+	}
+
+	/** false: a subscribe to one job takes effect without its `subscribed` answer (as a slow or silent server). */
+	setConfirmSubscribes(confirm: boolean): void {
+		this.confirmSubscribes = confirm;
 	}
 
 	/**
@@ -705,7 +711,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		}
 		// A final job will never change again, so there is nothing to keep a subscription for.
 		if (!isFinal(record) && !record.silenced) client.subscribedJobs.add(jobId);
-		sendJson(client.socket, { type: 'subscribed', jobId });
+		if (this.confirmSubscribes) sendJson(client.socket, { type: 'subscribed', jobId });
 	}
 
 	private unsubscribe(client: ClientConnection, jobId: unknown): void {

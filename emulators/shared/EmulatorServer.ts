@@ -51,6 +51,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	private readonly autoStepTimers = new Set<NodeJS.Timeout>();
 	private readonly restDelayTimers = new Set<NodeJS.Timeout>();
 	private restDelayMs = 0;
+	private restFailureStatus: number | null = null;
 	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
 	private closing: Promise<void> | undefined;
 
@@ -79,7 +80,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	/** null: no WebSocket lives at this URL (404). */
 	protected abstract routeUpgrade(req: IncomingMessage, url: URL): UpgradeRoute | null;
 
-	/** The body of the plain HTTP answer to a refused upgrade. */
+	/** The body of the plain HTTP answer to a refused upgrade (and of an injected REST failure): the service's error format. */
 	protected abstract upgradeRefusalBody(status: number): object;
 
 	/** Sees every WebSocket upgrade request as it arrives (its headers), before it is routed. */
@@ -123,6 +124,14 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	/** Every REST reply is written this much later (the reply is computed when the request arrives). */
 	setRestDelayMs(ms: number): void {
 		this.restDelayMs = ms;
+	}
+
+	/**
+	 * Non-null: every REST request is answered with that status and an error body in the service's
+	 * format (as a gateway in front of a service that is restarting).
+	 */
+	setRestFailure(status: number | null): void {
+		this.restFailureStatus = status;
 	}
 
 	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
@@ -194,7 +203,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 		this.onRestRequest?.(req);
 		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
 		Promise.resolve()
-			.then(() => this.route(req))
+			.then(() => (this.restFailureStatus === null ? this.route(req) : { status: this.restFailureStatus, body: this.upgradeRefusalBody(this.restFailureStatus) }))
 			.catch((error: unknown) => this.internalErrorReply(error))
 			.then((reply) => this.sendAfterDelay(res, reply));
 	}

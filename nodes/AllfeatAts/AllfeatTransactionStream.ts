@@ -4,7 +4,7 @@ import { isoNow } from '../shared/NormalizedItem';
 import { logsDebug } from '../shared/logging';
 import type { BackoffOptions, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
 import { ReconnectingSocket } from '../shared/ReconnectingSocket';
-import type { CheckpointStore } from '../shared/checkpoints';
+import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
@@ -37,7 +37,11 @@ export interface AllfeatTransactionStreamOptions {
 	/** Only these steps are emitted (empty: all). Filtered steps are still tracked. */
 	steps?: readonly string[];
 	/** Each step transition, in order, once; and one `not_found` item for an unknown id. */
-	onItem(item: NormalizedItem): void;
+	/**
+	 * `accepted`: the checkpoint the tracker wrote for the item's transition (its sequence, and the
+	 * key n8n deduplicates the execution by); absent for an item that is no transition of the id (`not_found`).
+	 */
+	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
 	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
@@ -338,7 +342,7 @@ export class AllfeatTransactionStream {
 		if (this.steps.size === 0 || this.steps.has(event.step)) {
 			if (logsDebug(this.logger)) this.logger?.debug(`${this.label} is at step ${event.step} (via ${via})`);
 			const item = normalizeStep({ transactionId, transactionType: this.transactionType }, event, isoNow());
-			this.deliver(item);
+			this.deliver(item, this.tracker.checkpointOf(transactionId));
 		}
 		if (isFinal) this.end();
 	}
@@ -352,9 +356,9 @@ export class AllfeatTransactionStream {
 		this.deliver(item);
 	}
 
-	private deliver(item: NormalizedItem): void {
+	private deliver(item: NormalizedItem, accepted?: IdCheckpoint): void {
 		try {
-			this.options.onItem(item);
+			this.options.onItem(item, accepted);
 		} catch (error) {
 			this.logger?.error(`${this.label}: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
 		}

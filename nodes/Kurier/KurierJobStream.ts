@@ -5,10 +5,10 @@ import type { ConnectionHandle, KeepAliveOptions, BackoffOptions, SocketLogger, 
 import { SocketFatalError } from '../shared/ReconnectingSocket';
 import type { PooledSocketSpec, SocketLease } from '../shared/SocketPool';
 import { sharedSockets } from '../shared/SocketPool';
-import type { CheckpointStore } from '../shared/checkpoints';
+import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
-import { ServiceUnreachableError } from '../shared/http';
+import { ServiceApiError } from '../shared/http';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
@@ -34,7 +34,11 @@ export interface KurierJobStreamOptions {
 	target: KurierStreamTarget;
 	/** Only these statuses are emitted (empty: all). Filtered transitions are still tracked. */
 	statuses?: readonly string[];
-	onItem(item: NormalizedItem): void;
+	/**
+	 * `accepted`: the checkpoint the tracker wrote for the item's transition (its sequence, and the
+	 * key n8n deduplicates the execution by); absent for an item that is no transition of the id.
+	 */
+	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
 	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
@@ -86,7 +90,11 @@ export class KurierJobStream {
 	private readonly chainIds = new Map<string, number | null>();
 	// Jobs whose frames said how they were submitted (`submissionMode`, where the service gives it).
 	private readonly submissionModes = new Map<string, string>();
-	private subscriptionAnswered: (() => void) | null = null;
+	/**
+	 * Subscribes of this trigger waiting for the server's answer. Two can overlap (a reconnect's and
+	 * one after another trigger's unsubscribe-all): an answer, a drop or close ends them all.
+	 */
+	private readonly subscribesWaiting = new Set<() => void>();
 	private lastServerError: string | null = null;
 	/** A rate-limited subscribe is being retried (one retry at a time). */
 	private resubscribeScheduled = false;
@@ -119,7 +127,7 @@ export class KurierJobStream {
 				// The drop cancelled a pending resubscribe; the next connection subscribes anyway.
 				this.resubscribeScheduled = false;
 				// A drop cancels the confirmation timer: stop waiting for a confirmation that cannot come.
-				this.subscriptionAnswered?.();
+				this.answerSubscribes();
 			},
 			onFatal: (error) => {
 				this.follower.close();
@@ -127,7 +135,9 @@ export class KurierJobStream {
 			},
 			onSubscriptionsDropped: () => {
 				// Kurier drops a job's subscription itself at its final status: nothing to renew then.
-				if (this.options.target.kind === 'job' && !this.tracker.isFinal(this.options.target.jobId)) void this.subscribeAgainAndReconcile();
+				// Between connections, the next one's onReady subscribes and reads the job anyway.
+				const target = this.options.target;
+				if (target.kind === 'job' && !this.tracker.isFinal(target.jobId) && this.socket.state === 'open') void this.subscribeAgainAndReconcile();
 			},
 		});
 		this.follower = new KurierRestFollower({
@@ -155,8 +165,9 @@ export class KurierJobStream {
 	 * A trigger that joined a shared socket between two connections (another trigger's, reconnecting)
 	 * subscribes on the next one; its job is read now, over REST, as on a socket of its own: an
 	 * unknown job fails this activation with the service's message instead of a warning at the next
-	 * connection, and the job's current status is not held back by the socket's outage. An
-	 * unreachable REST API fails a user's activation; when n8n starts, the socket tries again by itself.
+	 * connection, and the job's current status is not held back by the socket's outage. Any failure
+	 * fails a user's activation, as the read in onReady would; when n8n starts (retrying in the
+	 * background), only the service's refusal or "no such job" does, and the rest waits for onReady.
 	 */
 	private async readJobIfNotReadied(): Promise<void> {
 		const target = this.options.target;
@@ -165,14 +176,16 @@ export class KurierJobStream {
 			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
 		} catch (error) {
 			// Deactivated meanwhile (state moves while the read awaits): nothing to report.
-			if ((this.socket.state as SocketState) === 'closed' || (error instanceof ServiceUnreachableError && this.options.unreachableAtStart === 'retryInBackground')) return;
+			if ((this.socket.state as SocketState) === 'closed') return;
+			const definite = error instanceof ServiceApiError && [401, 403, 404].includes(error.httpStatus);
+			if (this.options.unreachableAtStart === 'retryInBackground' && !definite) return;
 			throw error;
 		}
 	}
 
 	async close(): Promise<void> {
 		// Let a subscribe that is waiting for its confirmation finish (its timer is about to go).
-		this.subscriptionAnswered?.();
+		this.answerSubscribes();
 		this.follower.close();
 		this.requests.abort();
 		this.unsubscribe();
@@ -284,11 +297,18 @@ export class KurierJobStream {
 	 */
 	private async subscribe(connection: ConnectionHandle): Promise<void> {
 		await new Promise<void>((resolve) => {
-			this.subscriptionAnswered = resolve;
-			this.socket.scheduleOnConnection(SUBSCRIBE_CONFIRMATION_WAIT_MS, resolve);
+			const done = () => {
+				this.subscribesWaiting.delete(done);
+				resolve();
+			};
+			this.subscribesWaiting.add(done);
+			this.socket.scheduleOnConnection(SUBSCRIBE_CONFIRMATION_WAIT_MS, done);
 			connection.send(this.subscribeFrame());
 		});
-		this.subscriptionAnswered = null;
+	}
+
+	private answerSubscribes(): void {
+		for (const done of [...this.subscribesWaiting]) done();
 	}
 
 	private onFrame(raw: unknown): void {
@@ -307,8 +327,8 @@ export class KurierJobStream {
 				if (frame.jobId !== undefined && !this.follows(frame.jobId)) return;
 				// Whether this trigger's own subscribe was waiting for its answer (an error without a job
 				// id answers whichever subscribe on the shared socket was waiting).
-				const waitingForAnswer = this.subscriptionAnswered !== null;
-				this.subscriptionAnswered?.();
+				const waitingForAnswer = this.subscribesWaiting.size > 0;
+				this.answerSubscribes();
 				this.onErrorFrame(frame.message, frame.code, frame.retryAfterSeconds, frame.jobId, waitingForAnswer);
 				return;
 			}
@@ -316,7 +336,7 @@ export class KurierJobStream {
 			case 'subscribed-all':
 				// On a shared socket the confirmation may be another trigger's: wait for this one's own.
 				if ((frame.type === 'subscribed-all') === (this.options.target.kind === 'allJobs') && (frame.jobId === undefined || this.follows(frame.jobId))) {
-					this.subscriptionAnswered?.();
+					this.answerSubscribes();
 				}
 				return;
 			default:
@@ -387,7 +407,7 @@ export class KurierJobStream {
 			const item = normalizeKurierJob(job, isoNow(), known, chainId);
 			if (logsDebug(this.options.logger)) this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
 			try {
-				this.options.onItem(item);
+				this.options.onItem(item, this.tracker.checkpointOf(job.jobId));
 			} catch (error) {
 				this.options.logger?.error(`Kurier: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
 			}

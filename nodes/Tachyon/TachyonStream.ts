@@ -7,7 +7,7 @@ import type { ReconnectingSocket } from '../shared/ReconnectingSocket';
 import { SocketFatalError } from '../shared/ReconnectingSocket';
 import type { SocketLease } from '../shared/SocketPool';
 import { sharedSockets } from '../shared/SocketPool';
-import type { CheckpointStore } from '../shared/checkpoints';
+import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
 import { ServiceUnreachableError } from '../shared/http';
 import { jitteredIntervalMs, noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
@@ -27,7 +27,11 @@ export interface TachyonStreamOptions {
 	client: TachyonApiClient;
 	/** Filtered transitions are still tracked (so dedupe and reconcile stay right), just not emitted. */
 	filters?: TachyonStreamFilters;
-	onItem(item: NormalizedItem): void;
+	/**
+	 * `accepted`: the checkpoint the tracker wrote for the item's transition (its sequence, and the
+	 * key n8n deduplicates the execution by); absent for an item that is no transition of the id.
+	 */
+	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
 	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
@@ -293,7 +297,7 @@ export class TachyonStream {
 		if (!this.matches(item)) return;
 		if (logsDebug(this.options.logger)) this.options.logger?.debug(`Tachyon transaction ${txId} is ${transitionKey} (via ${via === 'rest' ? via : `websocket, ${via} frame`})`);
 		try {
-			this.options.onItem(item);
+			this.options.onItem(item, this.tracker.checkpointOf(txId));
 		} catch (error) {
 			this.options.logger?.error(`Tachyon: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
 		}

@@ -169,6 +169,14 @@ export class TransitionTracker {
 		return true;
 	}
 
+	/**
+	 * The id's checkpoint (without a store: undefined). Read right after `accept` said a transition
+	 * is new, it is that transition's: the item's `sequence` and the key n8n deduplicates it by.
+	 */
+	checkpointOf(id: string): IdCheckpoint | undefined {
+		return this.checkpoints?.get(id);
+	}
+
 	/** Ids seen in this activation that have not reached a final status: what a reconcile must check. */
 	unfinishedIds(): string[] {
 		this.forgetExpired();

@@ -75,12 +75,12 @@ export interface ItemStream {
 
 export interface StreamHandlers {
 	/**
-	 * A stream calls it right after its tracker accepted the item's transition, so the id's
-	 * checkpoint is that transition's (its sequence and key). Whoever holds an item back before it
-	 * reaches n8n passes the checkpoint read when it arrived: by the time the item goes on, a later
-	 * transition of the same id may have moved it.
+	 * `accepted`: the checkpoint the stream's tracker wrote for the item's transition, handed on as
+	 * it was then (whoever holds an item back keeps it with the item: a later transition of the id
+	 * moves the stored one). It gives the item its `sequence` and n8n its deduplication key; an item
+	 * without one (no transition of its id, e.g. Allfeat's `not_found`) gets no key.
 	 */
-	onItem(item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint): void;
+	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/**
 	 * Progress per id across activations, for the stream's TransitionTracker: the workflow's static
 	 * data when active, memory in a manual run ("Execute step" neither reads nor writes it).
@@ -109,9 +109,9 @@ export interface StreamTriggerOptions {
  * until every one of them has started, so an activation that fails on one id emits nothing, rather
  * than some ids' items followed by n8n's retry of the whole trigger. Closing closes them all.
  */
-export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem: (item: NormalizedItem) => void) => ItemStream[]): ItemStream {
+export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem: StreamHandlers['onItem']) => ItemStream[]): ItemStream {
 	let held: Array<[NormalizedItem, IdCheckpoint | undefined]> | null = [];
-	const streams = create((item) => (held ? held.push([item, handlers.checkpoints.get(item.id)]) : handlers.onItem(item)));
+	const streams = create((item, accepted) => (held ? held.push([item, accepted]) : handlers.onItem(item, accepted)));
 	return {
 		start: async () => {
 			await Promise.all(streams.map(async (stream) => await stream.start()));
@@ -163,14 +163,15 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	// Test runs are not deduplicated: each "Execute step" is meant to run.
 	const workflowId = manual ? undefined : context.getWorkflow().id;
 	const nodeId = context.getNode().id;
-	// The tracker wrote the id's checkpoint when it accepted the transition: its count is the
+	// The checkpoint the tracker wrote when it accepted the item's transition: its count is the
 	// sequence, its key the transition's (for n8n's execution deduplication, see checkpoints.ts).
-	const emit = (item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint) => {
-		const checkpoint = checkpointWhenAccepted ?? checkpoints.get(item.id);
+	// An item that is no transition has none: it counts as the id's last one, and n8n gets no key.
+	const emit = (item: NormalizedItem, accepted?: IdCheckpoint) => {
+		const checkpoint = accepted ?? checkpoints.get(item.id);
 		// Details copied: triggers sharing a socket get the same parsed frame, and their nested
 		// objects must not be one object in two executions (a node editing one in place).
 		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, details: structuredClone(item.details), sequence: checkpoint?.sequence ?? 1 })])];
-		if (workflowId && nodeId && checkpoint) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, checkpoint.key));
+		if (workflowId && nodeId && accepted) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, accepted.key));
 		else context.emit(data);
 	};
 	let delivered = false;
@@ -178,13 +179,13 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	// A manual-run error found while starting fails start() itself (emitError would come too early).
 	let errorWhileStarting: Error | null = null;
 
-	const onManualItem = (item: NormalizedItem, checkpointWhenAccepted?: IdCheckpoint) => {
+	const onManualItem = (item: NormalizedItem, accepted?: IdCheckpoint) => {
 		// "Listen for test event" wants one item; later ones would go nowhere.
 		if (delivered) return;
 		delivered = true;
 		void close();
 		const error = options.manualRunError?.(item) ?? null;
-		if (error === null) emit(item, checkpointWhenAccepted);
+		if (error === null) emit(item, accepted);
 		else if (starting) errorWhileStarting = error;
 		else context.emitError(error);
 	};
