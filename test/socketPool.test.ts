@@ -51,6 +51,20 @@ const tachyonTrigger = async (parameters: Record<string, unknown> = {}) =>
 		}),
 	);
 
+/**
+ * A job, and an all-jobs trigger whose shared socket then drops and cannot come back for now (every
+ * upgrade refused with 503; REST still answers): the socket is between two connections.
+ */
+async function jobWithSocketBetweenConnections(): Promise<string> {
+	const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
+	await kurierTrigger({ event: 'allJobs' });
+	kurier.setRefuseUpgrades(503);
+	kurier.closeAllConnections(1012, 'Service restart');
+	await eventually(() => expect(kurier.stats.connectionsRefused).toBeGreaterThan(0), 5_000);
+	expect(sharedSockets.size).toBe(1);
+	return jobId;
+}
+
 const idsOf = (trigger: ActiveTrigger) => [...new Set(trigger.items().map((item) => String(item.id)))];
 const statusesOf = (trigger: ActiveTrigger) => trigger.items().map((item) => String(item.status));
 
@@ -136,13 +150,7 @@ describe('Kurier: one socket per URL and key', () => {
 	});
 
 	test('a job trigger joining the socket while it is between connections reads its job at once: an unknown job fails its activation', async () => {
-		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
-		await kurierTrigger({ event: 'allJobs' });
-		// The shared socket drops and cannot come back for now; REST still answers.
-		kurier.setRefuseUpgrades(503);
-		kurier.closeAllConnections(1012, 'Service restart');
-		await eventually(() => expect(kurier.stats.connectionsRefused).toBeGreaterThan(0), 5_000);
-		expect(sharedSockets.size).toBe(1);
+		const jobId = await jobWithSocketBetweenConnections();
 
 		const unknown = await activateTriggerExpectingError({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId: '00000000-0000-4000-8000-000000000000', statuses: [] } as never, credentials: kurierCredentials(kurier, KEY) });
 		expect(unknown.message).toMatch(/not found/i);
@@ -185,11 +193,7 @@ describe('Kurier: one socket per URL and key', () => {
 	});
 
 	test('when n8n starts, a job trigger joining the socket between connections does not fail because REST answers 503 for now', async () => {
-		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
-		await kurierTrigger({ event: 'allJobs' });
-		kurier.setRefuseUpgrades(503);
-		kurier.closeAllConnections(1012, 'Service restart');
-		await eventually(() => expect(kurier.stats.connectionsRefused).toBeGreaterThan(0), 5_000);
+		const jobId = await jobWithSocketBetweenConnections();
 		kurier.setRestFailure(503);
 		// n8n starting (activation `init`): the socket will subscribe and read the job when it is back.
 		const starting = scope.track(await activateTrigger({ nodeType: new KurierTrigger(), parameters: { event: 'job', jobId, statuses: [] } as never, credentials: kurierCredentials(kurier, KEY), activation: 'init' }));

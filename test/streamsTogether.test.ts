@@ -28,16 +28,24 @@ function scriptedStream(id: string, onItem: (item: NormalizedItem) => void, star
 	return stream;
 }
 
-test('items of the streams that started wait for the slowest one, then come in order', async () => {
-	const emitted: string[] = [];
+/**
+ * Starts `streams` together with a stream "b" (it emits its id) that starts only when released:
+ * until then nothing may have reached `seen`; resolves once all started.
+ */
+async function startHeldBySlowStream(handlers: StreamHandlers, streams: (onItem: StreamHandlers['onItem']) => ItemStream[], seen: unknown[]): Promise<void> {
 	let releaseSlow: () => void = () => undefined;
 	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-	const combined = streamsStartedTogether(handlersCollecting(emitted), (onItem) => [scriptedStream('a', onItem, Promise.resolve()), scriptedStream('b', onItem, slow)]);
+	const combined = streamsStartedTogether(handlers, (onItem) => [...streams(onItem), scriptedStream('b', onItem, slow)]);
 	const starting = combined.start();
 	await new Promise((resolve) => setTimeout(resolve, 20));
-	expect(emitted).toEqual([]);
+	expect(seen).toEqual([]);
 	releaseSlow();
 	await starting;
+}
+
+test('items of the streams that started wait for the slowest one, then come in order', async () => {
+	const emitted: string[] = [];
+	await startHeldBySlowStream(handlersCollecting(emitted), (onItem) => [scriptedStream('a', onItem, Promise.resolve())], emitted);
 	expect(emitted).toEqual(['a', 'b']);
 });
 
@@ -75,13 +83,6 @@ test('an item held back keeps the sequence and key of its own transition, not th
 		},
 		close: async () => undefined,
 	});
-	let releaseSlow: () => void = () => undefined;
-	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-	const combined = streamsStartedTogether(handlers, (onItem) => [twoSteps(onItem), scriptedStream('b', () => undefined, slow)]);
-	const starting = combined.start();
-	await new Promise((resolve) => setTimeout(resolve, 20));
-	expect(received).toEqual([]);
-	releaseSlow();
-	await starting;
+	await startHeldBySlowStream({ ...handlers, onItem: (emitted, accepted) => (emitted.id === 'b' ? undefined : handlers.onItem(emitted, accepted)) }, (onItem) => [twoSteps(onItem)], received);
 	expect(received).toEqual(['validating#1 validating', 'preparing_transaction#2 preparing_transaction']);
 });
