@@ -173,7 +173,7 @@ export class KurierJobStream {
 		const target = this.options.target;
 		if (target.kind !== 'job' || this.readied || this.socket.state === 'closed') return;
 		try {
-			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
+			await this.readJob(target.jobId);
 		} catch (error) {
 			// Deactivated meanwhile (state moves while the read awaits): nothing to report.
 			if ((this.socket.state as SocketState) === 'closed') return;
@@ -217,7 +217,7 @@ export class KurierJobStream {
 		const target = this.options.target;
 		if (target.kind === 'job') {
 			// An unknown job or a refused key fails the activation here, with the service's message.
-			this.handleJob(await this.options.client.getJobStatus(target.jobId, this.requests.signal), 'rest');
+			await this.readJob(target.jobId);
 			return;
 		}
 		// After a drop, and at activation for the jobs an earlier activation left unfinished
@@ -267,6 +267,11 @@ export class KurierJobStream {
 		for (const job of found) this.handleJob(job, 'rest');
 	}
 
+	/** Reads one job's current status over REST and handles it as any status (cancelled on close). */
+	private async readJob(jobId: string): Promise<void> {
+		this.handleJob(await this.options.client.getJobStatus(jobId, this.requests.signal), 'rest');
+	}
+
 	/** Reads the current status of each job; one failure does not stop the others. */
 	private async reconcile(jobIds: string[], why: 'reconnect' | 'follow' | 'sweep'): Promise<void> {
 		const queue = [...jobIds];
@@ -276,7 +281,7 @@ export class KurierJobStream {
 				await budget.take(this.requests.signal);
 				if (this.socket.state === 'closed') return;
 				try {
-					this.handleJob(await this.options.client.getJobStatus(jobId, this.requests.signal), 'rest');
+					await this.readJob(jobId);
 				} catch (error) {
 					// Closed meanwhile: the read was cancelled, not failed.
 					if (this.requests.signal.aborted) return;

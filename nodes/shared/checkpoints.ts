@@ -100,8 +100,8 @@ function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfini
  * the execution under a unique index and refuses a second execution with the same key. The
  * checkpoints above are the first guard against repeating a transition after a restart, but n8n
  * writes static data in the background after every emit, and two writes of one workflow in flight
- * at once can land in either order (SQLite in n8n 1.x's default mode runs them in parallel; a
- * PostgreSQL pool likewise), so the database can keep the older checkpoint until the workflow's
+ * at once can land in either order (SQLite in n8n 1.x's default mode runs them in parallel, as
+ * bench/sqliteWriteOrder.js measures; a PostgreSQL pool can too), so the database can keep the older checkpoint until the workflow's
  * next emit. This key makes n8n itself refuse the repeat. One key per workflow, trigger node, id
  * and transition (the tracker never emits a transition key twice for one id); hashed, as ids and
  * keys come from the services and n8n's column holds 255 characters. n8n 1.x ignores it.

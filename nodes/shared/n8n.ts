@@ -117,7 +117,7 @@ export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem
 			await Promise.all(streams.map(async (stream) => await stream.start()));
 			const ready = held ?? [];
 			held = null;
-			for (const [item, checkpoint] of ready) handlers.onItem(item, checkpoint);
+			for (const [item, accepted] of ready) handlers.onItem(item, accepted);
 		},
 		close: async () => {
 			held = null;
