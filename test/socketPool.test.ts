@@ -324,19 +324,18 @@ describe('Kurier: one socket per URL and key', () => {
 		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 	});
 
-	test('a user activating a trigger while the shared socket is still trying to reach the service hears it at once', async () => {
+	test('a socket whose first attempt fails leaves the pool: every trigger waiting on it hears the failure, none keeps a socket retrying', async () => {
 		const port = kurier.port;
 		await kurier.close();
 		const client = new KurierApiClient({ restBaseUrl: `http://127.0.0.1:${port}/api/v1`, apiKey: KEY });
 		const backoff = { initialMs: 50, maxMs: 100 };
-		const started = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff, unreachableAtStart: 'retryInBackground' });
+		const streams = [0, 1].map(() => new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff }));
 		try {
-			await started.start();
-			const joining = new KurierJobStream({ client, target: { kind: 'allJobs' }, onItem: () => undefined, onFatal: () => undefined, backoff });
-			await expect(joining.start()).rejects.toThrow(/Could not connect to ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws\?apiKey=\[redacted\]/);
-			expect(sharedSockets.size).toBe(1);
+			const failures = await Promise.all(streams.map(async (stream) => await stream.start().catch((error: unknown) => error as Error)));
+			for (const failure of failures) expect((failure as Error).message).toMatch(/Could not connect to ws:\/\/127\.0\.0\.1:\d+\/api\/v1\/ws\?apiKey=\[redacted\]/);
+			expect(sharedSockets.size).toBe(0);
 		} finally {
-			await started.close();
+			for (const stream of streams) await stream.close();
 			kurier = await KurierEmulator.start({ apiKeys: [KEY] });
 		}
 		expect(sharedSockets.size).toBe(0);

@@ -1,16 +1,32 @@
-/** Several streams as one trigger (one per id): nothing is emitted until all of them started. */
-import type { ItemStream, StreamHandlers } from '../nodes/shared/n8n';
-import { streamsStartedTogether } from '../nodes/shared/n8n';
+/**
+ * The trigger glue's start: several streams as one trigger (one per id), where nothing is emitted
+ * until all of them started, and the start policy that decides, for every service alike, whether a
+ * failed start fails the activation or is started again in the background.
+ */
+import type { ItemStream, StartPolicy, StreamHandlers } from '../nodes/shared/n8n';
+import { BackgroundStartingStream, isRetryableStartFailure, streamsStartedTogether } from '../nodes/shared/n8n';
 import { checkpointStoreOver } from '../nodes/shared/checkpoints';
+import { ServiceApiError, ServiceUnreachableError } from '../nodes/shared/http';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
+import { SocketFatalError } from '../nodes/shared/ReconnectingSocket';
 import { TransitionTracker } from '../nodes/shared/TransitionTracker';
+import { eventually, sleep } from './helpers/wait';
+
+const FAST_STEPS = { initialMs: 20, maxMs: 40, factor: 2 };
 
 function item(id: string): NormalizedItem {
 	return { source: 'allfeat-ats', id, status: 'validating', phase: 'pending', isFinal: false, progress: 10, txHash: null, blockHash: null, blockNumber: null, chainId: null, explorerUrl: null, error: null, occurredAt: '', receivedAt: '', details: {} };
 }
 
-function handlersCollecting(into: string[]): StreamHandlers {
-	return { onItem: (emitted) => into.push(emitted.id), onFatal: () => undefined, checkpoints: checkpointStoreOver({}), unreachableAtStart: 'fail' };
+/** Handlers as runStreamTrigger builds them, for `policy`; `fatal` collects what reaches onFatal. */
+function handlersCollecting(into: string[], policy: StartPolicy = 'failActivation', fatal: Error[] = []): StreamHandlers {
+	const onFatal = (error: Error) => fatal.push(error);
+	return {
+		onItem: (emitted) => into.push(emitted.id),
+		onFatal,
+		checkpoints: checkpointStoreOver({}),
+		withStartPolicy: (create) => (policy === 'retryInBackground' ? new BackgroundStartingStream(create, { redact: (text) => text, onFatal, steps: FAST_STEPS }) : create()),
+	};
 }
 
 /** A stream that emits its id at once when started, and starts (or fails) when told. */
@@ -29,15 +45,15 @@ function scriptedStream(id: string, onItem: (item: NormalizedItem) => void, star
 }
 
 /**
- * Starts `streams` together with a stream "b" (it emits its id) that starts only when released:
+ * Starts `parts` together with a part "b" (it emits its id) that starts only when released:
  * until then nothing may have reached `seen`; resolves once all started.
  */
-async function startHeldBySlowStream(handlers: StreamHandlers, streams: (onItem: StreamHandlers['onItem']) => ItemStream[], seen: unknown[]): Promise<void> {
+async function startHeldBySlowStream(handlers: StreamHandlers, parts: Array<(onItem: StreamHandlers['onItem']) => ItemStream>, seen: unknown[]): Promise<void> {
 	let releaseSlow: () => void = () => undefined;
 	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-	const combined = streamsStartedTogether(handlers, (onItem) => [...streams(onItem), scriptedStream('b', onItem, slow)]);
+	const combined = streamsStartedTogether(handlers, [...parts, (onItem) => scriptedStream('b', onItem, slow)]);
 	const starting = combined.start();
-	await new Promise((resolve) => setTimeout(resolve, 20));
+	await sleep(20);
 	expect(seen).toEqual([]);
 	releaseSlow();
 	await starting;
@@ -45,22 +61,112 @@ async function startHeldBySlowStream(handlers: StreamHandlers, streams: (onItem:
 
 test('items of the streams that started wait for the slowest one, then come in order', async () => {
 	const emitted: string[] = [];
-	await startHeldBySlowStream(handlersCollecting(emitted), (onItem) => [scriptedStream('a', onItem, Promise.resolve())], emitted);
+	await startHeldBySlowStream(handlersCollecting(emitted), [(onItem) => scriptedStream('a', onItem, Promise.resolve())], emitted);
 	expect(emitted).toEqual(['a', 'b']);
 });
 
-test('when one stream fails to start, nothing at all is emitted', async () => {
+test('a user activating: when one stream fails to start, nothing at all is emitted and every stream is closed', async () => {
 	const emitted: string[] = [];
-	let streams: Array<{ closed: boolean }> = [];
-	const combined = streamsStartedTogether(handlersCollecting(emitted), (onItem) => {
-		const made = [scriptedStream('a', onItem, Promise.resolve()), scriptedStream('b', onItem, Promise.reject(new Error('refused')))];
-		streams = made;
-		return made;
-	});
+	const streams: Array<{ closed: boolean }> = [];
+	const made = (id: string, started: () => Promise<void>) => (onItem: StreamHandlers['onItem']) => {
+		const stream = scriptedStream(id, onItem, started());
+		streams.push(stream);
+		return stream;
+	};
+	const combined = streamsStartedTogether(handlersCollecting(emitted), [made('a', async () => undefined), made('b', async () => await Promise.reject(new Error('refused')))]);
 	await expect(combined.start()).rejects.toThrow('refused');
 	await combined.close();
 	expect(emitted).toEqual([]);
 	expect(streams.every((stream) => stream.closed)).toBe(true);
+});
+
+test('n8n starting: one id whose service is away holds no other back, and starts by itself once it answers', async () => {
+	const emitted: string[] = [];
+	let away = true;
+	let attempts = 0;
+	const flaky = (onItem: StreamHandlers['onItem']): ItemStream => ({
+		start: async () => {
+			attempts += 1;
+			if (away) throw new ServiceUnreachableError('Could not reach http://127.0.0.1:1');
+			onItem(item('b'));
+		},
+		close: async () => undefined,
+	});
+	const combined = streamsStartedTogether(handlersCollecting(emitted, 'retryInBackground'), [(onItem) => scriptedStream('a', onItem, Promise.resolve()), flaky]);
+	await combined.start();
+	expect(emitted).toEqual(['a']);
+	await eventually(() => expect(attempts).toBeGreaterThanOrEqual(3));
+	away = false;
+	await eventually(() => expect(emitted).toEqual(['a', 'b']));
+	const attemptsWhenStarted = attempts;
+	await combined.close();
+	await sleep(100);
+	expect(attempts).toBe(attemptsWhenStarted);
+});
+
+describe('the start policy when n8n starts (retryInBackground)', () => {
+	test('a retryable failure resolves start, closes the failed attempt and starts a fresh stream after the backoff', async () => {
+		const made: Array<{ closed: boolean }> = [];
+		let failuresLeft = 2;
+		const background = new BackgroundStartingStream(
+			() => {
+				const stream = { closed: false, start: async () => (failuresLeft-- > 0 ? await Promise.reject(new SocketFatalError('Could not connect', 'unreachable')) : undefined), close: async () => void (stream.closed = true) };
+				made.push(stream);
+				return stream;
+			},
+			{ redact: (text) => text, onFatal: () => undefined, steps: FAST_STEPS },
+		);
+		await background.start();
+		expect(made).toHaveLength(1);
+		await eventually(() => expect(made).toHaveLength(3));
+		expect(made.map((stream) => stream.closed)).toEqual([true, true, false]);
+		await background.close();
+		expect(made[2].closed).toBe(true);
+	});
+
+	test('what no retry can fix fails the first start, and reaches onFatal when a later attempt meets it', async () => {
+		const refused = new SocketFatalError('The service refused the credentials', 'auth', 401);
+		const first = new BackgroundStartingStream(() => ({ start: async () => await Promise.reject(refused), close: async () => undefined }), { redact: (text) => text, onFatal: () => undefined, steps: FAST_STEPS });
+		await expect(first.start()).rejects.toBe(refused);
+
+		const fatal: Error[] = [];
+		let attempt = 0;
+		const later = new BackgroundStartingStream(
+			() => ({
+				start: async () => await Promise.reject(++attempt === 1 ? new ServiceUnreachableError('Could not reach the service') : new ServiceApiError('Unknown job', 404, 'JOB_NOT_FOUND')),
+				close: async () => undefined,
+			}),
+			{ redact: (text) => text, onFatal: (error) => fatal.push(error), steps: FAST_STEPS },
+		);
+		await later.start();
+		await eventually(() => expect(fatal.map((error) => error.message)).toEqual(['Unknown job']));
+		await sleep(100);
+		expect(attempt).toBe(2);
+	});
+
+	test('close() while waiting to start again cancels the attempt: no stream is made after it', async () => {
+		let made = 0;
+		const background = new BackgroundStartingStream(
+			() => {
+				made += 1;
+				return { start: async () => await Promise.reject(new SocketFatalError('Could not connect', 'unreachable')), close: async () => undefined };
+			},
+			{ redact: (text) => text, onFatal: () => undefined, steps: { initialMs: 200, maxMs: 200, factor: 1 } },
+		);
+		await background.start();
+		await background.close();
+		await sleep(300);
+		expect(made).toBe(1);
+	});
+
+	test('which failures are worth starting again for', () => {
+		expect(isRetryableStartFailure(new SocketFatalError('x', 'unreachable'))).toBe(true);
+		expect(isRetryableStartFailure(new SocketFatalError('x', 'auth'))).toBe(false);
+		expect(isRetryableStartFailure(new SocketFatalError('x', 'refused'))).toBe(false);
+		expect(isRetryableStartFailure(new ServiceUnreachableError('x'))).toBe(true);
+		for (const status of [500, 503, 429]) expect(isRetryableStartFailure(new ServiceApiError('x', status, null))).toBe(true);
+		for (const status of [401, 403, 404]) expect(isRetryableStartFailure(new ServiceApiError('x', status, null))).toBe(false);
+	});
 });
 
 test('an item held back keeps the sequence and key of its own transition, not those of a later one of its id', async () => {
@@ -68,21 +174,21 @@ test('an item held back keeps the sequence and key of its own transition, not th
 	const checkpoints = checkpointStoreOver({});
 	const received: string[] = [];
 	const handlers: StreamHandlers = {
+		...handlersCollecting([]),
 		onItem: (emitted, accepted) => received.push(`${emitted.status}#${String(accepted?.sequence)} ${String(accepted?.key)}`),
-		onFatal: () => undefined,
 		checkpoints,
-		unreachableAtStart: 'fail',
 	};
 	const tracker = new TransitionTracker({ checkpoints });
 	/** Accepts two steps of id "a" while starting, as a stream reading a registration's history does. */
 	const twoSteps = (onItem: StreamHandlers['onItem']): ItemStream => ({
 		start: async () => {
 			for (const step of ['validating', 'preparing_transaction']) {
-				if (tracker.accept({ id: 'a', transitionKey: step, isFinal: false })) onItem({ ...item('a'), status: step }, tracker.checkpointOf('a'));
+				const accepted = tracker.accept({ id: 'a', transitionKey: step, isFinal: false });
+				if (accepted) onItem({ ...item('a'), status: step }, accepted);
 			}
 		},
 		close: async () => undefined,
 	});
-	await startHeldBySlowStream({ ...handlers, onItem: (emitted, accepted) => (emitted.id === 'b' ? undefined : handlers.onItem(emitted, accepted)) }, (onItem) => [twoSteps(onItem)], received);
+	await startHeldBySlowStream({ ...handlers, onItem: (emitted, accepted) => (emitted.id === 'b' ? undefined : handlers.onItem(emitted, accepted)) }, [twoSteps], received);
 	expect(received).toEqual(['validating#1 validating', 'preparing_transaction#2 preparing_transaction']);
 });

@@ -6,24 +6,24 @@ import { isKurierFinal, kurierStatusRank, normalizeKurierJob, parseServerFrame, 
 describe('TransitionTracker', () => {
 	test('a transition is new once; a repeated frame is not', () => {
 		const tracker = new TransitionTracker();
-		expect(tracker.accept({ id: 'a', transitionKey: 'Queued', isFinal: false })).toBe(true);
-		expect(tracker.accept({ id: 'a', transitionKey: 'Queued', isFinal: false })).toBe(false);
-		expect(tracker.accept({ id: 'b', transitionKey: 'Queued', isFinal: false })).toBe(true);
+		expect(tracker.accept({ id: 'a', transitionKey: 'Queued', isFinal: false })).not.toBeNull();
+		expect(tracker.accept({ id: 'a', transitionKey: 'Queued', isFinal: false })).toBeNull();
+		expect(tracker.accept({ id: 'b', transitionKey: 'Queued', isFinal: false })).not.toBeNull();
 	});
 
 	test('a status that comes back with a new marker is a new transition (Tachyon retries)', () => {
 		const tracker = new TransitionTracker();
-		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#0', isFinal: false })).toBe(true);
-		expect(tracker.accept({ id: 't', transitionKey: 'NEEDS_TO_BE_RETRIED#1', isFinal: false })).toBe(true);
-		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#1', isFinal: false })).toBe(true);
-		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#1', isFinal: false })).toBe(false);
+		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#0', isFinal: false })).not.toBeNull();
+		expect(tracker.accept({ id: 't', transitionKey: 'NEEDS_TO_BE_RETRIED#1', isFinal: false })).not.toBeNull();
+		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#1', isFinal: false })).not.toBeNull();
+		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#1', isFinal: false })).toBeNull();
 	});
 
 	test('with ranks, a late older status is refused (no out-of-order emission)', () => {
 		const tracker = new TransitionTracker();
-		expect(tracker.accept({ id: 'j', transitionKey: 'IncludedInBlock', rank: 3, isFinal: false })).toBe(true);
-		expect(tracker.accept({ id: 'j', transitionKey: 'Submitted', rank: 2, isFinal: false })).toBe(false);
-		expect(tracker.accept({ id: 'j', transitionKey: 'Finalized', rank: 4, isFinal: true })).toBe(true);
+		expect(tracker.accept({ id: 'j', transitionKey: 'IncludedInBlock', rank: 3, isFinal: false })).not.toBeNull();
+		expect(tracker.accept({ id: 'j', transitionKey: 'Submitted', rank: 2, isFinal: false })).toBeNull();
+		expect(tracker.accept({ id: 'j', transitionKey: 'Finalized', rank: 4, isFinal: true })).not.toBeNull();
 	});
 
 	test('unfinishedIds lists what a reconcile must check', () => {
@@ -62,7 +62,7 @@ describe('TransitionTracker', () => {
 	test('a final id swallows a late duplicate during its grace period', () => {
 		const tracker = new TransitionTracker();
 		tracker.accept({ id: 't', transitionKey: 'EXECUTED#0', isFinal: true });
-		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#0', isFinal: false })).toBe(false);
+		expect(tracker.accept({ id: 't', transitionKey: 'PENDING#0', isFinal: false })).toBeNull();
 	});
 });
 

@@ -43,8 +43,9 @@ export class AllfeatAtsTrigger implements INodeType {
 			redact: client.redact,
 			// One stream (and socket) per transaction: the service's channel is per id.
 			createStream: (handlers) =>
-				streamsStartedTogether(handlers, (onItem) =>
-					transactionIds.map((transactionId) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, sweepIntervalMs, ...handlers, onItem })),
+				streamsStartedTogether(
+					handlers,
+					transactionIds.map((transactionId) => (onItem) => new AllfeatTransactionStream({ client, transactionId, steps, logger: this.logger, sweepIntervalMs, ...handlers, onItem })),
 				),
 			// Testing a single unknown id has nothing to show but the error; among several ids it is an item.
 			manualRunError: (item) =>

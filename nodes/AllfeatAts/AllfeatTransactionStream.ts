@@ -44,8 +44,6 @@ export interface AllfeatTransactionStreamOptions {
 	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
-	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
-	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** How often, while connected, the transaction is read over REST (jittered); 0: never. Default 5 min. */
 	sweepIntervalMs?: number;
 	/** Something no retry can fix, after start() resolved: the host refused access to the tracking route (401/403; no key is sent there). */
@@ -95,7 +93,6 @@ export class AllfeatTransactionStream {
 		this.polling = { ...DEFAULT_POLLING, ...options.polling };
 		this.logger = options.logger;
 		this.socket = new ReconnectingSocket({
-			unreachableAtStart: options.unreachableAtStart,
 			url: options.client.transactionSocketUrl(options.transactionId),
 			redact: options.client.redact,
 			logger: socketFailuresAsWarnings(options.logger),
@@ -338,11 +335,12 @@ export class AllfeatTransactionStream {
 		if (this.ended) return;
 		const isFinal = isFinalStep(event.step);
 		const transactionId = this.options.transactionId;
-		if (!this.tracker.accept({ id: transactionId, transitionKey: event.step, rank: allfeatStepRank(event.step), isFinal })) return;
+		const accepted = this.tracker.accept({ id: transactionId, transitionKey: event.step, rank: allfeatStepRank(event.step), isFinal });
+		if (accepted === null) return;
 		if (this.steps.size === 0 || this.steps.has(event.step)) {
 			if (logsDebug(this.logger)) this.logger?.debug(`${this.label} is at step ${event.step} (via ${via})`);
 			const item = normalizeStep({ transactionId, transactionType: this.transactionType }, event, isoNow());
-			this.deliver(item, this.tracker.checkpointOf(transactionId));
+			this.deliver(item, accepted);
 		}
 		if (isFinal) this.end();
 	}

@@ -8,7 +8,6 @@ import { sharedSockets } from '../shared/SocketPool';
 import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
-import { ServiceApiError } from '../shared/http';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
@@ -41,8 +40,6 @@ export interface KurierJobStreamOptions {
 	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
-	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
-	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** How often, while connected, jobs not final yet are read over REST (jittered); 0: never. Default 5 min. */
 	sweepIntervalMs?: number;
 	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
@@ -113,10 +110,7 @@ export class KurierJobStream {
 		const url = options.client.webSocketUrl;
 		// The URL carries the key; the timings are part of the key so a test's short ones never mix with the defaults.
 		const poolKey = `kurier ${url} ${JSON.stringify([keepAlive, options.backoff ?? null])}`;
-		this.socket = sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), {
-			unreachableAtStart: options.unreachableAtStart,
-			logger: options.logger,
-		});
+		this.socket = sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), { logger: options.logger });
 		this.topic = options.target.kind === 'job' ? `job:${options.target.jobId}` : 'all';
 		this.socket.holdTopic(this.topic);
 		this.socket.addListener({
@@ -165,9 +159,8 @@ export class KurierJobStream {
 	 * A trigger that joined a shared socket between two connections (another trigger's, reconnecting)
 	 * subscribes on the next one; its job is read now, over REST, as on a socket of its own: an
 	 * unknown job fails this activation with the service's message instead of a warning at the next
-	 * connection, and the job's current status is not held back by the socket's outage. Any failure
-	 * fails a user's activation, as the read in onReady would; when n8n starts (retrying in the
-	 * background), only the service's refusal or "no such job" does, and the rest waits for onReady.
+	 * connection, and the job's current status is not held back by the socket's outage. A failure
+	 * fails the start, as the read in onReady would; the trigger's start policy decides what follows.
 	 */
 	private async readJobIfNotReadied(): Promise<void> {
 		const target = this.options.target;
@@ -177,8 +170,6 @@ export class KurierJobStream {
 		} catch (error) {
 			// Deactivated meanwhile (state moves while the read awaits): nothing to report.
 			if ((this.socket.state as SocketState) === 'closed') return;
-			const definite = error instanceof ServiceApiError && [401, 403, 404].includes(error.httpStatus);
-			if (this.options.unreachableAtStart === 'retryInBackground' && !definite) return;
 			throw error;
 		}
 	}
@@ -396,9 +387,9 @@ export class KurierJobStream {
 		const chainId = this.rememberChainId(job);
 		const submissionMode = this.rememberSubmissionMode(job);
 		const isFinal = isKurierFinal(job.status, chainId, submissionMode);
-		const isNew = this.tracker.accept({ id: job.jobId, transitionKey: job.status, rank: kurierStatusRank(job.status), isFinal });
+		const accepted = this.tracker.accept({ id: job.jobId, transitionKey: job.status, rank: kurierStatusRank(job.status), isFinal });
 		if (isFinal) this.follower.forget(job.jobId);
-		if (!isNew) return;
+		if (accepted === null) return;
 		if (isFinal) {
 			this.chainIds.delete(job.jobId);
 			this.submissionModes.delete(job.jobId);
@@ -412,7 +403,7 @@ export class KurierJobStream {
 			const item = normalizeKurierJob(job, isoNow(), known, chainId);
 			if (logsDebug(this.options.logger)) this.options.logger?.debug(`Kurier job ${job.jobId} is ${job.status} (via ${via})`);
 			try {
-				this.options.onItem(item, this.tracker.checkpointOf(job.jobId));
+				this.options.onItem(item, accepted);
 			} catch (error) {
 				this.options.logger?.error(`Kurier: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
 			}

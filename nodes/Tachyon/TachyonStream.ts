@@ -8,8 +8,7 @@ import { SocketFatalError } from '../shared/ReconnectingSocket';
 import type { SocketLease } from '../shared/SocketPool';
 import { sharedSockets } from '../shared/SocketPool';
 import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
-import { ServiceUnreachableError } from '../shared/http';
-import { jitteredIntervalMs, noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
+import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import { TransitionTracker } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
 import type { TachyonApiClient, TachyonWebSocketEndpoint } from './TachyonApiClient';
@@ -34,8 +33,6 @@ export interface TachyonStreamOptions {
 	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
-	/** See ReconnectingSocketOptions.unreachableAtStart; default `fail`. */
-	unreachableAtStart?: 'fail' | 'retryInBackground';
 	/** How often, while connected, transactions not final yet are read over REST (jittered); 0: never. Default 5 min. */
 	sweepIntervalMs?: number;
 	/** Something a retry cannot fix, after the stream started (e.g. the WebSocket key was revoked). */
@@ -58,9 +55,6 @@ const DEFAULT_KEEP_ALIVE_PERIODS = { intervalMs: 30_000, timeoutMs: 10_000 };
 const GREETING_WAIT_MS = 3_000;
 /** REST reads in flight at once during a reconcile: quick for many transactions, gentle on the service. */
 const RECONCILE_CONCURRENCY = 4;
-/** Registration at n8n's start while Tachyon is away: 1 s, doubling, at most every 8 s (± a fifth). */
-const REGISTRATION_RETRY_FIRST_MS = 1_000;
-const REGISTRATION_RETRY_CAP_MS = 8_000;
 const FRAME_EXCERPT_LENGTH = 160;
 
 /**
@@ -74,7 +68,6 @@ export class TachyonStream {
 	/** This trigger's share of the one socket per Tachyon WebSocket key in the process. */
 	private socket: SocketLease | null = null;
 	private closed = false;
-	private registrationTimer: NodeJS.Timeout | null = null;
 	private readonly tracker: TransitionTracker;
 	private readonly matches: (item: NormalizedItem) => boolean;
 	private readonly txIdFilter: ReadonlySet<string>;
@@ -106,36 +99,7 @@ export class TachyonStream {
 	 * activation fails at once with the reason.
 	 */
 	async start(): Promise<void> {
-		let endpoint: TachyonWebSocketEndpoint;
-		try {
-			endpoint = await this.options.client.webSocketEndpoint();
-		} catch (error) {
-			// n8n starting while Tachyon is away: registration is retried in the background, as the
-			// socket's own first connection would be. A refused key or JWT still fails here.
-			if (this.options.unreachableAtStart !== 'retryInBackground' || !(error instanceof ServiceUnreachableError)) throw error;
-			this.options.logger?.warn(`Tachyon: could not register the WebSocket (${redactedMessage(error, this.options.client.redact)}); retrying in the background`);
-			this.registerInBackground(1);
-			return;
-		}
-		await this.connect(endpoint);
-	}
-
-	/** Registration retried with a short capped backoff until Tachyon answers; then the socket starts. */
-	private registerInBackground(attempt: number): void {
-		const delayMs = jitteredIntervalMs(Math.min(REGISTRATION_RETRY_CAP_MS, REGISTRATION_RETRY_FIRST_MS * 2 ** (attempt - 1)));
-		this.registrationTimer = setTimeout(() => {
-			this.registrationTimer = null;
-			void (async () => {
-				try {
-					const endpoint = await this.options.client.webSocketEndpoint();
-					if (!this.closed) await this.connect(endpoint);
-				} catch (error) {
-					if (this.closed) return;
-					if (error instanceof ServiceUnreachableError) this.registerInBackground(attempt + 1);
-					else this.options.onFatal(error instanceof Error ? error : new Error(String(error)));
-				}
-			})();
-		}, delayMs);
+		await this.connect(await this.options.client.webSocketEndpoint());
 	}
 
 	private async connect(endpoint: TachyonWebSocketEndpoint): Promise<void> {
@@ -154,10 +118,7 @@ export class TachyonStream {
 			keepAlive,
 			backoff: this.options.backoff,
 		};
-		this.socket = sharedSockets.lease(poolKey, () => ({ options: socketOptions }), {
-			unreachableAtStart: this.options.unreachableAtStart,
-			logger: this.options.logger,
-		});
+		this.socket = sharedSockets.lease(poolKey, () => ({ options: socketOptions }), { logger: this.options.logger });
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
@@ -173,8 +134,6 @@ export class TachyonStream {
 
 	async close(): Promise<void> {
 		this.closed = true;
-		if (this.registrationTimer !== null) clearTimeout(this.registrationTimer);
-		this.registrationTimer = null;
 		this.requests.abort();
 		this.greetingReceived?.();
 		await this.socket?.close();
@@ -290,14 +249,14 @@ export class TachyonStream {
 		if (this.isClosed()) return;
 		const txId = transactionIdOf(transaction);
 		const transitionKey = transitionKeyOf(transaction);
-		const isNew = this.tracker.accept({ id: txId, transitionKey, isFinal: isTachyonFinal(transaction.status) });
-		if (!isNew) return;
+		const accepted = this.tracker.accept({ id: txId, transitionKey, isFinal: isTachyonFinal(transaction.status) });
+		if (accepted === null) return;
 		// Normalized once per new transition (the filters read the item).
 		const item = normalizeTachyonTransaction(transaction, isoNow());
 		if (!this.matches(item)) return;
 		if (logsDebug(this.options.logger)) this.options.logger?.debug(`Tachyon transaction ${txId} is ${transitionKey} (via ${via === 'rest' ? via : `websocket, ${via} frame`})`);
 		try {
-			this.options.onItem(item, this.tracker.checkpointOf(txId));
+			this.options.onItem(item, accepted);
 		} catch (error) {
 			this.options.logger?.error(`Tachyon: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
 		}

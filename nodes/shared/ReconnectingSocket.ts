@@ -1,6 +1,8 @@
 import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 
+import { backoffDelayMs } from './backoff';
+import type { BackoffSteps } from './backoff';
 import { globalAgentFor, parseRetryAfter } from './http';
 import type { Redactor } from './redact';
 import { redactedMessage } from './redact';
@@ -32,10 +34,7 @@ export interface KeepAliveOptions {
 	pingFrame?: unknown;
 }
 
-export interface BackoffOptions {
-	initialMs: number;
-	maxMs: number;
-	factor: number;
+export interface BackoffOptions extends BackoffSteps {
 	/** A connection that stayed up this long resets the backoff to `initialMs`. */
 	stableAfterMs: number;
 }
@@ -68,14 +67,6 @@ export interface ReconnectingSocketOptions {
 	 * this way cannot cause a reconnect loop.
 	 */
 	isPlannedClose?: (code: number, reason: string) => boolean;
-	/**
-	 * What a first attempt that cannot reach the service does: `fail` (default) rejects `start()`,
-	 * for a user activating a workflow, who must hear at once about a wrong URL or a service that
-	 * is down; `retryInBackground` resolves `start()` and keeps connecting with the usual capped
-	 * backoff, for n8n starting up (or taking over as leader) while a service is away. A refused
-	 * credential rejects `start()` either way: retrying cannot fix it.
-	 */
-	unreachableAtStart?: 'fail' | 'retryInBackground';
 	random?: () => number;
 }
 
@@ -128,13 +119,6 @@ export interface SocketStats {
 	framesReceived: number;
 }
 
-/**
- * A trigger started in the background (n8n starting while its service is away) has delivered
- * nothing yet and holds no connection: it retries at least this often, so it listens within a few
- * seconds of the service's return, however long the outage.
- */
-const START_RETRY_CAP_MS = 8_000;
-
 const DEFAULT_BACKOFF: BackoffOptions = {
 	initialMs: 500,
 	maxMs: 30_000,
@@ -150,6 +134,14 @@ const PLANNED_CLOSE_MIN_AGE_MS = 1_000;
 
 /** How long `close()` waits for the server's close frame before cutting the TCP connection. */
 const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * What a lost connection (or failed attempt) means, decided in one place:
+ * - `fatal`: the service refused the credentials; no retry can help, the socket stops.
+ * - `planned`: the server retired a healthy connection (its lifetime); replaced at once.
+ * - `transient`: anything else; reconnect after the backoff.
+ */
+type DropVerdict = { kind: 'fatal'; error: SocketFatalError } | { kind: 'planned' } | { kind: 'transient' };
 
 interface AttemptOutcome {
 	closeCode: number | null;
@@ -180,13 +172,9 @@ export class ReconnectingSocket {
 	private readonly connectionTimers = new Set<NodeJS.Timeout>();
 
 	private firstConnection: { resolve(): void; reject(error: Error): void } | null = null;
-	/** Started in the background and not connected yet: retries stay short (see START_RETRY_CAP_MS). */
-	private neverConnected = false;
 	private closePromise: Promise<void> | null = null;
 
 	readonly stats: SocketStats = { connections: 0, reconnects: 0, malformedFrames: 0, framesReceived: 0 };
-	/** Why the latest attempt failed (redacted), for a trigger joining a socket that retries in the background. */
-	lastFailure: { url: string; description: string; httpStatus: number | null; closeCode: number | null } | null = null;
 
 	constructor(options: ReconnectingSocketOptions) {
 		this.options = options;
@@ -198,11 +186,6 @@ export class ReconnectingSocket {
 		return this.currentState;
 	}
 
-	/** True once a connection has been ready (the service was reached at least once). */
-	get everReady(): boolean {
-		return this.readyAt !== null;
-	}
-
 	addListener(listener: SocketListener): () => void {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
@@ -210,8 +193,10 @@ export class ReconnectingSocket {
 
 	/**
 	 * Connects. Resolves once the first connection is ready and every listener's `onReady` has
-	 * finished (or `close()` was called meanwhile); rejects (and closes) when that first attempt fails, so an activation with a wrong
-	 * host or key fails at once with a clear error instead of retrying in silence.
+	 * finished (or `close()` was called meanwhile); rejects (and closes) with the first attempt's
+	 * failure. The socket reports; whether a failed start fails an activation or is tried again
+	 * later is the caller's decision (see `startPolicyFor` in n8n.ts). Only once connected does the
+	 * socket reconnect by itself.
 	 */
 	start(): Promise<void> {
 		if (this.currentState !== 'idle') throw new Error('ReconnectingSocket.start() may be called once');
@@ -366,7 +351,6 @@ export class ReconnectingSocket {
 
 	private async onReady(): Promise<void> {
 		this.readyAt = Date.now();
-		this.neverConnected = false;
 		this.currentState = 'open';
 		const reconnected = this.firstConnection === null;
 		if (reconnected) this.stats.reconnects += 1;
@@ -394,36 +378,27 @@ export class ReconnectingSocket {
 	private finishAttempt(outcome: AttemptOutcome, wasReady = false): void {
 		this.clearConnectionTimers();
 		if (this.currentState === 'closed') return;
-
-		const fatal = this.classifyFatal(outcome);
-		if (fatal) {
-			this.fail(fatal);
-			return;
-		}
 		const description = this.describe(outcome);
-		this.lastFailure = { url: this.redactedUrl, description, httpStatus: outcome.httpStatus, closeCode: outcome.closeCode };
-		if (this.firstConnection && this.options.unreachableAtStart !== 'retryInBackground') {
-			// First attempt: report it now rather than retrying behind the user's back.
-			this.fail(new SocketFatalError(`Could not connect to ${this.redactedUrl}: ${description}`, 'unreachable', outcome.httpStatus, outcome.closeCode));
+		if (this.firstConnection) {
+			// The first attempt failed: report it; the caller decides whether to try again.
+			this.fail(this.classifyFatal(outcome) ?? new SocketFatalError(`Could not connect to ${this.redactedUrl}: ${description}`, 'unreachable', outcome.httpStatus, outcome.closeCode));
 			return;
 		}
-		if (this.firstConnection) {
-			// Started in the background: the trigger is up, the connection follows when the service is back.
-			this.logger?.warn(`Could not connect to ${this.redactedUrl} (${description}); retrying in the background`);
-			this.firstConnection.resolve();
-			this.firstConnection = null;
-			this.neverConnected = true;
+		const verdict = this.judgeDrop(outcome, wasReady);
+		if (verdict.kind === 'fatal') {
+			this.fail(verdict.error);
+			return;
 		}
-
-		const stable = wasReady && this.readyAt !== null && Date.now() - this.readyAt >= this.backoff.stableAfterMs;
-		if (stable) this.failedAttempts = 0;
 		if (outcome.retryAfterMs !== null) this.retryAfter(outcome.retryAfterMs);
-		const planned = wasReady && this.readyAt !== null && Date.now() - this.readyAt >= Math.max(this.backoff.stableAfterMs, PLANNED_CLOSE_MIN_AGE_MS) && outcome.closeCode !== null && this.serverRetryAfterMs === null && (this.options.isPlannedClose?.(outcome.closeCode, outcome.reason) ?? false);
-		const delayMs = planned ? 0 : this.nextDelay();
-		if (!planned) this.failedAttempts += 1;
+		let delayMs = 0;
+		if (verdict.kind === 'planned') {
+			this.logger?.info(`Connection to ${this.redactedUrl} retired by the server (${description}); reconnecting at once`);
+		} else {
+			delayMs = this.nextDelay();
+			this.failedAttempts += 1;
+			this.logger?.warn(`Connection to ${this.redactedUrl} lost (${description}); reconnecting in ${delayMs} ms`);
+		}
 		this.currentState = 'waiting';
-		if (planned) this.logger?.info(`Connection to ${this.redactedUrl} retired by the server (${description}); reconnecting at once`);
-		else this.logger?.warn(`Connection to ${this.redactedUrl} lost (${description}); reconnecting in ${delayMs} ms`);
 		for (const listener of [...this.listeners]) {
 			listener.onDisconnect?.({ code: outcome.closeCode, reason: outcome.reason, willReconnect: true, delayMs });
 		}
@@ -431,6 +406,23 @@ export class ReconnectingSocket {
 			this.reconnectTimer = null;
 			void this.connect();
 		}, delayMs);
+	}
+
+	/**
+	 * Fatal, planned or transient (see DropVerdict). A connection that stayed up `stableAfterMs`
+	 * resets the backoff; only such a connection can be a planned retirement, and only when the
+	 * server asked for no wait: a server that closes every young connection "at its lifetime"
+	 * still meets the backoff, so it cannot cause a reconnect loop.
+	 */
+	private judgeDrop(outcome: AttemptOutcome, wasReady: boolean): DropVerdict {
+		const fatal = this.classifyFatal(outcome);
+		if (fatal) return { kind: 'fatal', error: fatal };
+		const upForMs = wasReady && this.readyAt !== null ? Date.now() - this.readyAt : -1;
+		if (upForMs >= this.backoff.stableAfterMs) this.failedAttempts = 0;
+		const retired = outcome.closeCode !== null && (this.options.isPlannedClose?.(outcome.closeCode, outcome.reason) ?? false);
+		const oldEnough = upForMs >= Math.max(this.backoff.stableAfterMs, PLANNED_CLOSE_MIN_AGE_MS);
+		if (retired && oldEnough && this.serverRetryAfterMs === null && outcome.retryAfterMs === null) return { kind: 'planned' };
+		return { kind: 'transient' };
 	}
 
 	private classifyFatal(outcome: AttemptOutcome): SocketFatalError | null {
@@ -466,10 +458,7 @@ export class ReconnectingSocket {
 
 	private nextDelay(): number {
 		const random = this.options.random ?? Math.random;
-		const cap = this.neverConnected ? Math.min(this.backoff.maxMs, START_RETRY_CAP_MS) : this.backoff.maxMs;
-		const exponential = Math.min(cap, this.backoff.initialMs * this.backoff.factor ** this.failedAttempts);
-		// "Equal jitter": never less than half the step, so a herd of triggers spreads out without hammering.
-		const jittered = Math.round(exponential / 2 + (random() * exponential) / 2);
+		const jittered = backoffDelayMs(this.backoff, this.failedAttempts, random);
 		const serverDelay = this.serverRetryAfterMs;
 		this.serverRetryAfterMs = null;
 		return serverDelay === null ? jittered : Math.max(jittered, serverDelay);

@@ -38,8 +38,6 @@ export interface LeaseListener extends SocketListener {
 }
 
 export interface LeaseOptions {
-	/** This trigger's wish for a first attempt that fails (see ReconnectingSocketOptions.unreachableAtStart). */
-	unreachableAtStart?: 'fail' | 'retryInBackground';
 	logger?: SocketLogger;
 }
 
@@ -74,7 +72,7 @@ export class SocketPool {
 		}
 		if (entry === undefined) {
 			const { options: socketOptions, observer } = spec();
-			const socket = new ReconnectingSocket({ ...socketOptions, unreachableAtStart: options.unreachableAtStart ?? socketOptions.unreachableAtStart });
+			const socket = new ReconnectingSocket(socketOptions);
 			const created: PoolEntry = { key, socket, leases: new Set(), topics: new Map(), redact: socketOptions.redact, starting: null };
 			if (observer) socket.addListener(observer);
 			// A socket that stopped for good (refused key) leaves the pool: the next lease starts afresh.
@@ -178,9 +176,8 @@ export class SocketLease {
 		try {
 			await entry.starting;
 		} catch (error) {
-			// The socket could not start: a refused key, or unreachable for the lease that started it
-			// (which asked to hear of an outage at once). Every lease waiting on it hears the same; a
-			// trigger n8n started meanwhile is activated again by n8n's own retries.
+			// The socket could not start (a refused key, an unreachable service): every lease waiting on
+			// it hears the same, and each trigger's start policy decides what follows.
 			this.leavePool();
 			return error instanceof Error ? error : new Error(String(error));
 		}
@@ -191,18 +188,7 @@ export class SocketLease {
 			if (this.readyFor !== socket.stats.connections) void this.runReady();
 			return await this.readyOutcome;
 		}
-		if (!socket.everReady && socket.state !== 'closed' && this.options.unreachableAtStart !== 'retryInBackground') {
-			// The socket is retrying in the background and has never reached the service: a user
-			// activating this trigger must hear it now, as with a socket of its own.
-			const last = socket.lastFailure;
-			return new SocketFatalError(
-				`Could not connect to ${last?.url ?? 'the service'}: ${last?.description ?? 'no answer yet'}`,
-				'unreachable',
-				last?.httpStatus ?? null,
-				last?.closeCode ?? null,
-			);
-		}
-		// Between reconnects (or retrying in the background, as this lease asked): onReady runs on the next connection.
+		// Between reconnects of a connection that was ready before: onReady runs on the next one.
 		return null;
 	}
 

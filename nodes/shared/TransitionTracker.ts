@@ -47,6 +47,8 @@ interface IdRecord {
 	seen: string[];
 	highestRank: number;
 	finalAt: number | null;
+	/** Transitions accepted for the id so far, across activations where a store keeps them. */
+	sequence: number;
 }
 
 /**
@@ -126,7 +128,7 @@ export class TransitionTracker {
 
 	private recordFrom(id: string, checkpoint: IdCheckpoint): IdRecord {
 		const finalAt = checkpoint.final ? this.now() : null;
-		return { id, seen: [checkpoint.key], highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt };
+		return { id, seen: [checkpoint.key], highestRank: checkpoint.rank ?? Number.NEGATIVE_INFINITY, finalAt, sequence: checkpoint.sequence };
 	}
 
 	private remember(record: IdRecord): void {
@@ -140,20 +142,23 @@ export class TransitionTracker {
 		const known = this.records.get(id);
 		if (known) return known;
 		const checkpoint = this.checkpoints?.get(id);
-		const record = checkpoint ? this.recordFrom(id, checkpoint) : { id, seen: [], highestRank: Number.NEGATIVE_INFINITY, finalAt: null };
+		const record = checkpoint ? this.recordFrom(id, checkpoint) : { id, seen: [], highestRank: Number.NEGATIVE_INFINITY, finalAt: null, sequence: 0 };
 		this.remember(record);
 		this.enforceCap();
 		return record;
 	}
 
-	/** Records the transition and says whether it is new (to be emitted). */
-	accept(transition: Transition): boolean {
+	/**
+	 * Records the transition. New (to be emitted): the checkpoint written for it, whose `sequence`
+	 * is the item's and whose key n8n deduplicates the execution by; already seen or out of order: null.
+	 */
+	accept(transition: Transition): IdCheckpoint | null {
 		this.forgetExpired();
 		const record = this.recordOf(transition.id);
-		if (record.seen.includes(transition.transitionKey)) return false;
-		if (transition.rank !== undefined && transition.rank < record.highestRank) return false;
+		if (record.seen.includes(transition.transitionKey)) return null;
+		if (transition.rank !== undefined && transition.rank < record.highestRank) return null;
 		// An id already final gets no more transitions, except through `rank` ordering above.
-		if (record.finalAt !== null && transition.rank === undefined) return false;
+		if (record.finalAt !== null && transition.rank === undefined) return null;
 
 		record.seen.push(transition.transitionKey);
 		if (record.seen.length > this.maxTransitionsPerId) record.seen.shift();
@@ -162,19 +167,11 @@ export class TransitionTracker {
 			record.finalAt = this.now();
 			this.finishedOrder.push(record);
 		}
-		if (this.checkpoints) {
-			const sequence = (this.checkpoints.get(transition.id)?.sequence ?? 0) + 1;
-			this.checkpoints.set(transition.id, { key: transition.transitionKey, rank: transition.rank ?? null, final: transition.isFinal, sequence });
-		}
-		return true;
-	}
-
-	/**
-	 * The id's checkpoint (without a store: undefined). Read right after `accept` said a transition
-	 * is new, it is that transition's: the item's `sequence` and the key n8n deduplicates it by.
-	 */
-	checkpointOf(id: string): IdCheckpoint | undefined {
-		return this.checkpoints?.get(id);
+		// The store's count wins where it has the id (it outlives this tracker's memory of it).
+		record.sequence = (this.checkpoints?.get(transition.id)?.sequence ?? record.sequence) + 1;
+		const checkpoint: IdCheckpoint = { key: transition.transitionKey, rank: transition.rank ?? null, final: transition.isFinal, sequence: record.sequence };
+		this.checkpoints?.set(transition.id, checkpoint);
+		return checkpoint;
 	}
 
 	/** Ids seen in this activation that have not reached a final status: what a reconcile must check. */

@@ -8,6 +8,8 @@ import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
 import { createRedactor, redactedMessage } from './redact';
 import { SocketFatalError } from './ReconnectingSocket';
+import { backoffDelayMs } from './backoff';
+import type { BackoffSteps } from './backoff';
 import { WaitTimeoutError } from './waitUntilFinal';
 import { POLL_INTERVAL_OPTION, TIMEOUT_PARAMETER, WAIT_OPTIONS_PARAMETER } from './waitProperties';
 import type { WaitParameters } from './waitProperties';
@@ -87,11 +89,11 @@ export interface StreamHandlers {
 	 */
 	checkpoints: CheckpointStore;
 	/**
-	 * From n8n's activation mode: when n8n starts (`init`) or this instance becomes leader
-	 * (`leadershipChange`), a service that cannot be reached does not fail the activation (the
-	 * socket keeps trying by itself); when a user activates, it does, at once and clearly.
+	 * Wraps one stream in this activation's start policy (see `startPolicyFor`): as it is for a
+	 * user's activation; started again in the background until it works when n8n starts. For a
+	 * stream made of several (one per id), each part is wrapped, so one id's outage holds no other.
 	 */
-	unreachableAtStart: 'fail' | 'retryInBackground';
+	withStartPolicy(create: () => ItemStream): ItemStream;
 	/** Something a retry cannot fix, after the stream started. */
 	onFatal(error: Error): void;
 }
@@ -109,9 +111,10 @@ export interface StreamTriggerOptions {
  * until every one of them has started, so an activation that fails on one id emits nothing, rather
  * than some ids' items followed by n8n's retry of the whole trigger. Closing closes them all.
  */
-export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem: StreamHandlers['onItem']) => ItemStream[]): ItemStream {
+export function streamsStartedTogether(handlers: StreamHandlers, parts: ReadonlyArray<(onItem: StreamHandlers['onItem']) => ItemStream>): ItemStream {
 	let held: Array<[NormalizedItem, IdCheckpoint | undefined]> | null = [];
-	const streams = create((item, accepted) => (held ? held.push([item, accepted]) : handlers.onItem(item, accepted)));
+	const onItem: StreamHandlers['onItem'] = (item, accepted) => (held ? held.push([item, accepted]) : handlers.onItem(item, accepted));
+	const streams = parts.map((part) => handlers.withStartPolicy(() => part(onItem)));
 	return {
 		start: async () => {
 			await Promise.all(streams.map(async (stream) => await stream.start()));
@@ -126,11 +129,104 @@ export function streamsStartedTogether(handlers: StreamHandlers, create: (onItem
 	};
 }
 
-/** n8n (re)starting or a leader change: keep trying in the background; a user's activation: fail at once. */
-function unreachableAtStartFor(context: ITriggerFunctions): 'fail' | 'retryInBackground' {
-	if (context.getMode() === 'manual') return 'fail';
+/**
+ * What a failed start means, from n8n's activation mode, decided here for every trigger:
+ * - `failActivation`: a user activating a workflow (or testing a step) hears at once about a wrong
+ *   URL, a refused key or a service that is down.
+ * - `retryInBackground`: n8n starting (`init`) or this instance becoming leader (`leadershipChange`)
+ *   while a service is away: the trigger comes up, and starts again by itself, with a capped
+ *   backoff, until the service answers. What no retry can fix still fails.
+ */
+export type StartPolicy = 'failActivation' | 'retryInBackground';
+
+export function startPolicyFor(context: Pick<ITriggerFunctions, 'getMode' | 'getActivationMode'>): StartPolicy {
+	if (context.getMode() === 'manual') return 'failActivation';
 	const mode = context.getActivationMode();
-	return mode === 'init' || mode === 'leadershipChange' ? 'retryInBackground' : 'fail';
+	return mode === 'init' || mode === 'leadershipChange' ? 'retryInBackground' : 'failActivation';
+}
+
+/**
+ * Whether starting again later could work: not for a refused credential or an id the service does
+ * not know (a socket's `auth` / `refused`, REST's 401/403/404); yes for everything else (an
+ * unreachable service, 5xx, 429, a connection dropped while starting).
+ */
+export function isRetryableStartFailure(error: unknown): boolean {
+	if (error instanceof SocketFatalError) return error.kind === 'unreachable';
+	if (error instanceof ServiceApiError) return ![401, 403, 404].includes(error.httpStatus);
+	return true;
+}
+
+/** Starting in the background: 0.5 s, doubling, at most every 8 s, so a trigger listens within seconds of its service's return. */
+const BACKGROUND_START_STEPS: BackoffSteps = { initialMs: 500, maxMs: 8_000, factor: 2 };
+
+export interface BackgroundStartHooks {
+	redact: Redactor;
+	logger?: Pick<ITriggerFunctions['logger'], 'warn'>;
+	/** A later attempt failed for good (see isRetryableStartFailure). */
+	onFatal(error: Error): void;
+	steps?: BackoffSteps;
+}
+
+/**
+ * A stream started under `retryInBackground`: `start()` resolves after the first attempt whether it
+ * worked or not (it rejects only for what no retry can fix); a failed attempt is closed and a fresh
+ * stream is started after the backoff. Checkpoints live in the store the streams share, so a later
+ * attempt goes on where the last one stopped.
+ */
+export class BackgroundStartingStream implements ItemStream {
+	private state: 'idle' | 'starting' | 'waiting' | 'running' | 'closed' = 'idle';
+	private current: ItemStream | null = null;
+	private retryTimer: NodeJS.Timeout | null = null;
+	private failedAttempts = 0;
+
+	constructor(
+		private readonly create: () => ItemStream,
+		private readonly hooks: BackgroundStartHooks,
+	) {}
+
+	async start(): Promise<void> {
+		await this.attempt(true);
+	}
+
+	async close(): Promise<void> {
+		this.state = 'closed';
+		if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+		this.retryTimer = null;
+		await this.current?.close().catch(() => undefined);
+	}
+
+	private async attempt(first: boolean): Promise<void> {
+		if (this.isClosed()) return;
+		this.state = 'starting';
+		const stream = this.create();
+		this.current = stream;
+		try {
+			await stream.start();
+		} catch (error) {
+			await stream.close().catch(() => undefined);
+			if (this.isClosed()) return;
+			if (!isRetryableStartFailure(error)) {
+				this.state = 'closed';
+				if (first) throw error;
+				this.hooks.onFatal(error instanceof Error ? error : new Error(String(error)));
+				return;
+			}
+			const delayMs = backoffDelayMs(this.hooks.steps ?? BACKGROUND_START_STEPS, this.failedAttempts++);
+			this.hooks.logger?.warn(`Could not start listening (${redactedMessage(error, this.hooks.redact)}); trying again in ${delayMs} ms`);
+			this.state = 'waiting';
+			this.retryTimer = setTimeout(() => {
+				this.retryTimer = null;
+				void this.attempt(false);
+			}, delayMs);
+			return;
+		}
+		if (!this.isClosed()) this.state = 'running';
+	}
+
+	/** Read after an await: close() may have run meanwhile. */
+	private isClosed(): boolean {
+		return this.state === 'closed';
+	}
 }
 
 /**
@@ -193,17 +289,17 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	// workflow and queues a reactivation for each one reported). Streams of several ids often fail
 	// for one cause (a host refusing them all): the first closes them all, so none keeps retrying.
 	let failed = false;
-	const stream = options.createStream({
-		onItem: manual ? onManualItem : emit,
-		checkpoints,
-		unreachableAtStart: unreachableAtStartFor(context),
-		onFatal: (error) => {
-			if (failed) return;
-			failed = true;
-			void close();
-			context.emitError(toNodeError(context.getNode(), error, options.redact));
-		},
-	});
+	const onFatal = (error: Error) => {
+		if (failed) return;
+		failed = true;
+		void close();
+		context.emitError(toNodeError(context.getNode(), error, options.redact));
+	};
+	const policy = startPolicyFor(context);
+	const withStartPolicy = (create: () => ItemStream): ItemStream =>
+		policy === 'retryInBackground' ? new BackgroundStartingStream(create, { redact: options.redact, logger: context.logger, onFatal }) : create();
+	const handlers: StreamHandlers = { onItem: manual ? onManualItem : emit, checkpoints, onFatal, withStartPolicy };
+	const stream = withStartPolicy(() => options.createStream(handlers));
 	const close = async () => {
 		await stream.close().catch(() => undefined);
 	};
