@@ -11,11 +11,12 @@ import { redactedMessage } from '../shared/redact';
 import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
+import { KurierSocketShare } from './KurierSocketShare';
+import type { KurierShareMember } from './KurierSocketShare';
 import type { RestFollowerOptions } from './KurierRestFollower';
 import type { KurierClientFrame, KurierJobStatus, KurierSubmissionMode } from './protocol';
 import {
 	clientFrames,
-	errorFrameFields,
 	isKurierFinal,
 	isKurierKeyRefusal,
 	isKurierLifetimeClose,
@@ -79,8 +80,9 @@ const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10
  */
 export class KurierJobStream {
 	/** This trigger's share of the one socket per Kurier URL and key in the process. */
-	private readonly socket: SocketLease;
-	private readonly topic: string;
+	private readonly socket: SocketLease<KurierSocketShare>;
+	/** This trigger as the other Kurier triggers on the socket see it (its topic, and their unsubscribe-all). */
+	private readonly member: KurierShareMember;
 	private readonly tracker: TransitionTracker;
 	private readonly statuses: ReadonlySet<string>;
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
@@ -111,8 +113,16 @@ export class KurierJobStream {
 		// The URL carries the key; the timings are part of the key so a test's short ones never mix with the defaults.
 		const poolKey = `kurier ${url} ${JSON.stringify([keepAlive, options.backoff ?? null])}`;
 		this.socket = sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), { logger: options.logger });
-		this.topic = options.target.kind === 'job' ? `job:${options.target.jobId}` : 'all';
-		this.socket.holdTopic(this.topic);
+		this.member = {
+			topic: options.target.kind === 'job' ? `job:${options.target.jobId}` : 'all',
+			onSubscriptionsDropped: () => {
+				// Kurier drops a job's subscription itself at its final status: nothing to renew then.
+				// Between connections, the next one's onReady subscribes and reads the job anyway.
+				const target = this.options.target;
+				if (target.kind === 'job' && !this.tracker.isFinal(target.jobId) && this.socket.state === 'open') void this.subscribeAgainAndReconcile();
+			},
+		};
+		this.socket.shared.join(this.member);
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),
@@ -125,13 +135,8 @@ export class KurierJobStream {
 			},
 			onFatal: (error) => {
 				this.follower.close();
+				this.socket.shared.leave(this.member);
 				options.onFatal(error);
-			},
-			onSubscriptionsDropped: () => {
-				// Kurier drops a job's subscription itself at its final status: nothing to renew then.
-				// Between connections, the next one's onReady subscribes and reads the job anyway.
-				const target = this.options.target;
-				if (target.kind === 'job' && !this.tracker.isFinal(target.jobId) && this.socket.state === 'open') void this.subscribeAgainAndReconcile();
 			},
 		});
 		this.follower = new KurierRestFollower({
@@ -180,6 +185,12 @@ export class KurierJobStream {
 		this.follower.close();
 		this.requests.abort();
 		this.unsubscribe();
+		await this.leaveSocket();
+	}
+
+	/** Gives the lease back, and leaves the triggers that share the socket (its topic no longer counts). */
+	private async leaveSocket(): Promise<void> {
+		this.socket.shared.leave(this.member);
 		await this.socket.close();
 	}
 
@@ -188,7 +199,9 @@ export class KurierJobStream {
 	 * closes). A job that reached its final status needs nothing: the service drops that subscription.
 	 */
 	private unsubscribe(): void {
-		if (this.socket.state === 'closed' || this.socket.sharedWith === 0 || !this.socket.releaseTopic(this.topic)) return;
+		if (this.socket.state === 'closed') return;
+		const { othersRemain, lastOnTopic } = this.socket.shared.leave(this.member);
+		if (!othersRemain || !lastOnTopic) return;
 		const target = this.options.target;
 		if (target.kind === 'job') {
 			this.socket.send(clientFrames.unsubscribe(target.jobId));
@@ -197,7 +210,7 @@ export class KurierJobStream {
 		// unsubscribe-all stops the per-job subscriptions too ("stop all"): the triggers following one
 		// job on this socket subscribe again, and read their job over REST (it may have moved between).
 		this.socket.send(clientFrames.unsubscribeAll());
-		this.socket.dropOthersSubscriptions();
+		this.socket.shared.subscriptionsDroppedBy(this.member);
 	}
 
 	private async onReady(connection: ConnectionHandle): Promise<void> {
@@ -411,7 +424,7 @@ export class KurierJobStream {
 		if (target.kind === 'job' && isFinal) {
 			// Nothing more will come for this job: free the connection (it counts against the key's limit).
 			this.follower.close();
-			void this.socket.close();
+			void this.leaveSocket();
 		}
 	}
 
@@ -454,12 +467,12 @@ export class KurierJobStream {
 }
 
 /**
- * The socket every Kurier trigger with this URL and key shares. What the service said before a
- * close tells a refused key from a limit (1008); it is kept here, with the socket, not with a
- * trigger that may have left.
+ * The socket every Kurier trigger with this URL and key shares, with what they keep together (see
+ * KurierSocketShare): what the service said before a close tells a refused key from a limit (1008)
+ * and a retired connection from a fault.
  */
-function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAlive: KeepAliveOptions): PooledSocketSpec {
-	const seen: { lastErrorFrame: { code?: string; message?: string } | null; connected: boolean } = { lastErrorFrame: null, connected: false };
+function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAlive: KeepAliveOptions): PooledSocketSpec<KurierSocketShare> {
+	const shared = new KurierSocketShare();
 	return {
 		options: {
 			url,
@@ -468,22 +481,10 @@ function kurierSocketSpec(url: string, options: KurierJobStreamOptions, keepAliv
 			keepAlive,
 			backoff: options.backoff,
 			isReadyFrame: isConnectedFrame,
-			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, seen.lastErrorFrame, seen.connected),
-			isPlannedClose: (code, reason) => isKurierLifetimeClose(code, reason, seen.lastErrorFrame),
+			isFatalClose: (code, reason) => isKurierKeyRefusal(code, reason, shared.lastErrorFrame, shared.connected),
+			isPlannedClose: (code, reason) => isKurierLifetimeClose(code, reason, shared.lastErrorFrame),
 		},
-		observer: {
-			onReady: () => {
-				seen.connected = true;
-			},
-			onFrame: (frame) => {
-				// Only what concerns the connection: an error about one trigger's job says nothing about the key.
-				const error = errorFrameFields(frame);
-				if (error && (frame as { jobId?: unknown }).jobId === undefined) seen.lastErrorFrame = error;
-			},
-			onDisconnect: () => {
-				seen.connected = false;
-				seen.lastErrorFrame = null;
-			},
-		},
+		shared,
+		socketListener: shared.socketListener,
 	};
 }

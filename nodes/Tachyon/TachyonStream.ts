@@ -118,7 +118,7 @@ export class TachyonStream {
 			keepAlive,
 			backoff: this.options.backoff,
 		};
-		this.socket = sharedSockets.lease(poolKey, () => ({ options: socketOptions }), { logger: this.options.logger });
+		this.socket = sharedSockets.lease(poolKey, () => ({ options: socketOptions, shared: undefined }), { logger: this.options.logger });
 		this.socket.addListener({
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onFrame(frame),

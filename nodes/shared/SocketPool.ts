@@ -1,5 +1,6 @@
 import type { ConnectionHandle, ReconnectingSocketOptions, SocketListener, SocketLogger, SocketState, SocketStats } from './ReconnectingSocket';
-import { ReconnectingSocket, SocketFatalError } from './ReconnectingSocket';
+import type { SocketFatalError } from './ReconnectingSocket';
+import { ReconnectingSocket } from './ReconnectingSocket';
 
 /**
  * One WebSocket per key in an n8n process (service, URL, credential, socket timings), shared by
@@ -14,27 +15,20 @@ import { ReconnectingSocket, SocketFatalError } from './ReconnectingSocket';
  * lease out closes the socket. What concerns the connection itself (reconnecting, keep-alive, a
  * refused key, a server's retry-after) stays with the socket and reaches every lease.
  *
- * Topics count who subscribed to what, so a trigger leaving unsubscribes only what no other lease
- * of the socket still follows.
+ * What a service's triggers must keep together per socket (who follows what) is the service's
+ * business: its spec makes a `shared` value with the socket, and every lease hands it out.
  */
 
-export interface PooledSocketSpec {
+export interface PooledSocketSpec<Shared = undefined> {
 	options: ReconnectingSocketOptions;
+	/** Made once with the socket and handed to every lease of it (see `SocketLease.shared`). */
+	shared: Shared;
 	/**
 	 * Sees every event of the socket before any lease, for as long as the socket lives: state the
 	 * socket's own options need (e.g. what the server said before a close) belongs here, not to a
 	 * lease that may leave first.
 	 */
-	observer?: SocketListener;
-}
-
-/** What a trigger hears from its lease: the socket's events, and what other leases did to it. */
-export interface LeaseListener extends SocketListener {
-	/**
-	 * Another lease sent what ends every subscription on the connection (Kurier's unsubscribe-all
-	 * stops the per-job ones too): subscribe again, and read over REST what moved meanwhile.
-	 */
-	onSubscriptionsDropped?(): void;
+	socketListener?: SocketListener;
 }
 
 export interface LeaseOptions {
@@ -44,8 +38,8 @@ export interface LeaseOptions {
 interface PoolEntry {
 	readonly key: string;
 	readonly socket: ReconnectingSocket;
-	readonly leases: Set<SocketLease>;
-	readonly topics: Map<string, number>;
+	readonly leases: Set<SocketLease<unknown>>;
+	readonly shared: unknown;
 	readonly redact: (text: string) => string;
 	/** The socket's own start(), shared by every lease that joins before it settles. */
 	starting: Promise<void> | null;
@@ -63,7 +57,7 @@ export class SocketPool {
 	 * A lease on the socket for `key`, created with `spec()` when there is none. The key must hold
 	 * everything that makes two sockets differ (service, URL, credential, timings); it stays in memory.
 	 */
-	lease(key: string, spec: () => PooledSocketSpec, options: LeaseOptions = {}): SocketLease {
+	lease<Shared = undefined>(key: string, spec: () => PooledSocketSpec<Shared>, options: LeaseOptions = {}): SocketLease<Shared> {
 		let entry = this.entries.get(key);
 		// A socket that closed without leaving the pool (it should not happen) is never handed out again.
 		if (entry !== undefined && entry.socket.state === 'closed') {
@@ -71,21 +65,21 @@ export class SocketPool {
 			entry = undefined;
 		}
 		if (entry === undefined) {
-			const { options: socketOptions, observer } = spec();
+			const { options: socketOptions, shared, socketListener } = spec();
 			const socket = new ReconnectingSocket(socketOptions);
-			const created: PoolEntry = { key, socket, leases: new Set(), topics: new Map(), redact: socketOptions.redact, starting: null };
-			if (observer) socket.addListener(observer);
+			const created: PoolEntry = { key, socket, leases: new Set(), shared, redact: socketOptions.redact, starting: null };
+			if (socketListener) socket.addListener(socketListener);
 			// A socket that stopped for good (refused key) leaves the pool: the next lease starts afresh.
 			socket.addListener({ onFatal: () => this.forget(created) });
 			this.entries.set(key, created);
 			entry = created;
 		}
-		const lease: SocketLease = new SocketLease(entry, options, (): Promise<void> => this.release(lease), () => this.forget(entry));
+		const lease = new SocketLease<Shared>(entry, options, (): Promise<void> => this.release(lease), () => this.forget(entry));
 		entry.leases.add(lease);
 		return lease;
 	}
 
-	private release(lease: SocketLease): Promise<void> {
+	private release(lease: SocketLease<unknown>): Promise<void> {
 		const entry = lease.entry;
 		entry.leases.delete(lease);
 		if (entry.leases.size > 0) return Promise.resolve();
@@ -99,12 +93,11 @@ export class SocketPool {
 }
 
 /** One trigger's share of a pooled socket. */
-export class SocketLease {
-	private readonly listeners = new Set<LeaseListener>();
+export class SocketLease<Shared = undefined> {
+	private readonly listeners = new Set<SocketListener>();
 	private readonly proxy: SocketListener;
 	private readonly removeProxy: () => void;
 	private readonly timers = new Set<NodeJS.Timeout>();
-	private readonly topics = new Set<string>();
 	private released = false;
 	private closing: Promise<void> | null = null;
 	/** The socket connection (its `stats.connections` count) this lease last ran `onReady` for. */
@@ -144,12 +137,12 @@ export class SocketLease {
 		return this.entry.socket.stats;
 	}
 
-	/** Other leases on the same socket right now (0: this trigger has it to itself). */
-	get sharedWith(): number {
-		return this.entry.leases.size - (this.released ? 0 : 1);
+	/** What the service's triggers keep per socket (the spec's `shared`), the same object for every lease. */
+	get shared(): Shared {
+		return this.entry.shared as Shared;
 	}
 
-	addListener(listener: LeaseListener): () => void {
+	addListener(listener: SocketListener): () => void {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
 	}
@@ -239,39 +232,12 @@ export class SocketLease {
 		this.released = true;
 		this.clearTimers();
 		this.removeProxy();
-		for (const topic of this.topics) this.releaseTopic(topic);
 		// Closed while starting (deactivated, or its job already final): a start is not a failure.
 		const pending = this.pendingStart;
 		this.pendingStart = null;
 		pending?.resolve();
 		this.closing = this.giveBack();
 		return this.closing;
-	}
-
-	/** Notes that this lease follows `topic` (e.g. a job id); true when no other lease did. */
-	holdTopic(topic: string): boolean {
-		if (this.released || this.topics.has(topic)) return false;
-		this.topics.add(topic);
-		const count = this.entry.topics.get(topic) ?? 0;
-		this.entry.topics.set(topic, count + 1);
-		return count === 0;
-	}
-
-	/** Stops following `topic`; true when no other lease follows it any more (time to unsubscribe). */
-	releaseTopic(topic: string): boolean {
-		if (!this.topics.delete(topic)) return false;
-		const count = (this.entry.topics.get(topic) ?? 1) - 1;
-		if (count > 0) {
-			this.entry.topics.set(topic, count);
-			return false;
-		}
-		this.entry.topics.delete(topic);
-		return true;
-	}
-
-	/** Tells the other leases that what this one sent ended their subscriptions too (see LeaseListener). */
-	dropOthersSubscriptions(): void {
-		for (const other of [...this.entry.leases]) if (other !== this) other.each((listener) => listener.onSubscriptionsDropped?.());
 	}
 
 	private async runReady(): Promise<void> {
@@ -303,7 +269,7 @@ export class SocketLease {
 		else for (const listener of listeners) listener.onFatal?.(error);
 	}
 
-	private each(deliver: (listener: LeaseListener) => void): void {
+	private each(deliver: (listener: SocketListener) => void): void {
 		if (this.released) return;
 		for (const listener of this.listeners) deliver(listener);
 	}
