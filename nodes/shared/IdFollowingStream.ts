@@ -1,0 +1,250 @@
+import type { NormalizedItem } from './NormalizedItem';
+import { logsDebug } from './logging';
+import type { BackoffOptions, ConnectionHandle, SocketLogger, SocketStats } from './ReconnectingSocket';
+import type { SocketLease } from './SocketPool';
+import type { CheckpointStore, IdCheckpoint } from './checkpoints';
+import type { RestBudget } from './restBudget';
+import { noteFailedRead, scheduleRestChecks } from './restBudget';
+import type { Transition } from './TransitionTracker';
+import { TransitionTracker } from './TransitionTracker';
+import type { Redactor } from './redact';
+import { redactedMessage } from './redact';
+
+/** What every stream of this package is given by the trigger glue (see StreamHandlers in n8n.ts), and its timings. */
+export interface FollowingStreamOptions {
+	/**
+	 * `accepted`: the checkpoint the tracker wrote for the item's transition (its sequence, and the
+	 * key n8n deduplicates the execution by); absent for an item that is no transition of the id.
+	 */
+	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
+	/** Progress kept across activations (see checkpoints.ts); absent: this activation only. */
+	checkpoints?: CheckpointStore;
+	/** How often, while connected, ids not final yet are read over REST (jittered); 0: never. Default 5 min. */
+	sweepIntervalMs?: number;
+	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
+	onFatal(error: Error): void;
+	logger?: SocketLogger;
+	backoff?: Partial<BackoffOptions>;
+}
+
+/** Who the stream talks to, for its REST reads and its log lines. */
+export interface FollowedService {
+	/** e.g. `Kurier`; starts every log line. */
+	name: string;
+	/** What an id names, e.g. `job`, `transaction`. */
+	noun: string;
+	redact: Redactor;
+	/** The REST reads of this key, paced together (see restBudget.ts). */
+	restBudget: RestBudget;
+}
+
+/** Why ids are read over REST, for the warning when a read fails. */
+export type ReconcileReason = 'reconnect' | 'follow' | 'sweep';
+const REASON_WORDS: Record<ReconcileReason, string> = { reconnect: 'after reconnecting', follow: 'while following it over REST', sweep: 'in the periodic REST check' };
+
+/** REST reads in flight at once during a reconcile: quick for many ids, gentle on the rate limit. */
+const RECONCILE_CONCURRENCY = 4;
+
+/**
+ * The core every socket-following stream shares: ids followed on one (pooled) socket, each status
+ * transition emitted once and in order, also across reconnects. After every (re)connection it reads
+ * over REST the ids not final yet (the REST resource knows only the current state, so statuses
+ * passed entirely while disconnected collapse into the latest one), and while connected it reads
+ * them again every few minutes (a frame that never came is still delivered).
+ *
+ * A service supplies its protocol: how to connect and subscribe (`lease`, `onConnected`), its frames
+ * (`onServiceFrame`, which hands records to `handle`), the REST read of one id (`readRecord`), and
+ * what a record means (`transitionOf`, `normalize`). `emits` filters what reaches the workflow;
+ * filtered transitions are still tracked, so dedupe and reconcile stay right.
+ */
+export abstract class IdFollowingStream<Record, Shared = undefined> {
+	protected readonly tracker: TransitionTracker;
+	/** Cancels REST reads in flight on close, so nothing outlives the trigger. */
+	protected readonly requests = new AbortController();
+	/** This trigger's share of the socket (null until leased). */
+	protected socket: SocketLease<Shared> | null = null;
+	private closed = false;
+	/**
+	 * The ids this trigger follows, when it follows a fixed set (one job): once every one is final
+	 * it lets the socket go (it counts against the key's connections). Null: the whole account.
+	 */
+	protected followsOnly: readonly string[] | null = null;
+	// Ids whose REST read is in flight; true once the socket spoke for the id meanwhile.
+	private readonly reconciling = new Map<string, boolean>();
+
+	protected constructor(
+		protected readonly base: FollowingStreamOptions,
+		protected readonly service: FollowedService,
+	) {
+		this.tracker = new TransitionTracker({ checkpoints: base.checkpoints });
+	}
+
+	/** The socket's counters (connections, reconnects), for tests and diagnostics; null before start. */
+	get socketStats(): SocketStats | null {
+		return this.socket?.stats ?? null;
+	}
+
+	abstract start(): Promise<void>;
+
+	/** Stops everything at once. Idempotent; never throws. */
+	async close(): Promise<void> {
+		this.closed = true;
+		this.requests.abort();
+		this.beforeClose();
+		await this.releaseSocket();
+	}
+
+	/** Gives the socket back (the last trigger out closes it). */
+	protected async releaseSocket(): Promise<void> {
+		await this.socket?.close();
+	}
+
+	// ---- what a service supplies ----------------------------------------------------------------
+
+	/** After every (re)connection, before the reconcile: subscribe, wait for a greeting… */
+	protected abstract onConnected(connection: ConnectionHandle): Promise<void>;
+	/** Every frame of the socket (other triggers' too, on a shared socket): parse, then `handle` what is a record. */
+	protected abstract onServiceFrame(raw: unknown): void;
+	protected abstract readRecord(id: string, signal: AbortSignal): Promise<Record>;
+	/** The record's transition, or null when it is none of this trigger's business. */
+	protected abstract transitionOf(record: Record): Transition | null;
+	protected abstract normalize(record: Record, transition: Transition): NormalizedItem;
+
+	/** Whether the workflow gets this item (its filters); default: every one. */
+	protected emits(_item: NormalizedItem): boolean {
+		return true;
+	}
+
+	/** After the tracker saw a transition (`accepted` null: not new); e.g. follow it over REST. */
+	protected afterAccept(_record: Record, _transition: Transition, _accepted: IdCheckpoint | null): void {}
+
+	/** The ids a reconcile reads; default: every id seen and not final. */
+	protected idsToReconcile(): string[] {
+		return this.tracker.unfinishedIds();
+	}
+
+	/** At a drop of the connection (a reconnect follows). */
+	protected onDrop(): void {}
+
+	/** Something no retry fixes ended this trigger's lease (the glue is told after this). */
+	protected onLeaseFatal(): void {}
+
+	/** Closing: settle what waits on the connection before the lease goes. */
+	protected beforeClose(): void {}
+
+	// ---- the core ---------------------------------------------------------------------------------
+
+	/** Takes `lease` as this trigger's socket and wires it to the core. */
+	protected attach(lease: SocketLease<Shared>): SocketLease<Shared> {
+		this.socket = lease;
+		lease.addListener({
+			onReady: async (connection) => await this.onReady(connection),
+			onFrame: (frame) => this.onServiceFrame(frame),
+			onDisconnect: () => this.onDrop(),
+			onFatal: (error) => {
+				this.onLeaseFatal();
+				this.base.onFatal(error);
+			},
+		});
+		return lease;
+	}
+
+	/**
+	 * Subscribe (the service's part), then read over REST what moved while no socket listened: after
+	 * a drop, and at activation for the ids an earlier activation left unfinished (checkpoints).
+	 */
+	protected async onReady(connection: ConnectionHandle): Promise<void> {
+		await this.onConnected(connection);
+		if (connection.reconnected || this.tracker.unfinishedIds().length > 0) await this.reconcile(this.idsToReconcile(), 'reconnect');
+		this.scheduleSweep();
+	}
+
+	/**
+	 * While connected, every few minutes (jittered), read over REST every id not final yet. A drop
+	 * cancels the timer; the next ready connection starts it again.
+	 */
+	private scheduleSweep(): void {
+		if (this.socket === null) return;
+		scheduleRestChecks(this.socket, this.base.sweepIntervalMs, async () => await this.reconcile(this.idsToReconcile(), 'sweep'));
+	}
+
+	/** Reads the current state of each id; one failure does not stop the others. */
+	protected async reconcile(ids: readonly string[], why: ReconcileReason): Promise<void> {
+		const queue = [...ids];
+		const worker = async () => {
+			for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+				if (this.isClosed()) return;
+				await this.reconcileOne(id, why);
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, queue.length) }, worker));
+	}
+
+	private async reconcileOne(id: string, why: ReconcileReason): Promise<void> {
+		const budget = this.service.restBudget;
+		await budget.take(this.requests.signal);
+		if (this.isClosed()) return;
+		this.reconciling.set(id, false);
+		try {
+			const record = await this.readRecord(id, this.requests.signal);
+			// The socket spoke for this id while REST was answering: its word is at least as new, and
+			// anything after it comes over the socket too. An older REST state would be out of order.
+			if (this.reconciling.get(id) === false) this.handle(record, 'rest');
+		} catch (error) {
+			// Closed meanwhile: the read was cancelled, not failed.
+			if (this.requests.signal.aborted) return;
+			// Too many requests: the whole key waits. The id stays unfinished, so the next check reads it again.
+			noteFailedRead(budget, error);
+			this.base.logger?.warn(`${this.service.name}: could not reconcile ${this.service.noun} ${id} ${REASON_WORDS[why]}: ${redactedMessage(error, this.service.redact)}`);
+		} finally {
+			this.reconciling.delete(id);
+		}
+	}
+
+	/** Reads one id over REST now and handles what it says; failures are the caller's. */
+	protected async readNow(id: string): Promise<void> {
+		this.handle(await this.readRecord(id, this.requests.signal), 'rest');
+	}
+
+	/**
+	 * A record from the socket or REST: accept → filter → emit. `via` (`rest`, or what the socket
+	 * said it in) only names the path in the debug line.
+	 */
+	protected handle(record: Record, via: string): void {
+		// Deactivated while a REST answer was on its way: emit nothing more.
+		if (this.isClosed()) return;
+		const transition = this.transitionOf(record);
+		if (transition === null) return;
+		if (via !== 'rest' && this.reconciling.has(transition.id)) this.reconciling.set(transition.id, true);
+		const accepted = this.tracker.accept(transition);
+		this.afterAccept(record, transition, accepted);
+		if (accepted === null) return;
+		// Normalized once per new transition (the filters read the item).
+		const item = this.normalize(record, transition);
+		if (this.emits(item)) this.emit(item, transition, accepted, via);
+		if (transition.isFinal && this.followsOnly?.every((id) => this.tracker.isFinal(id))) this.letGo();
+	}
+
+	private emit(item: NormalizedItem, transition: Transition, accepted: IdCheckpoint, via: string): void {
+		const logger = this.base.logger;
+		if (logsDebug(logger)) logger?.debug(`${this.service.name} ${this.service.noun} ${transition.id} is ${transition.transitionKey} (via ${via})`);
+		try {
+			this.base.onItem(item, accepted);
+		} catch (error) {
+			logger?.error(`${this.service.name}: emitting an item failed: ${redactedMessage(error, this.service.redact)}`);
+		}
+	}
+
+	/** Nothing more will come for what this trigger follows: free the connection. */
+	protected letGo(): void {
+		this.beforeLetGo();
+		void this.releaseSocket();
+	}
+
+	/** Letting go: stop what would still read its ids. */
+	protected beforeLetGo(): void {}
+
+	protected isClosed(): boolean {
+		return this.closed || this.socket?.state === 'closed';
+	}
+}
