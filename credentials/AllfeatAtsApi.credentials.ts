@@ -1,5 +1,7 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
+import { hostChoiceProperties } from '../nodes/shared/credentialFields';
+
 /**
  * Allfeat ATS (Allfeat Time-Stamp) API. Transaction tracking needs no key (the transaction UUID is
  * the capability), so the tracking routes are called without one, whatever is set here; the key
@@ -18,35 +20,15 @@ export class AllfeatAtsApi implements ICredentialType {
 	documentationUrl = 'https://docs.allfeat.org/ats/api/guides/tracking/';
 
 	properties: INodeProperties[] = [
-		{
-			displayName: 'Host',
-			name: 'baseUrl',
-			type: 'options',
-			options: [
-				{
-					name: 'Organizations API (organizations.api.allfeat.org)',
-					value: 'https://organizations.api.allfeat.org',
-					description: 'The host of the API quick-start and its polling example',
-				},
-				{
-					name: 'ATS API (ats.api.allfeat.org)',
-					value: 'https://ats.api.allfeat.org',
-					description: "The widget's ats-url",
-				},
-				{ name: 'Custom', value: 'custom', description: 'Your own URL, for example a proxy or a local emulator' },
+		...hostChoiceProperties({
+			hosts: [
+				{ name: 'Organizations API (organizations.api.allfeat.org)', value: 'https://organizations.api.allfeat.org', description: 'The host of the API quick-start and its polling example' },
+				{ name: 'ATS API (ats.api.allfeat.org)', value: 'https://ats.api.allfeat.org', description: "The widget's ats-url" },
 			],
-			default: 'https://organizations.api.allfeat.org',
-			description: 'Where transactions are tracked (GET /v1/transactions/{id}); the WebSocket URL is derived from it',
-		},
-		{
-			displayName: 'Custom Base URL',
-			name: 'customBaseUrl',
-			type: 'string',
-			default: '',
-			placeholder: 'http://127.0.0.1:4020',
-			description: 'The API root, without /v1 (a trailing /v1 is ignored). The WebSocket URL is derived from it.',
-			displayOptions: { show: { baseUrl: ['custom'] } },
-		},
+			hostDescription: 'Where transactions are tracked (GET /v1/transactions/{id}); the WebSocket URL is derived from it',
+			customPlaceholder: 'http://127.0.0.1:4020',
+			customDescription: 'The API root, without /v1 (a trailing /v1 is ignored). The WebSocket URL is derived from it.',
+		}),
 		{
 			displayName: 'API Key',
 			name: 'apiKey',

@@ -1,5 +1,7 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
+import { hostChoiceProperties } from '../nodes/shared/credentialFields';
+
 /**
  * Tachyon (rath.fi) relayer. The API key (`api-key` header) relays and reads transactions and, as
  * the SDK and the older API page do it, registers the WebSocket; the optional dashboard JWT (Bearer)
@@ -18,27 +20,15 @@ export class TachyonApi implements ICredentialType {
 	documentationUrl = 'https://docs.rath.fi/tachyon';
 
 	properties: INodeProperties[] = [
-		{
-			displayName: 'Host',
-			name: 'baseUrl',
-			type: 'options',
-			options: [
+		...hostChoiceProperties({
+			hosts: [
 				{ name: 'tachyon.rath.fi (Newest Docs)', value: 'https://tachyon.rath.fi', description: 'REST https://tachyon.rath.fi, WebSocket wss://tachyon.rath.fi/ws' },
 				{ name: 'api.tachyon.rath.fi (Older Docs, SDK)', value: 'https://api.tachyon.rath.fi', description: 'REST https://api.tachyon.rath.fi, WebSocket wss://api.tachyon.rath.fi/ws' },
-				{ name: 'Custom', value: 'custom', description: 'Your own base URL, for example a local emulator' },
 			],
-			default: 'https://tachyon.rath.fi',
-			description: 'Which Tachyon host to use. The docs name two; if one refuses your key, try the other.',
-		},
-		{
-			displayName: 'Custom Base URL',
-			name: 'customBaseUrl',
-			type: 'string',
-			default: '',
-			placeholder: 'http://127.0.0.1:4030',
-			description: 'The REST origin (without /api). The WebSocket URL is derived from it when registration does not give one.',
-			displayOptions: { show: { baseUrl: ['custom'] } },
-		},
+			hostDescription: 'Which Tachyon host to use. The docs name two; if one refuses your key, try the other.',
+			customPlaceholder: 'http://127.0.0.1:4030',
+			customDescription: 'The REST origin (without /api). The WebSocket URL is derived from it when registration does not give one.',
+		}),
 		{
 			displayName: 'API Key',
 			name: 'apiKey',

@@ -2,6 +2,7 @@
  * Allfeat ATS protocol module and webhook signature, on their own: the shapes the docs leave open
  * (marked INFERRED or only in the widget source) are each accepted here.
  */
+import { splitIdList } from '../nodes/shared/idList';
 import { createHmac } from 'node:crypto';
 
 import {
@@ -12,7 +13,6 @@ import {
 	normalizeTransaction,
 	normalizeWebhookEvent,
 	parseServerFrame,
-	splitTransactionIds,
 	stepEventsOf,
 	transactionSchema,
 	webhookEventSchema,
@@ -147,9 +147,9 @@ describe('webhook signature', () => {
 
 describe('transaction ids', () => {
 	test('split on commas, semicolons, whitespace and new lines, or given as an array; de-duplicated', () => {
-		expect(splitTransactionIds(` ${ID},\n${ID} ; abc `)).toEqual([ID, 'abc']);
-		expect(splitTransactionIds([ID, ` ${ID} `, null])).toEqual([ID]);
-		expect(splitTransactionIds(undefined)).toEqual([]);
+		expect(splitIdList(` ${ID},\n${ID} ; abc `)).toEqual([ID, 'abc']);
+		expect(splitIdList([ID, ` ${ID} `, null])).toEqual([ID]);
+		expect(splitIdList(undefined)).toEqual([]);
 	});
 
 	test('UUIDs with or without hyphens are ids; anything else is not', () => {

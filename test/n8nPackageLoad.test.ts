@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PackageDirectoryLoader } from 'n8n-core';
 
-const root = join(__dirname, '..');
+import { CONTRACT_CREDENTIAL_NAMES, CONTRACT_NODE_NAMES, packageCredentials, packageNodes, root } from './helpers/packageManifest';
 
 beforeAll(() => {
 	execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
@@ -18,10 +18,12 @@ test('n8n loads every node and credential of the built package, with its icon', 
 	const loader = new PackageDirectoryLoader(root);
 	await loader.loadAll();
 	expect(loader.packageName).toBe('n8n-nodes-onchain-events');
-	expect(Object.keys(loader.nodeTypes).sort()).toEqual(
-		['allfeatAts', 'allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'kurier', 'kurierTrigger', 'tachyon', 'tachyonTrigger'].sort(),
-	);
-	expect(Object.keys(loader.credentialTypes).sort()).toEqual(['allfeatAtsApi', 'kurierApi', 'tachyonApi']);
+	// What n8n found is what package.json lists (read from the sources), contract names included.
+	const nodes = packageNodes().map(({ node }) => node);
+	expect(Object.keys(loader.nodeTypes).sort()).toEqual(nodes.map((node) => node.description.name).sort());
+	expect(Object.keys(loader.nodeTypes)).toEqual(expect.arrayContaining(CONTRACT_NODE_NAMES));
+	expect(Object.keys(loader.credentialTypes).sort()).toEqual(packageCredentials().map(({ credential }) => credential.name).sort());
+	expect(Object.keys(loader.credentialTypes)).toEqual(expect.arrayContaining(CONTRACT_CREDENTIAL_NAMES));
 	// n8n serves each icon from `icons/<package>/<path in the package>`: the file must be there.
 	for (const description of [...loader.types.nodes, ...loader.types.credentials]) {
 		const iconUrl = (description as { iconUrl?: string }).iconUrl ?? '';
@@ -35,9 +37,9 @@ test('n8n loads every node and credential of the built package, with its icon', 
 		expect(description.codex?.alias?.length).toBeGreaterThan(0);
 		expect(description.codex?.resources?.primaryDocumentation).toEqual([{ url: 'https://www.npmjs.com/package/n8n-nodes-onchain-events' }]);
 	}
-	expect(loader.nodesByCredential).toEqual({
-		kurierApi: ['kurierTrigger', 'kurier'],
-		allfeatAtsApi: ['allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'allfeatAts'],
-		tachyonApi: ['tachyonTrigger', 'tachyon'],
-	});
+	// Each credential is offered to the nodes that declare it, and to no other.
+	const expectedByCredential: Record<string, string[]> = {};
+	for (const node of nodes) for (const credential of node.description.credentials ?? []) (expectedByCredential[credential.name] ??= []).push(node.description.name);
+	expect(loader.nodesByCredential).toEqual(expectedByCredential);
+	expect(loader.nodesByCredential.kurierApi).toEqual(['kurierTrigger', 'kurier']);
 });

@@ -8,13 +8,12 @@ import { createRedactor } from '../shared/redact';
 import type { AllfeatTransaction } from './protocol';
 import {
 	ALLFEAT_ATS_HOST,
-	ALLFEAT_CUSTOM_HOST,
 	ALLFEAT_DEFAULT_BASE_URL,
 	ALLFEAT_ORGANIZATIONS_HOST,
 	transactionNotFoundMessage,
 	transactionSchema,
 } from './protocol';
-import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
+import { chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
 
 /** What an `allfeatAtsApi` credential resolves to. */
 export interface AllfeatConnection {
@@ -56,12 +55,7 @@ const BASE_URL_HINT = `Choose ${ALLFEAT_ORGANIZATIONS_HOST} or ${ALLFEAT_ATS_HOS
  * saved when `baseUrl` was a free-text field holds the URL itself there, and keeps working.
  */
 export function resolveAllfeatConnection(fields: AllfeatCredentialFields): AllfeatConnection {
-	const choice = typeof fields.baseUrl === 'string' ? fields.baseUrl.trim() : '';
-	let rawBaseUrl = choice || ALLFEAT_DEFAULT_BASE_URL;
-	if (choice.toLowerCase() === ALLFEAT_CUSTOM_HOST) {
-		rawBaseUrl = typeof fields.customBaseUrl === 'string' ? fields.customBaseUrl.trim() : '';
-		if (!rawBaseUrl) throw new CredentialError(`The Allfeat ATS credential's host is Custom but its Custom Base URL is empty. ${BASE_URL_HINT}`);
-	}
+	const rawBaseUrl = chosenBaseUrl(fields, 'Allfeat ATS', ALLFEAT_DEFAULT_BASE_URL);
 	// Users paste the API root in either form; the paths below add `/v1` themselves.
 	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', BASE_URL_HINT, /\/v1$/i);
 	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret) };

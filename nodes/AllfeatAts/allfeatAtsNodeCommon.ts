@@ -6,7 +6,8 @@ import type { CredentialReader } from '../shared/n8n';
 import { redactedMessage } from '../shared/redact';
 import { AllfeatAtsApiClient, resolveAllfeatConnection } from './AllfeatAtsApiClient';
 import type { AllfeatConnection } from './AllfeatAtsApiClient';
-import { ALLFEAT_PHASES, isAllfeatTransactionId, isOrganizationApiKey, splitTransactionIds } from './protocol';
+import { ALLFEAT_PHASES, isAllfeatTransactionId, isOrganizationApiKey } from './protocol';
+import { splitIdList } from '../shared/idList';
 import { WebhookSecretError, decodeWebhookSecret } from './webhookSignature';
 import { CredentialError } from '../shared/credentialFields';
 
@@ -90,7 +91,7 @@ export const stepsProperty: INodeProperties = {
 
 /** The ids of the trigger's parameter, trimmed, de-duplicated and checked before anything is sent. */
 export function readTransactionIds(node: INode, value: unknown): string[] {
-	const ids = splitTransactionIds(value);
+	const ids = splitIdList(value);
 	if (ids.length === 0) {
 		throw new NodeOperationError(node, 'No transaction ID given', {
 			description: 'Map the transaction_id returned by Allfeat\'s confirm call, e.g. {{ $json.transaction_id }}, or list several separated by commas.',
@@ -103,7 +104,7 @@ export function readTransactionIds(node: INode, value: unknown): string[] {
 
 /** One transaction id, for the action node's operations. */
 export function readTransactionId(node: INode, value: unknown, itemIndex?: number): string {
-	const ids = splitTransactionIds(value);
+	const ids = splitIdList(value);
 	if (ids.length === 0) {
 		throw new NodeOperationError(node, 'No transaction ID given', {
 			itemIndex,

@@ -21,8 +21,6 @@ import type { FrameSchemas, ParsedFrame } from '../shared/frames';
 export const ALLFEAT_ORGANIZATIONS_HOST = 'https://organizations.api.allfeat.org';
 export const ALLFEAT_ATS_HOST = 'https://ats.api.allfeat.org';
 export const ALLFEAT_DEFAULT_BASE_URL = ALLFEAT_ORGANIZATIONS_HOST;
-/** The credential's `baseUrl` value meaning "use `customBaseUrl`". */
-export const ALLFEAT_CUSTOM_HOST = 'custom';
 
 /**
  * The documented B2B key form (authentication.mdx): `afo_sk_live_` + 48 hex. Only the `afo_sk_`
@@ -384,11 +382,4 @@ const COMPACT_UUID = /^[0-9a-f]{32}$/i;
  */
 export function isAllfeatTransactionId(value: string): boolean {
 	return HYPHENATED_UUID.test(value) || COMPACT_UUID.test(value);
-}
-
-/** Splits one or several ids (commas, semicolons, whitespace, newlines, or an array), trimmed and de-duplicated. */
-export function splitTransactionIds(value: unknown): string[] {
-	const parts = Array.isArray(value) ? value.map((entry) => String(entry ?? '')) : [String(value ?? '')];
-	const ids = parts.flatMap((part) => part.split(/[\s,;]+/)).filter((id) => id.length > 0);
-	return [...new Set(ids)];
 }

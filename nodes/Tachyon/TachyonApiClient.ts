@@ -9,7 +9,6 @@ import type { RestBudget } from '../shared/restBudget';
 import { createRedactor } from '../shared/redact';
 import type { SubmitTxRequest, SubmitTxResult, SubmitTxSyncOptions, TachyonTransaction } from './protocol';
 import {
-	TACHYON_CUSTOM_HOST,
 	TACHYON_DEFAULT_BASE_URL,
 	registerWebsocketDataSchema,
 	submitTxDataSchema,
@@ -18,7 +17,7 @@ import {
 	unwrapEnvelope,
 	webSocketUrlFor,
 } from './protocol';
-import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
+import { CredentialError, chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
 
 /** What a `tachyonApi` credential resolves to. */
 export interface TachyonConnection {
@@ -51,22 +50,13 @@ export interface TachyonCredentialFields {
 export function resolveTachyonConnection(fields: TachyonCredentialFields): TachyonConnection {
 	const apiKey = text(fields.apiKey);
 	if (!apiKey) throw new CredentialError('The Tachyon credential has no API key. Add the key from the Tachyon dashboard to the credential.');
-	const baseUrl = restBaseUrl(chosenBaseUrl(fields));
+	const baseUrl = restBaseUrl(chosenBaseUrl(fields, 'Tachyon', TACHYON_DEFAULT_BASE_URL));
 	return {
 		baseUrl,
 		apiKey,
 		dashboardJwt: text(fields.dashboardJwt) || null,
 		webSocket: credentialWebSocket(text(fields.wsUrl), text(fields.wsKey), baseUrl),
 	};
-}
-
-/** `custom` → Custom Base URL; a documented host or an older credential's URL → itself; nothing → the default. */
-function chosenBaseUrl(fields: TachyonCredentialFields): string {
-	const choice = text(fields.baseUrl);
-	if (choice.toLowerCase() !== TACHYON_CUSTOM_HOST) return choice || TACHYON_DEFAULT_BASE_URL;
-	const custom = text(fields.customBaseUrl);
-	if (!custom) throw new CredentialError('The Tachyon credential\'s Host is Custom but its Custom Base URL is empty. Fill it in, or choose a documented host.');
-	return custom;
 }
 
 function restBaseUrl(value: string): string {

@@ -1,9 +1,10 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
+import { splitIdList } from '../shared/idList';
 import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { TachyonStream } from './TachyonStream';
 import type { TachyonStreamFilters } from './TachyonStream';
-import { TACHYON_CREDENTIAL_TEST, parseChainIdList, parseTxIdList, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
+import { TACHYON_CREDENTIAL_TEST, parseChainIdList, tachyonApiCredentialTest, tachyonClientFor } from './tachyonNodeCommon';
 import { TACHYON_PHASES } from './protocol';
 
 export class TachyonTrigger implements INodeType {
@@ -73,7 +74,7 @@ export class TachyonTrigger implements INodeType {
 function readFilters(context: ITriggerFunctions): TachyonStreamFilters {
 	return {
 		statuses: context.getNodeParameter('statuses', []) as string[],
-		txIds: parseTxIdList(context.getNodeParameter('txIds', '')),
+		txIds: splitIdList(context.getNodeParameter('txIds', '')),
 		chainIds: parseChainIdList(context.getNode(), context.getNodeParameter('chainIds', '')),
 	};
 }

@@ -29,8 +29,6 @@ export const TACHYON_HOSTS = [
 	{ baseUrl: 'https://api.tachyon.rath.fi', wsUrl: 'wss://api.tachyon.rath.fi/ws', source: 'older docs and the SDK' },
 ] as const;
 
-/** The credential's `baseUrl` value that means "use Custom Base URL". */
-export const TACHYON_CUSTOM_HOST = 'custom';
 
 /** The WebSocket URL of a REST origin: the documented one for a documented host, else ws(s)://<origin>/ws. */
 export function webSocketUrlFor(baseUrl: string): string {

@@ -36,11 +36,6 @@ export async function tachyonApiCredentialTest(
 	}
 }
 
-/** Ids separated by commas, spaces or new lines; empty means "no filter". */
-export function parseTxIdList(value: unknown): string[] {
-	return [...new Set(String(value ?? '').split(/[\s,]+/).filter(Boolean))];
-}
-
 /** Chain ids as numbers, so that a typo is a clear error instead of a filter that never matches. */
 export function parseChainIdList(node: INode, value: unknown): number[] {
 	const parts = String(value ?? '').split(/[\s,]+/).filter(Boolean);

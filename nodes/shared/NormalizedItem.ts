@@ -2,7 +2,11 @@
  * The item every trigger emits and every status/wait operation returns (see CONTRACT.md).
  * One shape for all services so that a single IF/Switch node can route any of them.
  */
-export type Source = 'kurier' | 'allfeat-ats' | 'tachyon';
+/**
+ * Which service an item comes from: each service's protocol names its own (`kurier`, `allfeat-ats`,
+ * `tachyon` in CONTRACT.md), so a new service adds its value without touching this file.
+ */
+export type Source = string;
 
 export type Phase = 'pending' | 'retrying' | 'succeeded' | 'failed';
 
