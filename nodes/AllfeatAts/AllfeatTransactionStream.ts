@@ -1,13 +1,13 @@
 import { ServiceApiError, ServiceUnreachableError } from '../shared/http';
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
-import { logsDebug } from '../shared/logging';
-import type { BackoffOptions, KeepAliveOptions, SocketLogger } from '../shared/ReconnectingSocket';
-import { ReconnectingSocket } from '../shared/ReconnectingSocket';
-import type { CheckpointStore, IdCheckpoint } from '../shared/checkpoints';
-import { noteFailedRead, scheduleRestChecks } from '../shared/restBudget';
-import { TransitionTracker } from '../shared/TransitionTracker';
+import type { KeepAliveOptions, ReconnectingSocketOptions, SocketLogger } from '../shared/ReconnectingSocket';
+import { sharedSockets } from '../shared/SocketPool';
+import { IdFollowingStream } from '../shared/IdFollowingStream';
+import type { FollowingStreamOptions } from '../shared/IdFollowingStream';
+import type { Transition } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
+import { noteFailedRead } from '../shared/restBudget';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { TransactionNotFoundError, isRefusedAccess } from './AllfeatAtsApiClient';
 import type { AllfeatErrorFrame, AllfeatTransaction, StepEvent } from './protocol';
@@ -31,28 +31,14 @@ export interface PollingOptions {
 	maxIntervalMs: number;
 }
 
-export interface AllfeatTransactionStreamOptions {
+export interface AllfeatTransactionStreamOptions extends FollowingStreamOptions {
 	client: AllfeatAtsApiClient;
 	transactionId: string;
 	/** Only these steps are emitted (empty: all). Filtered steps are still tracked. */
 	steps?: readonly string[];
-	/** Each step transition, in order, once; and one `not_found` item for an unknown id. */
-	/**
-	 * `accepted`: the checkpoint the tracker wrote for the item's transition (its sequence, and the
-	 * key n8n deduplicates the execution by); absent for an item that is no transition of the id (`not_found`).
-	 */
-	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
-	/** Progress kept across activations (see nodes/shared/checkpoints.ts); absent: this activation only. */
-	checkpoints?: CheckpointStore;
-	/** How often, while connected, the transaction is read over REST (jittered); 0: never. Default 5 min. */
-	sweepIntervalMs?: number;
-	/** Something no retry can fix, after start() resolved: the host refused access to the tracking route (401/403; no key is sent there). */
-	onFatal(error: Error): void;
-	logger?: SocketLogger;
 	polling?: Partial<PollingOptions>;
 	/** Keep-alive periods (tests shorten them); the probe is always a WebSocket protocol ping. */
 	keepAlive?: Pick<KeepAliveOptions, 'intervalMs' | 'timeoutMs'>;
-	backoff?: Partial<BackoffOptions>;
 }
 
 /** Documented cadence: every 2 s, with backoff after 30 s. */
@@ -62,79 +48,112 @@ const KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000 };
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
- * Follows one Allfeat ATS transaction until `completed` or `failed` and turns it into normalized
- * items: each step once and in order, also across reconnects. After every (re)connect it reads the
- * REST resource, whose `steps` history has every step with its timestamp, emits the steps not yet
- * emitted in history order, and only then the live frames that arrived meanwhile. When the
- * WebSocket cannot be had it polls the REST resource instead. At the final step (or for an id the
- * service does not know) it closes its socket itself, so the server's close is never taken for a drop.
+ * - `following`: on the WebSocket (connected, or reconnecting by itself)
+ * - `polling`: no WebSocket could be had; the REST resource is read on a timer instead
+ * - `ended`: final step reached, id unknown, access refused, or closed: nothing more is emitted
  */
-export class AllfeatTransactionStream {
-	// Cancels REST reads in flight when the stream ends, so nothing outlives it.
-	private readonly requests = new AbortController();
-	private readonly socket: ReconnectingSocket;
-	private readonly tracker: TransitionTracker;
+type FollowState = 'following' | 'polling' | 'ended';
+
+/**
+ * History first: REST reads run one after the other, and live frames that arrive while any read is
+ * pending wait until none is, so a step from the history is never emitted after a later live one.
+ */
+class HistoryFirstGate {
+	private queue: Promise<void> = Promise.resolve();
+	private pending = 0;
+	private readonly held: unknown[] = [];
+
+	constructor(private readonly release: (frame: unknown) => void) {}
+
+	/** Runs `read` after the reads before it; frames held meanwhile go on once no read is pending. */
+	run(read: () => Promise<void>): Promise<void> {
+		this.pending += 1;
+		const running = this.queue.then(read);
+		this.queue = running.catch(() => undefined);
+		return running.finally(() => {
+			this.pending -= 1;
+			while (this.pending === 0 && this.held.length > 0) this.release(this.held.shift());
+		});
+	}
+
+	/** A live frame: handled at once, or held while a read is pending. */
+	offer(frame: unknown): void {
+		if (this.pending > 0) this.held.push(frame);
+		else this.release(frame);
+	}
+
+	clear(): void {
+		this.held.length = 0;
+	}
+}
+
+/**
+ * Follows one Allfeat ATS transaction until `completed` or `failed`: the id-following core
+ * (nodes/shared/IdFollowingStream.ts) on the transaction's own WebSocket (its URL names the id), with
+ * Allfeat's protocol. After every (re)connect it reads the REST resource, whose `steps` history has
+ * every step with its timestamp, emits the steps not yet emitted in history order, and only then the
+ * live frames that arrived meanwhile. When the WebSocket cannot be had it polls the REST resource
+ * instead. At the final step (or for an id the service does not know) it lets its socket go itself,
+ * so the server's close is never taken for a drop.
+ */
+export class AllfeatTransactionStream extends IdFollowingStream<StepEvent, undefined, AllfeatTransaction> {
+	private state: FollowState = 'following';
 	private readonly steps: ReadonlySet<string>;
 	private readonly polling: PollingOptions;
-	private readonly logger: SocketLogger | undefined;
+	private readonly gate = new HistoryFirstGate((frame) => this.handleFrame(frame));
 	private transactionType: string | null = null;
-	/** Final step reached, id unknown, or closed: nothing more is emitted. */
-	private ended = false;
 	private pollTimer: NodeJS.Timeout | null = null;
-	private pollingSince: number | null = null;
-	// REST reads run one after the other; live frames wait while any is pending (history first).
-	private reconcileQueue: Promise<void> = Promise.resolve();
-	private pendingReconciles = 0;
-	private readonly heldFrames: unknown[] = [];
+	private pollingSince = 0;
 
 	constructor(private readonly options: AllfeatTransactionStreamOptions) {
-		this.tracker = new TransitionTracker({ maxIds: 1, checkpoints: options.checkpoints });
+		super(options, { name: 'Allfeat ATS', noun: 'transaction', redact: options.client.redact, restBudget: options.client.restBudget }, { maxIds: 1 });
 		this.steps = new Set(options.steps ?? []);
 		this.polling = { ...DEFAULT_POLLING, ...options.polling };
-		this.logger = options.logger;
-		this.socket = new ReconnectingSocket({
+		this.followsOnly = [options.transactionId];
+		const keepAlive = { ...KEEP_ALIVE, ...options.keepAlive };
+		const socketOptions: ReconnectingSocketOptions = {
 			url: options.client.transactionSocketUrl(options.transactionId),
 			redact: options.client.redact,
 			logger: socketFailuresAsWarnings(options.logger),
-			keepAlive: { ...KEEP_ALIVE, ...options.keepAlive },
+			keepAlive,
 			backoff: options.backoff,
 			isReadyFrame: isConnectedFrame,
 			connectTimeoutMs: CONNECT_TIMEOUT_MS,
 			// No auth on this socket: no close code means "credentials refused".
 			authRefusalCloseCodes: [],
-		});
-		this.socket.addListener({
-			onReady: () => this.onReady(),
-			onFrame: (frame) => this.onFrame(frame),
-			onDisconnect: () => this.onDisconnect(),
-			onFatal: (error) => this.switchToPolling(error.message),
-		});
-	}
-
-	/**
-	 * Resolves once the transaction is followed (live or by polling) or already over. Without a
-	 * WebSocket it rejects when the REST resource cannot be reached either, or refuses the API key.
-	 */
-	async start(): Promise<void> {
-		try {
-			await this.socket.start();
-			return;
-		} catch (error) {
-			if (this.ended) return;
-			this.logger?.warn(`${this.label}: no WebSocket (${redactedMessage(error, this.options.client.redact)}); polling the REST resource instead`);
-		}
-		this.pollingSince = Date.now();
-		await this.poll(true);
-	}
-
-	/** Stops everything at once. Idempotent; never throws. */
-	async close(): Promise<void> {
-		this.end();
-		await this.socket.close();
+		};
+		// The URL names the transaction: triggers following the same one share its socket.
+		const poolKey = `allfeat ${socketOptions.url as string} ${JSON.stringify([keepAlive, options.backoff ?? null])}`;
+		this.attach(sharedSockets.lease(poolKey, () => ({ options: socketOptions, shared: undefined }), { logger: options.logger }));
 	}
 
 	private get label(): string {
 		return `Allfeat ATS transaction ${this.options.transactionId}`;
+	}
+
+	/**
+	 * Resolves once the transaction is followed (live or by polling) or already over. Without a
+	 * WebSocket it rejects when the REST resource cannot be reached either, or refuses access.
+	 */
+	async start(): Promise<void> {
+		try {
+			await this.socket?.start();
+			return;
+		} catch (error) {
+			if (this.state === 'ended') return;
+			this.options.logger?.warn(`${this.label}: no WebSocket (${redactedMessage(error, this.options.client.redact)}); polling the REST resource instead`);
+		}
+		this.state = 'polling';
+		this.pollingSince = Date.now();
+		await this.poll(true);
+	}
+
+	protected override beforeClose(): void {
+		this.end();
+	}
+
+	protected override beforeLetGo(): void {
+		this.end();
 	}
 
 	// ---- WebSocket ----------------------------------------------------------------------------
@@ -144,47 +163,40 @@ export class AllfeatTransactionStream {
 	 * after `connected`, and that must read as the end of this connection, not as a failed start.
 	 * Live frames are held until the history is applied.
 	 */
-	private onReady(): void {
+	protected override async onReady(): Promise<void> {
 		void this.readHistory(0);
-		this.scheduleSweep();
+		if (this.state !== 'ended') this.scheduleSweep();
+		await Promise.resolve();
 	}
 
-	/**
-	 * While connected, every few minutes (jittered), read the transaction over REST: a step whose
-	 * frame never came is still delivered (the history has every step). Cancelled by a drop.
-	 */
-	private scheduleSweep(): void {
-		if (this.ended) return;
-		scheduleRestChecks(this.socket, this.options.sweepIntervalMs, async () => await this.reconcileQuietly());
+	/** The history read is the whole handshake (the channel takes no client frames). */
+	protected override async onConnected(): Promise<void> {
+		await Promise.resolve();
 	}
 
 	private async readHistory(failedAttempts: number): Promise<void> {
 		try {
-			await this.reconcile();
+			await this.reconcileNow();
 		} catch (error) {
 			if (isRefusedAccess(error)) {
 				this.fail(error);
 				return;
 			}
 			const delayMs = Math.min(this.polling.maxIntervalMs, this.polling.intervalMs * 2 ** failedAttempts);
-			this.logger?.warn(`${this.label}: could not read the step history (${redactedMessage(error, this.options.client.redact)}); retrying in ${delayMs} ms`);
-			this.socket.scheduleOnConnection(delayMs, () => void this.readHistory(failedAttempts + 1));
+			this.options.logger?.warn(`${this.label}: could not read the step history (${redactedMessage(error, this.options.client.redact)}); retrying in ${delayMs} ms`);
+			this.socket?.scheduleOnConnection(delayMs, () => void this.readHistory(failedAttempts + 1));
 		}
 	}
 
-	private onFrame(raw: unknown): void {
-		if (this.ended) return;
-		if (this.pendingReconciles > 0) {
-			this.heldFrames.push(raw);
-			return;
-		}
-		this.handleFrame(raw);
+	protected override onServiceFrame(raw: unknown): void {
+		if (this.state !== 'ended') this.gate.offer(raw);
 	}
 
 	private handleFrame(raw: unknown): void {
+		if (this.state === 'ended') return;
 		const parsed = parseServerFrame(raw);
 		if (!parsed.ok) {
-			this.logger?.warn(`${this.label}: skipped a ${parsed.reason}`);
+			this.options.logger?.warn(`${this.label}: skipped a ${parsed.reason}`);
 			return;
 		}
 		const frame = parsed.frame;
@@ -207,10 +219,10 @@ export class AllfeatTransactionStream {
 	private onStepFrame(event: StepEvent): void {
 		if (isFinalStep(event.step) && !hasOutcome(event)) {
 			// The docs' update frame has no tx hash / error; REST's `result` has. The frame is the fallback.
-			void this.reconcile(event).catch((error: unknown) => this.logFailedRead(error));
+			void this.reconcileNow(event).catch((error: unknown) => this.logFailedRead(error));
 			return;
 		}
-		this.handleStep(event, 'websocket');
+		this.handle(event, 'websocket');
 	}
 
 	private onErrorFrame(frame: AllfeatErrorFrame): void {
@@ -219,47 +231,52 @@ export class AllfeatTransactionStream {
 			this.endUnknown(this.options.client.redact(`${code ?? 'error'}: ${message}`));
 			return;
 		}
-		this.logger?.warn(this.options.client.redact(`${this.label}: the service reported an error${code ? ` (${code})` : ''}: ${message}`));
+		this.options.logger?.warn(this.options.client.redact(`${this.label}: the service reported an error${code ? ` (${code})` : ''}: ${message}`));
 		void this.reconcileQuietly();
 	}
 
 	/** Also after a reconnect attempt that failed: REST may say the transaction is over (the socket would never tell). */
-	private onDisconnect(): void {
-		if (!this.ended) void this.reconcileQuietly();
+	protected override onDrop(): void {
+		if (this.state !== 'ended') void this.reconcileQuietly();
 	}
 
-	/** Releases the frames held while REST was being read, unless another read started meanwhile. */
-	private releaseHeldFrames(): void {
-		while (this.pendingReconciles === 0 && this.heldFrames.length > 0 && !this.ended) {
-			this.handleFrame(this.heldFrames.shift());
-		}
-		if (this.ended) this.heldFrames.length = 0;
+	/** The WebSocket stopped for good (after it had started): polling takes over. */
+	protected override onSocketFatal(error: Error): void {
+		if (this.state !== 'following') return;
+		this.options.logger?.warn(`${this.label}: the WebSocket stopped (${error.message}); polling the REST resource instead`);
+		this.state = 'polling';
+		this.pollingSince = Date.now();
+		void this.socket?.close();
+		void this.poll(false);
 	}
 
 	// ---- REST ---------------------------------------------------------------------------------
 
+	/** The core's reconcile and REST check, through the history-first gate (one id, one read at a time). */
+	protected override async reconcile(): Promise<void> {
+		await this.reconcileQuietly();
+	}
+
+	protected override async readRecord(transactionId: string, signal: AbortSignal): Promise<AllfeatTransaction> {
+		return await this.options.client.getTransaction(transactionId, signal);
+	}
+
 	/**
-	 * Reads the resource and emits every history step not yet emitted. Reads are serialized, and live
-	 * frames wait until they are done. `finalFrame` (a terminal frame without its outcome) is applied
-	 * after the history if REST does not know the final step yet, or cannot be read.
+	 * Reads the resource and emits every history step not yet emitted. `finalFrame` (a terminal frame
+	 * without its outcome) is applied after the history if REST does not know the final step yet, or
+	 * cannot be read.
 	 */
-	private reconcile(finalFrame?: StepEvent): Promise<void> {
-		this.pendingReconciles += 1;
-		const read = this.reconcileQueue.then(async () => await this.readAndApply(finalFrame));
-		this.reconcileQueue = read.catch(() => undefined);
-		return read.finally(() => {
-			this.pendingReconciles -= 1;
-			this.releaseHeldFrames();
-		});
+	private reconcileNow(finalFrame?: StepEvent): Promise<void> {
+		return this.gate.run(async () => await this.readAndApply(finalFrame));
 	}
 
 	private async readAndApply(finalFrame?: StepEvent): Promise<void> {
-		if (this.ended) return;
+		if (this.state === 'ended') return;
 		let transaction: AllfeatTransaction;
 		const budget = this.options.client.restBudget;
 		try {
 			await budget.take(this.requests.signal);
-			transaction = await this.options.client.getTransaction(this.options.transactionId, this.requests.signal);
+			transaction = await this.readRecord(this.options.transactionId, this.requests.signal);
 		} catch (error) {
 			// Too many requests: every read of this host waits; this one is tried again by whoever asked.
 			noteFailedRead(budget, error);
@@ -268,45 +285,38 @@ export class AllfeatTransactionStream {
 				return;
 			}
 			if (finalFrame) {
-				this.logger?.warn(`${this.label}: could not read the outcome of step ${finalFrame.step} (${redactedMessage(error, this.options.client.redact)}); emitting it as the frame gave it`);
-				this.handleStep(finalFrame, 'websocket');
+				this.options.logger?.warn(`${this.label}: could not read the outcome of step ${finalFrame.step} (${redactedMessage(error, this.options.client.redact)}); emitting it as the frame gave it`);
+				this.handle(finalFrame, 'websocket');
 			}
 			throw error;
 		}
-		this.applyTransaction(transaction);
-		if (finalFrame) this.handleStep(finalFrame, 'websocket');
+		this.applyRead(transaction, 'rest');
+		if (finalFrame) this.handle(finalFrame, 'websocket');
 	}
 
 	private async reconcileQuietly(): Promise<void> {
-		await this.reconcile().catch((error: unknown) => this.logFailedRead(error));
+		await this.reconcileNow().catch((error: unknown) => this.logFailedRead(error));
 	}
 
-	private applyTransaction(transaction: AllfeatTransaction): void {
+	/** Every step of the history not emitted yet, in history order. */
+	protected override applyRead(transaction: AllfeatTransaction, via: string): void {
 		this.transactionType = transaction.transaction_type ?? this.transactionType;
-		for (const event of stepEventsOf(transaction)) this.handleStep(event, 'rest');
+		for (const event of stepEventsOf(transaction)) this.handle(event, via);
 		// `is_complete` with a final step this table does not know: stop following all the same.
-		if (transaction.is_complete === true && !this.ended) {
-			this.logger?.warn(`${this.label} is complete at step "${transaction.current_step}"; no more steps will follow`);
-			this.end();
+		if (transaction.is_complete === true && this.state !== 'ended') {
+			this.options.logger?.warn(`${this.label} is complete at step "${transaction.current_step}"; no more steps will follow`);
+			this.letGo();
 		}
 	}
 
 	// ---- polling ------------------------------------------------------------------------------
-
-	private switchToPolling(reason: string): void {
-		if (this.ended || this.pollingSince !== null) return;
-		this.logger?.warn(`${this.label}: the WebSocket stopped (${reason}); polling the REST resource instead`);
-		this.pollingSince = Date.now();
-		void this.socket.close();
-		void this.poll(false);
-	}
 
 	/** One REST read, then the next one is scheduled. On the first read, an unreachable service is an error. */
 	private async poll(firstRead: boolean): Promise<void> {
 		this.pollTimer = null;
 		let delayMs = this.nextPollDelay();
 		try {
-			await this.reconcile();
+			await this.reconcileNow();
 		} catch (error) {
 			if (firstRead && (isRefusedAccess(error) || error instanceof ServiceUnreachableError)) {
 				this.end();
@@ -317,13 +327,13 @@ export class AllfeatTransactionStream {
 				return;
 			}
 			if (error instanceof ServiceApiError && error.retryAfterMs !== null) delayMs = Math.max(delayMs, error.retryAfterMs);
-			this.logger?.warn(`${this.label}: polling failed (${redactedMessage(error, this.options.client.redact)}); next read in ${delayMs} ms`);
+			this.options.logger?.warn(`${this.label}: polling failed (${redactedMessage(error, this.options.client.redact)}); next read in ${delayMs} ms`);
 		}
-		if (!this.ended) this.pollTimer = setTimeout(() => void this.poll(false), delayMs);
+		if (this.state === 'polling') this.pollTimer = setTimeout(() => void this.poll(false), delayMs);
 	}
 
 	private nextPollDelay(): number {
-		const pollingForMs = Date.now() - (this.pollingSince ?? Date.now());
+		const pollingForMs = Date.now() - this.pollingSince;
 		if (pollingForMs < this.polling.backoffAfterMs) return this.polling.intervalMs;
 		const doublings = Math.floor((pollingForMs - this.polling.backoffAfterMs) / this.polling.backoffAfterMs) + 1;
 		return Math.min(this.polling.maxIntervalMs, this.polling.intervalMs * 2 ** doublings);
@@ -331,56 +341,51 @@ export class AllfeatTransactionStream {
 
 	// ---- transitions --------------------------------------------------------------------------
 
-	private handleStep(event: StepEvent, via: 'websocket' | 'rest'): void {
-		if (this.ended) return;
-		const isFinal = isFinalStep(event.step);
-		const transactionId = this.options.transactionId;
-		const accepted = this.tracker.accept({ id: transactionId, transitionKey: event.step, rank: allfeatStepRank(event.step), isFinal });
-		if (accepted === null) return;
-		if (this.steps.size === 0 || this.steps.has(event.step)) {
-			if (logsDebug(this.logger)) this.logger?.debug(`${this.label} is at step ${event.step} (via ${via})`);
-			const item = normalizeStep({ transactionId, transactionType: this.transactionType }, event, isoNow());
-			this.deliver(item, accepted);
-		}
-		if (isFinal) this.end();
+	protected override transitionOf(event: StepEvent): Transition | null {
+		if (this.state === 'ended') return null;
+		return { id: this.options.transactionId, transitionKey: event.step, rank: allfeatStepRank(event.step), isFinal: isFinalStep(event.step) };
+	}
+
+	protected override normalize(event: StepEvent): NormalizedItem {
+		return normalizeStep({ transactionId: this.options.transactionId, transactionType: this.transactionType }, event, isoNow());
+	}
+
+	protected override emits(item: NormalizedItem): boolean {
+		return this.steps.size === 0 || this.steps.has(item.status);
 	}
 
 	/** Unknown id: that id stops, with one item a workflow can route; the other ids are not affected. */
 	private endUnknown(reason: string): void {
-		if (this.ended) return;
-		this.end();
+		if (this.state === 'ended') return;
+		this.letGo();
 		const item = notFoundItem(this.options.transactionId, new Date().toISOString(), reason);
-		this.logger?.error(`${item.error} (${reason})`);
+		this.options.logger?.error(`${item.error} (${reason})`);
 		this.deliver(item);
-	}
-
-	private deliver(item: NormalizedItem, accepted?: IdCheckpoint): void {
-		try {
-			this.options.onItem(item, accepted);
-		} catch (error) {
-			this.logger?.error(`${this.label}: emitting an item failed: ${redactedMessage(error, this.options.client.redact)}`);
-		}
 	}
 
 	/** The host refused access (401/403): no retry helps, so this id stops with one error. */
 	private fail(error: Error): void {
-		if (this.ended) return;
-		this.end();
+		if (this.state === 'ended') return;
+		this.letGo();
 		this.options.onFatal(error);
 	}
 
-	/** Nothing more will come: free the socket (the server closes it at the final step anyway) and the poll timer. */
+	/** Nothing more will come: stop reads, held frames and the poll timer (the socket goes with letGo or close). */
 	private end(): void {
-		this.ended = true;
+		this.state = 'ended';
 		this.requests.abort();
-		this.heldFrames.length = 0;
+		this.gate.clear();
 		if (this.pollTimer !== null) clearTimeout(this.pollTimer);
 		this.pollTimer = null;
-		void this.socket.close();
+	}
+
+	/** The socket may be gone while polling goes on: only the end ends this stream. */
+	protected override isClosed(): boolean {
+		return this.state === 'ended';
 	}
 
 	private logFailedRead(error: unknown): void {
-		if (!this.ended) this.logger?.warn(`${this.label}: could not read the step history: ${redactedMessage(error, this.options.client.redact)}`);
+		if (this.state !== 'ended') this.options.logger?.warn(`${this.label}: could not read the step history: ${redactedMessage(error, this.options.client.redact)}`);
 	}
 }
 

@@ -139,9 +139,10 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 		this.subscription.leave(false);
 	}
 
-	protected override onLeaseFatal(): void {
+	protected override onSocketFatal(error: Error): void {
 		this.follower.close();
 		this.subscription.leave();
+		super.onSocketFatal(error);
 	}
 
 	protected override onDrop(): void {

@@ -7,6 +7,7 @@ import type { RestBudget } from './restBudget';
 import { noteFailedRead, scheduleRestChecks } from './restBudget';
 import type { Transition } from './TransitionTracker';
 import { TransitionTracker } from './TransitionTracker';
+import type { TransitionTrackerOptions } from './TransitionTracker';
 import type { Redactor } from './redact';
 import { redactedMessage } from './redact';
 
@@ -57,7 +58,7 @@ const RECONCILE_CONCURRENCY = 4;
  * what a record means (`transitionOf`, `normalize`). `emits` filters what reaches the workflow;
  * filtered transitions are still tracked, so dedupe and reconcile stay right.
  */
-export abstract class IdFollowingStream<Record, Shared = undefined> {
+export abstract class IdFollowingStream<Record, Shared = undefined, Read = Record> {
 	protected readonly tracker: TransitionTracker;
 	/** Cancels REST reads in flight on close, so nothing outlives the trigger. */
 	protected readonly requests = new AbortController();
@@ -75,8 +76,9 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 	protected constructor(
 		protected readonly base: FollowingStreamOptions,
 		protected readonly service: FollowedService,
+		trackerOptions: Omit<TransitionTrackerOptions, 'checkpoints'> = {},
 	) {
-		this.tracker = new TransitionTracker({ checkpoints: base.checkpoints });
+		this.tracker = new TransitionTracker({ ...trackerOptions, checkpoints: base.checkpoints });
 	}
 
 	/** The socket's counters (connections, reconnects), for tests and diagnostics; null before start. */
@@ -105,7 +107,12 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 	protected abstract onConnected(connection: ConnectionHandle): Promise<void>;
 	/** Every frame of the socket (other triggers' too, on a shared socket): parse, then `handle` what is a record. */
 	protected abstract onServiceFrame(raw: unknown): void;
-	protected abstract readRecord(id: string, signal: AbortSignal): Promise<Record>;
+	protected abstract readRecord(id: string, signal: AbortSignal): Promise<Read>;
+
+	/** What a REST read says: by default one record; a service whose resource holds a history handles each entry. */
+	protected applyRead(read: Read, via: string): void {
+		this.handle(read as unknown as Record, via);
+	}
 	/** The record's transition, or null when it is none of this trigger's business. */
 	protected abstract transitionOf(record: Record): Transition | null;
 	protected abstract normalize(record: Record, transition: Transition): NormalizedItem;
@@ -126,8 +133,10 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 	/** At a drop of the connection (a reconnect follows). */
 	protected onDrop(): void {}
 
-	/** Something no retry fixes ended this trigger's lease (the glue is told after this). */
-	protected onLeaseFatal(): void {}
+	/** Something no retry fixes ended this trigger's socket: by default the glue is told (one error, no retry). */
+	protected onSocketFatal(error: Error): void {
+		this.base.onFatal(error);
+	}
 
 	/** Closing: settle what waits on the connection before the lease goes. */
 	protected beforeClose(): void {}
@@ -141,10 +150,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 			onReady: async (connection) => await this.onReady(connection),
 			onFrame: (frame) => this.onServiceFrame(frame),
 			onDisconnect: () => this.onDrop(),
-			onFatal: (error) => {
-				this.onLeaseFatal();
-				this.base.onFatal(error);
-			},
+			onFatal: (error) => this.onSocketFatal(error),
 		});
 		return lease;
 	}
@@ -163,7 +169,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 	 * While connected, every few minutes (jittered), read over REST every id not final yet. A drop
 	 * cancels the timer; the next ready connection starts it again.
 	 */
-	private scheduleSweep(): void {
+	protected scheduleSweep(): void {
 		if (this.socket === null) return;
 		scheduleRestChecks(this.socket, this.base.sweepIntervalMs, async () => await this.reconcile(this.idsToReconcile(), 'sweep'));
 	}
@@ -189,7 +195,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 			const record = await this.readRecord(id, this.requests.signal);
 			// The socket spoke for this id while REST was answering: its word is at least as new, and
 			// anything after it comes over the socket too. An older REST state would be out of order.
-			if (this.reconciling.get(id) === false) this.handle(record, 'rest');
+			if (this.reconciling.get(id) === false) this.applyRead(record, 'rest');
 		} catch (error) {
 			// Closed meanwhile: the read was cancelled, not failed.
 			if (this.requests.signal.aborted) return;
@@ -203,7 +209,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 
 	/** Reads one id over REST now and handles what it says; failures are the caller's. */
 	protected async readNow(id: string): Promise<void> {
-		this.handle(await this.readRecord(id, this.requests.signal), 'rest');
+		this.applyRead(await this.readRecord(id, this.requests.signal), 'rest');
 	}
 
 	/**
@@ -221,17 +227,20 @@ export abstract class IdFollowingStream<Record, Shared = undefined> {
 		if (accepted === null) return;
 		// Normalized once per new transition (the filters read the item).
 		const item = this.normalize(record, transition);
-		if (this.emits(item)) this.emit(item, transition, accepted, via);
+		if (this.emits(item)) {
+			const logger = this.base.logger;
+			if (logsDebug(logger)) logger?.debug(`${this.service.name} ${this.service.noun} ${transition.id} is ${transition.transitionKey} (via ${via})`);
+			this.deliver(item, accepted);
+		}
 		if (transition.isFinal && this.followsOnly?.every((id) => this.tracker.isFinal(id))) this.letGo();
 	}
 
-	private emit(item: NormalizedItem, transition: Transition, accepted: IdCheckpoint, via: string): void {
-		const logger = this.base.logger;
-		if (logsDebug(logger)) logger?.debug(`${this.service.name} ${this.service.noun} ${transition.id} is ${transition.transitionKey} (via ${via})`);
+	/** Hands an item to the glue; `accepted` absent for an item that is no transition (e.g. an unknown id). */
+	protected deliver(item: NormalizedItem, accepted?: IdCheckpoint): void {
 		try {
 			this.base.onItem(item, accepted);
 		} catch (error) {
-			logger?.error(`${this.service.name}: emitting an item failed: ${redactedMessage(error, this.service.redact)}`);
+			this.base.logger?.error(`${this.service.name}: emitting an item failed: ${redactedMessage(error, this.service.redact)}`);
 		}
 	}
 
