@@ -4,7 +4,7 @@
  */
 import { z } from 'zod/v4';
 
-import { compileCheck } from '../nodes/shared/frames';
+import { compileCheck, parseTypedFrame } from '../nodes/shared/frames';
 import * as kurier from '../nodes/Kurier/protocol';
 import * as allfeat from '../nodes/AllfeatAts/protocol';
 import * as tachyon from '../nodes/Tachyon/protocol';
@@ -93,5 +93,21 @@ describe('compiled frame checks', () => {
 		const schema = z.object({ n: z.number().nonnegative().optional(), kind: z.enum(['a', 'b']), tag: z.literal('t'), either: z.union([z.number(), z.string().min(2)]).nullish() });
 		const check = compileCheck(schema)!;
 		for (const candidate of mutations({ n: 0, kind: 'a', tag: 't', either: 'xy' })) expect([candidate, check(candidate)]).toEqual([candidate, schema.safeParse(candidate).success]);
+	});
+});
+
+describe('parseTypedFrame dispatches on the field a service names its frames by', () => {
+	const schemas = { created: z.object({ event: z.literal('created'), id: z.string() }), moved: z.object({ event: z.literal('moved'), id: z.string(), to: z.string() }) };
+
+	test('by `event`: each frame is checked against its own schema; unknown, missing and malformed ones say why', () => {
+		expect(parseTypedFrame(schemas, { event: 'moved', id: 'a', to: 'b' }, 'event')).toEqual({ ok: true, frame: { event: 'moved', id: 'a', to: 'b' } });
+		expect(parseTypedFrame(schemas, { event: 'moved', id: 'a' }, 'event')).toMatchObject({ ok: false, reason: expect.stringMatching(/^frame of event "moved": /) });
+		expect(parseTypedFrame(schemas, { event: 'deleted', id: 'a' }, 'event')).toEqual({ ok: false, reason: 'frame of event "deleted": not a event this trigger knows' });
+		expect(parseTypedFrame(schemas, { type: 'moved', id: 'a', to: 'b' }, 'event')).toEqual({ ok: false, reason: 'frame without a known "event"' });
+	});
+
+	test('by default the field is `type`, with the wording the services\' logs use', () => {
+		expect(parseTypedFrame({ moved: schemas.moved }, { event: 'moved', id: 'a', to: 'b' })).toEqual({ ok: false, reason: 'frame without a known "type"' });
+		expect(parseTypedFrame({ telemetry: z.object({}) }, { type: 'other' })).toEqual({ ok: false, reason: 'frame of type "other": not a type this trigger knows' });
 	});
 });

@@ -5,25 +5,26 @@ import { READABLE_ISSUES, describeIssue } from './validation';
 /** A server frame checked against a service's frame schema. */
 export type ParsedFrame<Frame> = { ok: true; frame: Frame } | { ok: false; reason: string };
 
-/** A service's frame schemas by the value of the frame's `type` field. */
+/** A service's frame schemas by the value of the frame's kind field (`type` unless told otherwise). */
 export type FrameSchemas = Readonly<Record<string, z.ZodType>>;
 
 /**
- * Validates a JSON frame whose kind is in its `type` field, against the schema of that type (a
- * lookup, not a union that tries its options). Unknown or malformed frames are reported with a
+ * Validates a JSON frame whose kind is in its `field` (`type` by default; a service may name its
+ * frames by `event`, `op`…), against the schema of that kind (a lookup, not a union that tries its
+ * options). Unknown or malformed frames are reported with a
  * short reason for the log (never thrown), so the trigger skips them and goes on.
  *
  * A valid frame is handed on as it arrived, not as the schema's output: frame schemas only check
  * (they strip, and never transform or default), so fields they do not name — which go to an item's
  * `details` unvalidated — are kept without copying the frame. This is the per-frame hot path.
  */
-export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown): ParsedFrame<Frame> {
-	const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-	if (typeof type !== 'string') return { ok: false, reason: 'frame without a known "type"' };
-	// The type as it came is quoted in the log line: never more than a short excerpt of it.
+export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown, field = 'type'): ParsedFrame<Frame> {
+	const type = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[field] : undefined;
+	if (typeof type !== 'string') return { ok: false, reason: `frame without a known "${field}"` };
+	// The kind as it came is quoted in the log line: never more than a short excerpt of it.
 	const shown = type.length > 60 ? `${type.slice(0, 60)}…` : type;
 	const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
-	if (schema === undefined) return { ok: false, reason: `frame of type "${shown}": not a type this trigger knows` };
+	if (schema === undefined) return { ok: false, reason: `frame of ${field} "${shown}": not a ${field} this trigger knows` };
 	// The hot path: the schema's own rules, compiled once to plain checks (see compileCheck); zod
 	// decides (and explains) whatever they do not accept.
 	if (fastCheckOf(schema)?.(raw)) return { ok: true, frame: raw as Frame };
@@ -32,7 +33,7 @@ export function parseTypedFrame<Frame>(schemas: FrameSchemas, raw: unknown): Par
 	if (schema.safeParse(raw).success) return { ok: true, frame: raw as Frame };
 	const result = schema.safeParse(raw, READABLE_ISSUES);
 	if (result.success) return { ok: true, frame: raw as Frame };
-	return { ok: false, reason: `frame of type "${shown}": ${describeIssue(result.error.issues[0], 'frame')}` };
+	return { ok: false, reason: `frame of ${field} "${shown}": ${describeIssue(result.error.issues[0], 'frame')}` };
 }
 
 const skippedFrames = new WeakSet<object>();
