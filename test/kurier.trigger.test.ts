@@ -11,7 +11,7 @@ import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { eventually, sleep } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
 import { kurierCredentials, outsideConnection } from './helpers/kurier';
@@ -338,42 +338,7 @@ describe('credentials and failures', () => {
 });
 
 describe('lifecycle', () => {
-	test('deactivation closes the socket and every timer at once', async () => {
-		const timersBefore = activeTimerCount();
-		const trigger = await activate({ event: 'allJobs', statuses: [] });
-		expect(emulator.openConnectionCount(KEY)).toBe(1);
-		expect(activeTimerCount()).toBeGreaterThan(timersBefore);
-		await trigger.deactivate();
-		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
-		emulator.createJob(KEY);
-		await sleep(50);
-		expect(trigger.items()).toEqual([]);
-	});
-
-	test('deactivating while reconnecting cancels the pending reconnect', async () => {
-		const timersBefore = activeTimerCount();
-		const trigger = await activate({ event: 'allJobs', statuses: [] });
-		emulator.setRefuseUpgrades(503, 30);
-		emulator.dropAllConnections();
-		// The first reconnect is refused with Retry-After: 30, so the next one waits 30 s.
-		await eventually(() => expect(emulator.stats.connectionsRefused).toBe(1));
-		await trigger.deactivate();
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
-		emulator.setRefuseUpgrades(null);
-		await sleep(700);
-		expect(emulator.stats.connectionsRefused + emulator.stats.connectionsAccepted).toBe(2);
-	});
-
-	test('activating and deactivating repeatedly leaks no connection', async () => {
-		for (let i = 0; i < 5; i++) {
-			const trigger = await activate({ event: 'allJobs', statuses: [] });
-			await trigger.deactivate();
-		}
-		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		expect(emulator.stats.connectionsAccepted).toBe(5);
-	});
-
+	// Deactivation, a cancelled reconnect and repeated activations: test/lifecycle.test.ts (every service).
 	test('the keep-alive notices a server that stopped answering and reconnects', async () => {
 		const items: NormalizedItem[] = [];
 		const stream = new KurierJobStream({

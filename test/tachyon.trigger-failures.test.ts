@@ -225,33 +225,7 @@ describe('credential test', () => {
 });
 
 describe('lifecycle', () => {
-	test('deactivation closes the socket and every timer at once', async () => {
-		const timersBefore = activeTimerCount();
-		const trigger = await activate();
-		expect(emulator.openConnectionCount(WS_KEY)).toBe(1);
-		expect(activeTimerCount()).toBeGreaterThan(timersBefore);
-		await trigger.deactivate();
-		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
-		emulator.submit(API_KEY);
-		await sleep(50);
-		expect(trigger.items()).toEqual([]);
-	});
-
-	test('deactivating while reconnecting cancels the pending reconnect', async () => {
-		const timersBefore = activeTimerCount();
-		const trigger = await activate();
-		emulator.setRefuseUpgrades(503, 30);
-		emulator.dropAllConnections();
-		// The first reconnect is refused with Retry-After: 30, so the next one waits 30 s.
-		await eventually(() => expect(emulator.stats.connectionsRefused).toBe(1));
-		await trigger.deactivate();
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
-		emulator.setRefuseUpgrades(null);
-		await sleep(700);
-		expect(emulator.stats.connectionsRefused + emulator.stats.connectionsAccepted).toBe(2);
-	});
-
+	// Deactivation and a cancelled reconnect: test/lifecycle.test.ts (every service).
 	test('activating and deactivating repeatedly, with registration, leaks no connection or timer', async () => {
 		const timersBefore = activeTimerCount();
 		for (let i = 0; i < 5; i++) {

@@ -18,3 +18,16 @@ export function activeTimerCount(): number {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How long a test watches for something that must NOT happen (an item after deactivation, a
+ * reconnect that was cancelled): one named period instead of scattered fixed sleeps. Waiting for
+ * something that must happen uses `eventually` instead.
+ */
+export const QUIET_PERIOD_MS = 700;
+
+/** Waits out the quiet period, then checks that `assertion` still holds (nothing happened meanwhile). */
+export async function staysTrue(assertion: () => void, quietMs = QUIET_PERIOD_MS): Promise<void> {
+	await sleep(quietMs);
+	assertion();
+}
