@@ -168,8 +168,6 @@ export class ReconnectingSocket {
 	private connectTimer: NodeJS.Timeout | null = null;
 	private keepAliveTimer: NodeJS.Timeout | null = null;
 	private keepAliveDeadline: NodeJS.Timeout | null = null;
-	// Timers scoped to the current connection (listeners schedule retries with them).
-	private readonly connectionTimers = new Set<NodeJS.Timeout>();
 
 	private firstConnection: { resolve(): void; reject(error: Error): void } | null = null;
 	private closePromise: Promise<void> | null = null;
@@ -216,17 +214,6 @@ export class ReconnectingSocket {
 	/** The service asked us to wait (e.g. a `retryAfterSeconds` field): the next reconnect waits at least this long. */
 	retryAfter(delayMs: number): void {
 		this.serverRetryAfterMs = Math.max(this.serverRetryAfterMs ?? 0, delayMs);
-	}
-
-	/** Runs `callback` after `delayMs` unless the connection drops or the socket closes first. */
-	scheduleOnConnection(delayMs: number, callback: () => void): void {
-		// Asked after close (a REST read that failed because the stream was closing): nothing to run.
-		if (this.currentState === 'closed') return;
-		const timer = setTimeout(() => {
-			this.connectionTimers.delete(timer);
-			callback();
-		}, delayMs);
-		this.connectionTimers.add(timer);
 	}
 
 	/** Drop the current connection and reconnect (e.g. a listener saw the service go quiet). */
@@ -536,8 +523,6 @@ export class ReconnectingSocket {
 		this.clearTimer('connectTimer');
 		this.clearTimer('keepAliveTimer');
 		this.clearTimer('keepAliveDeadline');
-		for (const timer of this.connectionTimers) clearTimeout(timer);
-		this.connectionTimers.clear();
 	}
 
 	private clearAllTimers(): void {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 
 import { ServiceApiError } from './http';
-import type { ReconnectingSocket } from './ReconnectingSocket';
 
 /**
  * How fast the reconciles and sweeps of one API key may read a service's REST API, shared by every
@@ -100,7 +99,7 @@ export function noteFailedRead(budget: RestBudget, error: unknown): void {
  * Runs `check` every `intervalMs` (jittered; default 5 min; 0: never) for as long as the socket's
  * current connection lasts: a drop or a close cancels it, and the next ready connection starts it again.
  */
-export function scheduleRestChecks(socket: Pick<ReconnectingSocket, 'scheduleOnConnection'>, intervalMs: number | undefined, check: () => Promise<void>): void {
+export function scheduleRestChecks(socket: { scheduleOnConnection(delayMs: number, callback: () => void): void }, intervalMs: number | undefined, check: () => Promise<void>): void {
 	const every = intervalMs ?? DEFAULT_REST_CHECK_INTERVAL_MS;
 	if (every <= 0) return;
 	socket.scheduleOnConnection(jitteredIntervalMs(every), () => {
