@@ -42,12 +42,6 @@ const LISTING_MAX_PAGES = 20;
 /** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
 const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
 
-/** What a job's frames said that its later frames may omit, read once per handled status. */
-interface JobFacts {
-	chainId: number | null;
-	submissionMode: string | null;
-}
-
 /**
  * Follows one Kurier job, or every job of the API key, on the shared socket (the id-following core
  * in nodes/shared/IdFollowingStream.ts), with Kurier's protocol: its subscription (KurierSubscription),
@@ -64,8 +58,10 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	private readonly chainIds = new Map<string, number | null>();
 	// Jobs whose frames said how they were submitted (`submissionMode`, where the service gives it).
 	private readonly submissionModes = new Map<string, string>();
-	/** The facts of the job being handled right now (set by transitionOf, read by afterAccept and normalize). */
-	private facts: JobFacts = { chainId: null, submissionMode: null };
+	// What the job being handled right now said, or an earlier frame of it said (set by transitionOf,
+	// read by afterAccept and normalize in the same call): two fields, not an object per frame.
+	private currentChainId: number | null = null;
+	private currentSubmissionMode: string | null = null;
 	private lastServerError: string | null = null;
 	private disconnectedAt: number | null = null;
 	/** This trigger's onReady (subscribe, read its job) has run on some connection. */
@@ -254,9 +250,8 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	protected override transitionOf(job: KurierJobStatus): Transition | null {
 		const target = this.options.target;
 		if (target.kind === 'job' && job.jobId !== target.jobId) return null;
-		const chainId = this.rememberChainId(job);
-		const submissionMode = this.rememberSubmissionMode(job);
-		this.facts = { chainId, submissionMode };
+		const chainId = (this.currentChainId = this.rememberChainId(job));
+		const submissionMode = (this.currentSubmissionMode = this.rememberSubmissionMode(job));
 		return { id: job.jobId, transitionKey: job.status, rank: kurierStatusRank(job.status), isFinal: isKurierFinal(job.status, chainId, submissionMode) };
 	}
 
@@ -266,7 +261,7 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 		if (transition.isFinal) {
 			this.chainIds.delete(job.jobId);
 			this.submissionModes.delete(job.jobId);
-		} else if (needsRestFollowUp(job.status, this.facts.chainId, this.facts.submissionMode)) {
+		} else if (needsRestFollowUp(job.status, this.currentChainId, this.currentSubmissionMode)) {
 			this.follower.follow(job.jobId);
 		}
 	}
@@ -276,9 +271,9 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	}
 
 	protected override normalize(job: KurierJobStatus): NormalizedItem {
-		const { chainId, submissionMode } = this.facts;
+		const submissionMode = this.currentSubmissionMode;
 		const known = submissionMode === 'direct' || submissionMode === 'attestation' ? submissionMode : undefined;
-		return normalizeKurierJob(job, isoNow(), known, chainId);
+		return normalizeKurierJob(job, isoNow(), known, this.currentChainId);
 	}
 
 	private rememberChainId(job: KurierJobStatus): number | null {
