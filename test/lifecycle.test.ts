@@ -94,7 +94,7 @@ describe.each(services)('%s', (_name, startWorld) => {
 		const itemsBefore = trigger.items().length;
 		await trigger.deactivate();
 		await eventually(() => expect(world.emulator.openConnectionCount()).toBe(0));
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 		world.produce();
 		await staysTrue(() => expect(trigger.items()).toHaveLength(itemsBefore));
 	});
@@ -107,7 +107,7 @@ describe.each(services)('%s', (_name, startWorld) => {
 		// The first reconnect is refused with Retry-After: 30, so the next one would wait 30 s.
 		await eventually(() => expect(world.emulator.stats.connectionsRefused).toBe(1));
 		await trigger.deactivate();
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 		world.emulator.setRefuseUpgrades(null);
 		await staysTrue(() => expect(world.emulator.stats.connectionsRefused + world.emulator.stats.connectionsAccepted).toBe(2));
 	});
@@ -119,7 +119,7 @@ describe.each(services)('%s', (_name, startWorld) => {
 			await trigger.deactivate();
 		}
 		await eventually(() => expect(world.emulator.openConnectionCount()).toBe(0));
-		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
+		await eventually(() => expect(activeTimerCount()).toBeLessThanOrEqual(timersBefore));
 		expect(world.emulator.stats.connectionsAccepted).toBe(5);
 	});
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ZodType } from 'zod/v4';
 
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
@@ -167,6 +168,20 @@ export class TachyonApiClient {
 	}
 
 	/** The credential's WebSocket key (and URL), or, without a key, the ones registration hands out. */
+	/** The credential's own WebSocket URL and key, when it has them (no registration needed). */
+	get storedWebSocket(): TachyonWebSocketEndpoint | null {
+		return this.connection.webSocket;
+	}
+
+	/**
+	 * Who registers, as a key for sharing one socket: the host and a digest of the secret that
+	 * registers (the secret itself is not kept).
+	 */
+	get registrationIdentity(): string {
+		const secret = this.connection.dashboardJwt ?? this.connection.apiKey;
+		return `${this.connection.baseUrl} ${createHash('sha256').update(secret).digest('hex')}`;
+	}
+
 	async webSocketEndpoint(): Promise<TachyonWebSocketEndpoint> {
 		if (this.connection.webSocket) return this.connection.webSocket;
 		const { wsUrl, wsKey } = await this.registerWebsocket();

@@ -1,13 +1,13 @@
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
 import { isFirstSkipOf } from '../shared/frames';
-import type { ConnectionHandle, KeepAliveOptions } from '../shared/ReconnectingSocket';
+import type { ConnectionHandle, KeepAliveOptions, ReconnectingSocketOptions, SocketTarget } from '../shared/ReconnectingSocket';
 import { SocketFatalError } from '../shared/ReconnectingSocket';
 import { sharedSockets } from '../shared/SocketPool';
 import { IdFollowingStream } from '../shared/IdFollowingStream';
 import type { FollowingStreamOptions } from '../shared/IdFollowingStream';
 import type { Transition } from '../shared/TransitionTracker';
-import type { TachyonApiClient, TachyonWebSocketEndpoint } from './TachyonApiClient';
+import type { TachyonApiClient } from './TachyonApiClient';
 import type { TachyonTransaction } from './protocol';
 import { PING_FRAME, classifyFrame, isTachyonFinal, isUnauthorizedText, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
 
@@ -61,31 +61,21 @@ export class TachyonStream extends IdFollowingStream<TachyonTransaction> {
 	}
 
 	/**
-	 * Resolves once connected and greeted. Registers the WebSocket first when the credential has no
-	 * key (with the dashboard JWT, else the API key); a refused key or JWT rejects here, so an
-	 * activation fails at once with the reason.
+	 * Resolves once connected and greeted. Where the credential has no WebSocket key, the socket's
+	 * target is resolved by registering (with the dashboard JWT, else the API key), once per socket:
+	 * a refused key or JWT rejects here with the service's answer, so an activation fails at once with
+	 * the reason, and an unreachable service is left to the start policy like any failed start.
 	 */
 	async start(): Promise<void> {
-		await this.connect(await this.options.client.webSocketEndpoint());
-	}
-
-	private async connect(endpoint: TachyonWebSocketEndpoint): Promise<void> {
-		if (this.isClosed()) return;
-		// The key is fixed for the activation ("persistent, reusable"), so registering once is enough.
-		// Every transaction of the account comes on every connection of the key, so triggers on one key
-		// share one socket and each keeps what its filters ask for.
+		const client = this.options.client;
+		const stored = client.storedWebSocket;
+		// The key is fixed for the activation ("persistent, reusable"), so registering once per socket
+		// is enough. Every transaction of the account comes on every connection of the key, so
+		// triggers on one key (or one registering credential) share one socket, each with its filters.
 		const keepAlive = { ...DEFAULT_KEEP_ALIVE_PERIODS, ...this.options.keepAlive };
-		const poolKey = `tachyon ${endpoint.url} ${endpoint.key} ${JSON.stringify([keepAlive, this.options.backoff ?? null])}`;
-		const socketOptions = {
-			url: endpoint.url,
-			headers: { 'x-ws-token': endpoint.key },
-			redact: this.options.client.redact,
-			logger: this.options.logger,
-			// No pingFrame: ReconnectingSocket sends protocol pings and counts the pongs.
-			keepAlive,
-			backoff: this.options.backoff,
-		};
-		const lease = this.attach(sharedSockets.lease(poolKey, () => ({ options: socketOptions, shared: undefined }), { logger: this.options.logger }));
+		const timings = JSON.stringify([keepAlive, this.options.backoff ?? null]);
+		const poolKey = stored ? `tachyon ${stored.url} ${stored.key} ${timings}` : `tachyon registering ${client.registrationIdentity} ${timings}`;
+		const lease = this.attach(sharedSockets.lease(poolKey, () => ({ options: tachyonSocketOptions(this.options, keepAlive), shared: undefined }), { logger: this.options.logger }));
 		lease.addListener({
 			onUnparsedFrame: (text) => {
 				if (isUnauthorizedText(text)) this.refuseKey(text);
@@ -184,4 +174,24 @@ export class TachyonStream extends IdFollowingStream<TachyonTransaction> {
 		const text = JSON.stringify(raw) ?? String(raw);
 		return this.options.client.redact(text.length > FRAME_EXCERPT_LENGTH ? `${text.slice(0, FRAME_EXCERPT_LENGTH)}…` : text);
 	}
+}
+
+/** The socket of a key: the stored one, or the one registration hands out (registered on the first attempt, then kept). */
+function tachyonSocketOptions(options: TachyonStreamOptions, keepAlive: { intervalMs: number; timeoutMs: number }): ReconnectingSocketOptions {
+	const client = options.client;
+	let registered: SocketTarget | null = null;
+	return {
+		url: async (): Promise<SocketTarget> => {
+			if (registered === null) {
+				const endpoint = await client.webSocketEndpoint();
+				registered = { url: endpoint.url, headers: { 'x-ws-token': endpoint.key } };
+			}
+			return registered;
+		},
+		redact: client.redact,
+		logger: options.logger,
+		// No pingFrame: ReconnectingSocket sends protocol pings and counts the pongs.
+		keepAlive,
+		backoff: options.backoff,
+	};
 }

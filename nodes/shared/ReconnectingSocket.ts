@@ -39,9 +39,20 @@ export interface BackoffOptions extends BackoffSteps {
 	stableAfterMs: number;
 }
 
+/** Where an attempt connects, as a resolver hands it out (e.g. after registering for a key). */
+export interface SocketTarget {
+	url: string;
+	/** Added to the socket's own `headers`. */
+	headers?: Record<string, string>;
+}
+
 export interface ReconnectingSocketOptions {
-	/** Resolved before every attempt, so a service can hand out a fresh URL. */
-	url: string | (() => string | Promise<string>);
+	/**
+	 * Resolved before every attempt, so a service can hand out a fresh URL (and headers). A resolver
+	 * that fails on the first attempt rejects `start()` with its own error, so the caller can tell a
+	 * refused credential from an unreachable service; later it counts as a transient failure.
+	 */
+	url: string | (() => string | SocketTarget | Promise<string | SocketTarget>);
 	headers?: Record<string, string>;
 	redact: Redactor;
 	logger?: SocketLogger;
@@ -251,21 +262,32 @@ export class ReconnectingSocket {
 	private async connect(): Promise<void> {
 		if (this.currentState === 'closed') return;
 		this.currentState = 'connecting';
-		let url: string;
+		let target: string | SocketTarget;
 		try {
-			url = typeof this.options.url === 'string' ? this.options.url : await this.options.url();
+			target = typeof this.options.url === 'string' ? this.options.url : await this.options.url();
 		} catch (error) {
+			if (this.isClosed()) return;
+			if (this.firstConnection) {
+				// Nothing was reached yet: the resolver's own error says best why (refused, or unreachable).
+				const first = this.firstConnection;
+				this.firstConnection = null;
+				void this.close();
+				first.reject(toError(error));
+				return;
+			}
 			this.finishAttempt({ closeCode: null, reason: '', httpStatus: null, retryAfterMs: null, error: toError(error) });
 			return;
 		}
 		if (this.isClosed()) return;
+		const url = typeof target === 'string' ? target : target.url;
+		const headers = typeof target === 'string' || target.headers === undefined ? this.options.headers : { ...this.options.headers, ...target.headers };
 		this.redactedUrl = this.options.redact(url);
 		this.logger?.debug(`Connecting to ${this.redactedUrl}`);
 
 		let ws: WebSocket;
 		try {
 			ws = new WebSocket(url, {
-				headers: this.options.headers,
+				headers,
 				handshakeTimeout: this.connectTimeoutMs(),
 				// Through Node's global agent, where n8n installs its proxy agents (ws skips it otherwise).
 				agent: globalAgentFor(url),
