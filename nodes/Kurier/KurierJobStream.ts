@@ -151,20 +151,14 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	}
 
 	/**
-	 * One job: subscribe and always read its current status, so a job that moved (or finished) before
-	 * we listened still produces its item (an unknown job or a refused key fails the activation here,
-	 * with the service's message). All jobs: the core's reconcile and REST check, then the listing.
+	 * The core's: one job is read at every connection (its unknown id or a refused key fails the
+	 * activation, with the service's message); all jobs are reconciled. Then, for all jobs after a
+	 * drop, the listing of jobs created meanwhile.
 	 */
 	protected override async onReady(connection: ConnectionHandle): Promise<void> {
 		this.readied = true;
-		const target = this.options.target;
-		if (target.kind === 'job') {
-			await this.onConnected(connection);
-			await this.readNow(target.jobId);
-			return;
-		}
 		await super.onReady(connection);
-		if (connection.reconnected) await this.recoverFromListing();
+		if (this.options.target.kind === 'allJobs' && connection.reconnected) await this.recoverFromListing();
 	}
 
 	/**

@@ -86,7 +86,10 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		return this.socket?.stats ?? null;
 	}
 
-	abstract start(): Promise<void>;
+	/** Resolves once connected and this trigger's onReady ran (see `onReady`); a service that resolves its socket later overrides it. */
+	async start(): Promise<void> {
+		await this.socket?.start();
+	}
 
 	/** Stops everything at once. Idempotent; never throws. */
 	async close(): Promise<void> {
@@ -125,8 +128,12 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	/** After the tracker saw a transition (`accepted` null: not new); e.g. follow it over REST. */
 	protected afterAccept(_record: Record, _transition: Transition, _accepted: IdCheckpoint | null): void {}
 
-	/** The ids a reconcile reads; default: every id seen and not final. */
+	/**
+	 * The ids a reconcile reads: the followed ones not final yet, where the trigger follows a fixed
+	 * set (also those no frame has named yet); else every id seen and not final.
+	 */
 	protected idsToReconcile(): string[] {
+		if (this.followsOnly !== null) return this.followsOnly.filter((id) => !this.tracker.isFinal(id));
 		return this.tracker.unfinishedIds();
 	}
 
@@ -156,12 +163,21 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	}
 
 	/**
-	 * Subscribe (the service's part), then read over REST what moved while no socket listened: after
-	 * a drop, and at activation for the ids an earlier activation left unfinished (checkpoints).
+	 * Subscribe (the service's part), then read over REST what moved while no socket listened.
+	 * Following a fixed set of ids: each one not final, at every connection, so an id that moved (or
+	 * finished) before the trigger listened still produces its item; at the first connection a
+	 * failed read fails the start (an unknown id, a refused key), with the service's message. The
+	 * whole account: after a drop, and at activation for the ids an earlier activation left
+	 * unfinished (checkpoints).
 	 */
 	protected async onReady(connection: ConnectionHandle): Promise<void> {
 		await this.onConnected(connection);
-		if (connection.reconnected || this.tracker.unfinishedIds().length > 0) await this.reconcile(this.idsToReconcile(), 'reconnect');
+		if (this.followsOnly !== null) {
+			if (connection.reconnected) await this.reconcile(this.idsToReconcile(), 'reconnect');
+			else for (const id of this.idsToReconcile()) await this.readNow(id);
+		} else if (connection.reconnected || this.tracker.unfinishedIds().length > 0) {
+			await this.reconcile(this.idsToReconcile(), 'reconnect');
+		}
 		this.scheduleSweep();
 	}
 
