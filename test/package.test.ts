@@ -28,9 +28,15 @@ function loadExport<T>(file: string): T {
 	return new exported();
 }
 
-function iconPath(file: string, icon: unknown): string {
-	expect(typeof icon).toBe('string');
-	return join(dirname(file), String(icon).replace(/^file:/, ''));
+/** A node's or credential's icon files: one for n8n's light theme and one for its dark theme, both beside the source. */
+function themedIconPaths(file: string, icon: unknown): { light: string; dark: string } {
+	expect(icon).toEqual({ light: expect.stringMatching(/^file:.+\.svg$/), dark: expect.stringMatching(/^file:.+\.dark\.svg$/) });
+	const { light, dark } = icon as { light: string; dark: string };
+	const paths = { light: join(dirname(file), light.replace(/^file:/, '')), dark: join(dirname(file), dark.replace(/^file:/, '')) };
+	expect(existsSync(paths.light)).toBe(true);
+	expect(existsSync(paths.dark)).toBe(true);
+	expect(readFileSync(paths.light, 'utf8')).not.toEqual(readFileSync(paths.dark, 'utf8'));
+	return paths;
 }
 
 test('package identity follows the contract', () => {
@@ -46,27 +52,38 @@ test('every node and credential source is listed in the n8n section, and every e
 	expect(listedCredentials).toEqual(filesEndingWith('credentials', '.credentials.ts').sort());
 });
 
-test('nodes load, use contract type names, and each has its own icon file', () => {
+test('nodes load, use contract type names, and each has its own light and dark icon files', () => {
 	const contractNodes = new Set(['kurierTrigger', 'kurier', 'allfeatAtsTrigger', 'allfeatAtsWebhookTrigger', 'allfeatAts', 'tachyonTrigger', 'tachyon']);
 	const icons = new Set<string>();
 	for (const file of manifest.n8n.nodes.map(sourceOf)) {
 		const node = loadExport<INodeType>(file);
 		expect(contractNodes).toContain(node.description.name);
-		const icon = iconPath(file, node.description.icon);
-		expect(existsSync(icon)).toBe(true);
-		icons.add(icon);
+		const { light, dark } = themedIconPaths(file, node.description.icon);
+		icons.add(light).add(dark);
 		for (const credential of node.description.credentials ?? []) {
 			expect(['kurierApi', 'allfeatAtsApi', 'tachyonApi']).toContain(credential.name);
 		}
 	}
-	expect(icons.size).toBe(manifest.n8n.nodes.length);
+	expect(icons.size).toBe(2 * manifest.n8n.nodes.length);
 });
 
-test('credentials load, use contract type names, and have an icon', () => {
+test('the three action nodes are offered to AI agents as tools, the triggers are not; every node has a subtitle and main connections', () => {
+	const tools: string[] = [];
+	for (const file of manifest.n8n.nodes.map(sourceOf)) {
+		const { description } = loadExport<INodeType>(file);
+		if (description.usableAsTool) tools.push(description.name);
+		expect(description.subtitle).toEqual(expect.any(String));
+		expect(description.outputs).toEqual(['main']);
+		expect(description.inputs).toEqual(description.group.includes('trigger') ? [] : ['main']);
+	}
+	expect(tools.sort()).toEqual(['allfeatAts', 'kurier', 'tachyon']);
+});
+
+test('credentials load, use contract type names, and have light and dark icons', () => {
 	for (const file of manifest.n8n.credentials.map(sourceOf)) {
 		const credential = loadExport<ICredentialType>(file);
 		expect(['kurierApi', 'allfeatAtsApi', 'tachyonApi']).toContain(credential.name);
-		expect(existsSync(iconPath(file, credential.icon))).toBe(true);
+		themedIconPaths(file, credential.icon);
 	}
 });
 

@@ -63,7 +63,7 @@ export const transactionIdProperty = (displayOptions: INodeProperties['displayOp
 	default: '',
 	required: true,
 	placeholder: EXAMPLE_ID,
-	description: 'The transaction_id that Allfeat\'s confirm call returned',
+	description: 'The Allfeat ATS transaction ID (a UUID) of a work registration: the transaction_id that Allfeat\'s confirm call returned',
 	displayOptions,
 });
 

@@ -51,7 +51,7 @@ export const jobIdProperty = (displayOptions: INodeProperties['displayOptions'],
 	default: '',
 	required: true,
 	placeholder: '23382e04-3d57-11f0-af7b-32a805cdbfd3',
-	description: description ?? 'The jobId that Submit Proof returned',
+	description: description ?? 'The Kurier proof job ID (a UUID such as 23382e04-3d57-11f0-af7b-32a805cdbfd3) that Submit Proof returned',
 	displayOptions,
 });
 
