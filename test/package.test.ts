@@ -191,3 +191,16 @@ describe('node UX as n8n\'s own nodes do it', () => {
 		},
 	);
 });
+
+test('the connection types come from the n8n-workflow n8n loads, and fall back to the literal where it has none (n8n releases before 1.8x)', () => {
+	jest.isolateModules(() => {
+		const { NodeConnectionTypes } = require('../nodes/shared/connectionTypes') as typeof import('../nodes/shared/connectionTypes');
+		expect(NodeConnectionTypes).toBe((require('n8n-workflow') as typeof import('n8n-workflow')).NodeConnectionTypes);
+	});
+	jest.isolateModules(() => {
+		jest.doMock('n8n-workflow', () => ({ NodeOperationError: Error }));
+		const { NodeConnectionTypes } = require('../nodes/shared/connectionTypes') as typeof import('../nodes/shared/connectionTypes');
+		expect(NodeConnectionTypes).toEqual({ Main: 'main' });
+		jest.dontMock('n8n-workflow');
+	});
+});

@@ -208,7 +208,7 @@ export class Tachyon implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description:
-			"Relay transactions with Tachyon (rath.fi) and read their status. Register WebSocket is this package's only output that carries a secret key: obtaining it is the operation's purpose.",
+			"Relay transactions with Tachyon (rath.fi) and read or wait for their status. Register WebSocket is this package's only output that carries a secret key (obtaining it is the operation's purpose), so AI agents cannot call it.",
 		defaults: { name: 'Tachyon' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
