@@ -204,3 +204,12 @@ test('the connection types come from the n8n-workflow n8n loads, and fall back t
 		jest.dontMock('n8n-workflow');
 	});
 });
+
+test('every node\'s credential names a credential test the node has (`testedBy` is a literal for n8n\'s scanner)', () => {
+	for (const file of manifest.n8n.nodes.map(sourceOf)) {
+		const node = loadExport<INodeType>(file);
+		for (const credential of node.description.credentials ?? []) {
+			expect(Object.keys(node.methods?.credentialTest ?? {})).toContain(credential.testedBy);
+		}
+	}
+});

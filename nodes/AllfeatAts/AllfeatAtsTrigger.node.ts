@@ -29,7 +29,7 @@ export class AllfeatAtsTrigger implements INodeType {
 		defaults: { name: 'Allfeat ATS Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: 'allfeatAtsApiCredentialTest' }],
 		properties: [transactionIdsProperty, stepsProperty, restCheckOptionsProperty],
 	};
 

@@ -35,7 +35,7 @@ export class AllfeatAtsWebhookTrigger implements INodeType {
 		defaults: { name: 'Allfeat ATS Webhook Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: 'allfeatAtsApiCredentialTest' }],
 		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'allfeat-ats' }],
 		properties: [
 			{

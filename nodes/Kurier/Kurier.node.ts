@@ -255,7 +255,7 @@ export class Kurier implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'kurierApi', required: true, testedBy: KURIER_CREDENTIAL_TEST }],
+		credentials: [{ name: 'kurierApi', required: true, testedBy: 'kurierApiCredentialTest' }],
 		properties,
 	};
 

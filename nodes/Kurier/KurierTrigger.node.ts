@@ -22,7 +22,7 @@ export class KurierTrigger implements INodeType {
 		defaults: { name: 'Kurier Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'kurierApi', required: true, testedBy: KURIER_CREDENTIAL_TEST }],
+		credentials: [{ name: 'kurierApi', required: true, testedBy: 'kurierApiCredentialTest' }],
 		properties: [
 			{
 				displayName: 'Event',

@@ -18,6 +18,8 @@ import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Kurier nodes: credential, credential test, the job id parameter. */
 
+// The nodes' `testedBy` repeats this name as a literal (n8n's scanner reads only a literal there);
+// test/package.test.ts checks that each names its node's credential test.
 export const KURIER_CREDENTIAL_TEST = 'kurierApiCredentialTest';
 
 /** The client for the node's `kurierApi` credential (a NodeOperationError when it cannot work). */

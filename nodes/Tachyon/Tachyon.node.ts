@@ -213,7 +213,7 @@ export class Tachyon implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'tachyonApi', required: true, testedBy: TACHYON_CREDENTIAL_TEST }],
+		credentials: [{ name: 'tachyonApi', required: true, testedBy: 'tachyonApiCredentialTest' }],
 		properties,
 	};
 

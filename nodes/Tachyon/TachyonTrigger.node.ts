@@ -22,7 +22,7 @@ export class TachyonTrigger implements INodeType {
 		defaults: { name: 'Tachyon Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'tachyonApi', required: true, testedBy: TACHYON_CREDENTIAL_TEST }],
+		credentials: [{ name: 'tachyonApi', required: true, testedBy: 'tachyonApiCredentialTest' }],
 		properties: [
 			{
 				displayName:
