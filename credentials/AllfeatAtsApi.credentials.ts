@@ -15,7 +15,7 @@ export class AllfeatAtsApi implements ICredentialType {
 
 	displayName = 'Allfeat ATS API';
 
-	icon = 'file:allfeatAts.svg' as const;
+	icon = { light: 'file:allfeatAts.svg', dark: 'file:allfeatAts.dark.svg' } as const;
 
 	documentationUrl = 'https://docs.allfeat.org/ats/api/guides/tracking/';
 

@@ -10,7 +10,7 @@ export class KurierApi implements ICredentialType {
 
 	displayName = 'Kurier API';
 
-	icon = 'file:kurier.svg' as const;
+	icon = { light: 'file:kurier.svg', dark: 'file:kurier.dark.svg' } as const;
 
 	documentationUrl = 'https://docs.zkverify.io/overview/getting-started/kurier';
 

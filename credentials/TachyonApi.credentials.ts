@@ -15,7 +15,7 @@ export class TachyonApi implements ICredentialType {
 
 	displayName = 'Tachyon API';
 
-	icon = 'file:tachyon.svg' as const;
+	icon = { light: 'file:tachyon.svg', dark: 'file:tachyon.dark.svg' } as const;
 
 	documentationUrl = 'https://docs.rath.fi/tachyon';
 

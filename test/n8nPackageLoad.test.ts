@@ -25,10 +25,14 @@ test('n8n loads every node and credential of the built package, with its icon', 
 	expect(Object.keys(loader.credentialTypes).sort()).toEqual(packageCredentials().map(({ credential }) => credential.name).sort());
 	expect(Object.keys(loader.credentialTypes)).toEqual(expect.arrayContaining(CONTRACT_CREDENTIAL_NAMES));
 	// n8n serves each icon from `icons/<package>/<path in the package>`: the file must be there.
+	// Each has one for the light and one for the dark editor theme.
 	for (const description of [...loader.types.nodes, ...loader.types.credentials]) {
-		const iconUrl = (description as { iconUrl?: string }).iconUrl ?? '';
-		expect(iconUrl).toMatch(/^icons\/n8n-nodes-onchain-events\/dist\/.+\.svg$/);
-		expect(existsSync(join(root, iconUrl.replace('icons/n8n-nodes-onchain-events/', '')))).toBe(true);
+		const iconUrl = (description as { iconUrl?: { light?: string; dark?: string } }).iconUrl ?? {};
+		expect(iconUrl.light).toMatch(/^icons\/n8n-nodes-onchain-events\/dist\/.+\.svg$/);
+		expect(iconUrl.dark).toMatch(/^icons\/n8n-nodes-onchain-events\/dist\/.+\.dark\.svg$/);
+		for (const url of [iconUrl.light ?? '', iconUrl.dark ?? '']) {
+			expect(existsSync(join(root, url.replace('icons/n8n-nodes-onchain-events/', '')))).toBe(true);
+		}
 	}
 	// The codex (`<Node>.node.json` beside each compiled node) gives the editor's categories and search words.
 	for (const description of loader.types.nodes) {

@@ -17,9 +17,15 @@ function filesEndingWith(folder: string, suffix: string): string[] {
 		.map((file) => join(root, folder, file));
 }
 
-function iconPath(file: string, icon: unknown): string {
-	expect(typeof icon).toBe('string');
-	return join(dirname(file), String(icon).replace(/^file:/, ''));
+/** A node's or credential's icon files: one for n8n's light theme and one for its dark theme, both beside the source. */
+function themedIconPaths(file: string, icon: unknown): { light: string; dark: string } {
+	expect(icon).toEqual({ light: expect.stringMatching(/^file:.+\.svg$/), dark: expect.stringMatching(/^file:.+\.dark\.svg$/) });
+	const { light, dark } = icon as { light: string; dark: string };
+	const paths = { light: join(dirname(file), light.replace(/^file:/, '')), dark: join(dirname(file), dark.replace(/^file:/, '')) };
+	expect(existsSync(paths.light)).toBe(true);
+	expect(existsSync(paths.dark)).toBe(true);
+	expect(readFileSync(paths.light, 'utf8')).not.toEqual(readFileSync(paths.dark, 'utf8'));
+	return paths;
 }
 
 test('package identity follows the contract', () => {
@@ -35,25 +41,38 @@ test('every node and credential source is listed in the n8n section, and every e
 	expect(listedCredentials).toEqual(filesEndingWith('credentials', '.credentials.ts').sort());
 });
 
-test('nodes load, keep the contract type names, and each has its own icon file', () => {
+test('nodes load, keep the contract type names, and each has its own light and dark icon files', () => {
 	expect(nodes.map(({ node }) => node.description.name)).toEqual(expect.arrayContaining(CONTRACT_NODE_NAMES));
 	const credentialNames = credentials.map(({ credential }) => credential.name);
 	const icons = new Set<string>();
 	for (const { file, node } of nodes) {
-		const icon = iconPath(file, node.description.icon);
-		expect(existsSync(icon)).toBe(true);
-		icons.add(icon);
+		const { light, dark } = themedIconPaths(file, node.description.icon);
+		icons.add(light).add(dark);
 		for (const credential of node.description.credentials ?? []) {
 			expect(credentialNames).toContain(credential.name);
 		}
 	}
-	expect(icons.size).toBe(manifest.n8n.nodes.length);
+	expect(icons.size).toBe(2 * manifest.n8n.nodes.length);
 });
 
-test('credentials load, keep the contract type names, and have an icon', () => {
+test('the action nodes are offered to AI agents as tools, the triggers are not; every node has a subtitle and main connections', () => {
+	const tools: string[] = [];
+	for (const { node } of nodes) {
+		const { description } = node;
+		if (description.usableAsTool) tools.push(description.name);
+		expect(description.subtitle).toEqual(expect.any(String));
+		expect(description.outputs).toEqual(['main']);
+		expect(description.inputs).toEqual(description.group.includes('trigger') ? [] : ['main']);
+	}
+	expect(tools).toEqual(expect.arrayContaining(['allfeatAts', 'kurier', 'tachyon']));
+	const triggers = nodes.filter(({ node }) => node.description.group.includes('trigger')).map(({ node }) => node.description.name);
+	expect(tools.filter((name) => triggers.includes(name))).toEqual([]);
+});
+
+test('credentials load, keep the contract type names, and have light and dark icons', () => {
 	expect(credentials.map(({ credential }) => credential.name)).toEqual(expect.arrayContaining(CONTRACT_CREDENTIAL_NAMES));
 	for (const { file, credential } of credentials) {
-		expect(existsSync(iconPath(file, credential.icon))).toBe(true);
+		themedIconPaths(file, credential.icon);
 	}
 });
 
@@ -159,4 +178,25 @@ describe('node UX as n8n\'s own nodes do it', () => {
 			expect(codex.resources.credentialDocumentation?.[0]?.url).toMatch(/^https:\/\//);
 		},
 	);
+});
+
+test('the connection types come from the n8n-workflow n8n loads, and fall back to the literal where it has none (n8n releases before 1.8x)', () => {
+	jest.isolateModules(() => {
+		const { NodeConnectionTypes } = require('../nodes/shared/connectionTypes') as typeof import('../nodes/shared/connectionTypes');
+		expect(NodeConnectionTypes).toBe((require('n8n-workflow') as typeof import('n8n-workflow')).NodeConnectionTypes);
+	});
+	jest.isolateModules(() => {
+		jest.doMock('n8n-workflow', () => ({ NodeOperationError: Error }));
+		const { NodeConnectionTypes } = require('../nodes/shared/connectionTypes') as typeof import('../nodes/shared/connectionTypes');
+		expect(NodeConnectionTypes).toEqual({ Main: 'main' });
+		jest.dontMock('n8n-workflow');
+	});
+});
+
+test('every node\'s credential names a credential test the node has (`testedBy` is a literal for n8n\'s scanner)', () => {
+	for (const { node } of nodes) {
+		for (const credential of node.description.credentials ?? []) {
+			expect(Object.keys(node.methods?.credentialTest ?? {})).toContain(credential.testedBy);
+		}
+	}
 });

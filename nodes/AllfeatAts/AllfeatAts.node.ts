@@ -1,6 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import { failOnFailureProperty, timeoutSecondsProperty, waitOptionsProperty } from '../shared/waitProperties';
 import type { WaitParameters } from '../shared/waitProperties';
@@ -60,15 +61,16 @@ export class AllfeatAts implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Allfeat ATS',
 		name: 'allfeatAts',
-		icon: 'file:allfeatAts.svg',
+		icon: { light: 'file:allfeatAts.svg', dark: 'file:allfeatAts.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description: 'Read and wait for Allfeat ATS work-registration transactions',
 		defaults: { name: 'Allfeat ATS' },
-		inputs: ['main'],
-		outputs: ['main'],
-		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: 'allfeatAtsApiCredentialTest' }],
 		properties,
 	};
 

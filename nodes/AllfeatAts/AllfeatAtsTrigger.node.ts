@@ -1,6 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamsStartedTogether, streamTriggerPanel } from '../shared/n8n';
 import { AllfeatTransactionStream } from './AllfeatTransactionStream';
 import {
@@ -17,7 +18,7 @@ export class AllfeatAtsTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Allfeat ATS Trigger',
 		name: 'allfeatAtsTrigger',
-		icon: 'file:allfeatAtsTrigger.svg',
+		icon: { light: 'file:allfeatAtsTrigger.svg', dark: 'file:allfeatAtsTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{"Transactions " + $parameter["transactionIds"]}}',
@@ -27,8 +28,8 @@ export class AllfeatAtsTrigger implements INodeType {
 		triggerPanel: streamTriggerPanel('Allfeat ATS', 'step of a followed Allfeat ATS transaction'),
 		defaults: { name: 'Allfeat ATS Trigger' },
 		inputs: [],
-		outputs: ['main'],
-		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: 'allfeatAtsApiCredentialTest' }],
 		properties: [transactionIdsProperty, stepsProperty, restCheckOptionsProperty],
 	};
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IDataObject, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { asItemJson } from '../shared/n8n';
 import type { Redactor } from '../shared/redact';
 import { createRedactor, redactedMessage } from '../shared/redact';
@@ -24,16 +25,17 @@ export class AllfeatAtsWebhookTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Allfeat ATS Webhook Trigger',
 		name: 'allfeatAtsWebhookTrigger',
-		icon: 'file:allfeatAtsWebhookTrigger.svg',
+		icon: { light: 'file:allfeatAtsWebhookTrigger.svg', dark: 'file:allfeatAtsWebhookTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
+		subtitle: '={{$parameter["events"]?.length ? "On " + $parameter["events"].join(", ") : "On every signed event"}}',
 		description: 'Starts the workflow when Allfeat\'s signed webhook reports a work registered, updated or failed',
 		eventTriggerDescription: 'Waiting for Allfeat to send a signed webhook to the test URL',
 		activationMessage: 'Your workflow will now run each time Allfeat sends a signed webhook to the production URL.',
 		defaults: { name: 'Allfeat ATS Webhook Trigger' },
 		inputs: [],
-		outputs: ['main'],
-		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: ALLFEAT_CREDENTIAL_TEST }],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'allfeatAtsApi', required: true, testedBy: 'allfeatAtsApiCredentialTest' }],
 		webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'allfeat-ats' }],
 		properties: [
 			{

@@ -13,6 +13,8 @@ import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Allfeat ATS nodes: credential, credential test, transaction id parameters. */
 
+// The nodes' `testedBy` repeats this name as a literal (n8n's scanner reads only a literal there);
+// test/package.test.ts checks that each names its node's credential test.
 export const ALLFEAT_CREDENTIAL_TEST = 'allfeatAtsApiCredentialTest';
 
 const EXAMPLE_ID = '6f1c2a4e-9b7d-4c3e-8f21-0a5b6c7d8e9f';
@@ -64,7 +66,7 @@ export const transactionIdProperty = (displayOptions: INodeProperties['displayOp
 	default: '',
 	required: true,
 	placeholder: EXAMPLE_ID,
-	description: 'The transaction_id that Allfeat\'s confirm call returned',
+	description: 'The Allfeat ATS transaction ID (a UUID) of a work registration: the transaction_id that Allfeat\'s confirm call returned',
 	displayOptions,
 });
 

@@ -10,6 +10,7 @@ import type {
 	INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { asItemJson, executeForEachItem, runWaitOperation } from '../shared/n8n';
 import { failOnFailureProperty, pollIntervalOption, timeoutSecondsProperty } from '../shared/waitProperties';
 import type { WaitParameters } from '../shared/waitProperties';
@@ -42,10 +43,30 @@ const properties: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		options: [
-			{ name: 'Submit Proof', value: 'submitProof', action: 'Submit a proof', description: 'Send a proof for verification on zkVerify' },
-			{ name: 'Register VK', value: 'registerVk', action: 'Register a verification key', description: 'Register a verification key once, then submit proofs with its hash' },
-			{ name: 'Get Job Status', value: 'getJobStatus', action: 'Get the status of a job', description: 'Read a job\'s current status as a normalized item' },
-			{ name: 'Wait for Job', value: 'waitForJob', action: 'Wait for a job to be final', description: 'Wait until the job is finalized, aggregated or failed' },
+			{
+				name: 'Submit Proof',
+				value: 'submitProof',
+				action: 'Submit a proof for verification',
+				description: 'Send a proof, its public signals and verification key to zkVerify. Returns the jobId to follow; optimisticVerify "success" means the proof checked out.',
+			},
+			{
+				name: 'Register VK',
+				value: 'registerVk',
+				action: 'Register a verification key',
+				description: 'Register a verification key once (again is harmless), then submit proofs with its vkHash. Returns vkHash.',
+			},
+			{
+				name: 'Get Job Status',
+				value: 'getJobStatus',
+				action: 'Get the status of a proof job',
+				description: 'Read a proof job\'s current status by its jobId. Returns status, phase (pending, retrying, succeeded, failed), isFinal, txHash and error.',
+			},
+			{
+				name: 'Wait for Job',
+				value: 'waitForJob',
+				action: 'Wait until a proof job is final',
+				description: 'Wait until the job is finalized, aggregated or failed (or the timeout). Returns the same fields as Get Job Status.',
+			},
 		],
 		default: 'submitProof',
 		description: 'What to do with Kurier: submit a proof, register a verification key, or read or wait for a job',
@@ -225,15 +246,16 @@ export class Kurier implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Kurier',
 		name: 'kurier',
-		icon: 'file:kurier.svg',
+		icon: { light: 'file:kurier.svg', dark: 'file:kurier.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description: 'Submit zero-knowledge proofs to Kurier (zkVerify) and follow their jobs',
 		defaults: { name: 'Kurier' },
-		inputs: ['main'],
-		outputs: ['main'],
-		credentials: [{ name: 'kurierApi', required: true, testedBy: KURIER_CREDENTIAL_TEST }],
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'kurierApi', required: true, testedBy: 'kurierApiCredentialTest' }],
 		properties,
 	};
 

@@ -1,5 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { KurierJobStream } from './KurierJobStream';
 import type { KurierStreamTarget } from './KurierJobStream';
@@ -10,7 +11,7 @@ export class KurierTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Kurier Trigger',
 		name: 'kurierTrigger',
-		icon: 'file:kurierTrigger.svg',
+		icon: { light: 'file:kurierTrigger.svg', dark: 'file:kurierTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{$parameter["event"] === "job" ? "Job " + $parameter["jobId"] : "All jobs of the API key"}}',
@@ -20,8 +21,8 @@ export class KurierTrigger implements INodeType {
 		triggerPanel: streamTriggerPanel('Kurier', 'status change of a Kurier job'),
 		defaults: { name: 'Kurier Trigger' },
 		inputs: [],
-		outputs: ['main'],
-		credentials: [{ name: 'kurierApi', required: true, testedBy: KURIER_CREDENTIAL_TEST }],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'kurierApi', required: true, testedBy: 'kurierApiCredentialTest' }],
 		properties: [
 			{
 				displayName: 'Event',

@@ -18,6 +18,8 @@ import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Kurier nodes: credential, credential test, the job id parameter. */
 
+// The nodes' `testedBy` repeats this name as a literal (n8n's scanner reads only a literal there);
+// test/package.test.ts checks that each names its node's credential test.
 export const KURIER_CREDENTIAL_TEST = 'kurierApiCredentialTest';
 
 /** The client for the node's `kurierApi` credential (a NodeOperationError when it cannot work). */
@@ -51,7 +53,7 @@ export const jobIdProperty = (displayOptions: INodeProperties['displayOptions'],
 	default: '',
 	required: true,
 	placeholder: '23382e04-3d57-11f0-af7b-32a805cdbfd3',
-	description: description ?? 'The jobId that Submit Proof returned',
+	description: description ?? 'The Kurier proof job ID (a UUID such as 23382e04-3d57-11f0-af7b-32a805cdbfd3) that Submit Proof returned',
 	displayOptions,
 });
 

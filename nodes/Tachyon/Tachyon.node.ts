@@ -1,6 +1,8 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
 
+import { runsAsAgentTool } from '../shared/agentTool';
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { asItemJson, executeForEachItem, failedOutcomeAsAsked, runWaitOperation } from '../shared/n8n';
 import { failOnFailureProperty, timeoutSecondsProperty, waitOptionsProperty } from '../shared/waitProperties';
 import type { WaitParameters } from '../shared/waitProperties';
@@ -35,26 +37,26 @@ const properties: INodeProperties[] = [
 			{
 				name: 'Get Transaction',
 				value: 'getTransaction',
-				action: 'Get a transaction',
-				description: "Read a relayed transaction's current status as a normalized item",
+				action: 'Get the status of a relayed transaction',
+				description: "Read a relayed transaction's current status by its txId. Returns status (NOT_PICKED_UP, PENDING, NEEDS_TO_BE_RETRIED, EXECUTED, FAILED), phase, isFinal, txHash and error.",
 			},
 			{
 				name: 'Register WebSocket',
 				value: 'registerWebsocket',
 				action: 'Register the websocket',
-				description: "Create (or return) the account's WebSocket URL and key. The output contains that secret key.",
+				description: "Create (or return) the account's WebSocket URL and key. The output contains that secret key, so this operation is refused when the node runs as an AI agent's tool.",
 			},
 			{
 				name: 'Relay and Wait',
 				value: 'relayAndWait',
 				action: 'Relay a transaction and wait for it',
-				description: 'Submit a transaction and let Tachyon hold the request until it is final, up to 120 s (POST /api/submit-tx-sync)',
+				description: 'Submit a transaction and let Tachyon hold the request until it is final, up to 120 s (POST /api/submit-tx-sync). Returns status, phase, isFinal and txHash.',
 			},
 			{
 				name: 'Relay Transaction',
 				value: 'relayTransaction',
 				action: 'Relay a transaction',
-				description: 'Submit a transaction for Tachyon to execute on-chain (POST /api/submit-tx)',
+				description: 'Submit a transaction for Tachyon to execute on-chain (POST /api/submit-tx). Returns the txId to follow.',
 			},
 			{
 				name: 'Wait for Transaction',
@@ -72,7 +74,7 @@ const properties: INodeProperties[] = [
 		type: 'number',
 		default: 8453,
 		required: true,
-		description: 'Numeric chain ID, e.g. 8453 (Base), 10100000 (Solana), 88888888 (Aptos)',
+		description: 'Numeric chain ID of the chain to relay on, e.g. 8453 (Base), 84532 (Base Sepolia), 10100000 (Solana), 88888888 (Aptos)',
 		...show(RELAY_OPERATIONS),
 	},
 	{
@@ -99,7 +101,7 @@ const properties: INodeProperties[] = [
 		name: 'value',
 		type: 'string',
 		default: '0',
-		description: "Amount to send in the chain's smallest unit (wei, lamports, …), as digits",
+		description: "Amount to send in the chain's smallest unit (wei, lamports, …), as a string of digits such as \"1000000000000000\" (0.001 ETH); \"0\" for none",
 		...show(RELAY_OPERATIONS),
 	},
 	{
@@ -181,7 +183,7 @@ const properties: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: '68fa3450539a3c9d28bbca33',
-		description: 'The txId that Relay Transaction returned',
+		description: 'The Tachyon transaction ID (such as 68fa3450539a3c9d28bbca33) that Relay Transaction returned as txId',
 		...show(['getTransaction', 'waitForTransaction']),
 	},
 	timeoutSecondsProperty(WAIT, show(['waitForTransaction']).displayOptions),
@@ -201,16 +203,17 @@ export class Tachyon implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Tachyon',
 		name: 'tachyon',
-		icon: 'file:tachyon.svg',
+		icon: { light: 'file:tachyon.svg', dark: 'file:tachyon.dark.svg' },
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description:
-			"Relay transactions with Tachyon (rath.fi) and read their status. Register WebSocket is this package's only output that carries a secret key: obtaining it is the operation's purpose.",
+			"Relay transactions with Tachyon (rath.fi) and read or wait for their status. Register WebSocket is this package's only output that carries a secret key (obtaining it is the operation's purpose), so AI agents cannot call it.",
 		defaults: { name: 'Tachyon' },
-		inputs: ['main'],
-		outputs: ['main'],
-		credentials: [{ name: 'tachyonApi', required: true, testedBy: TACHYON_CREDENTIAL_TEST }],
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'tachyonApi', required: true, testedBy: 'tachyonApiCredentialTest' }],
 		properties,
 	};
 
@@ -236,6 +239,13 @@ async function runOperation(context: IExecuteFunctions, client: TachyonApiClient
 		case 'waitForTransaction':
 			return await waitForTransaction(context, client, itemIndex);
 		case 'registerWebsocket':
+			// What a tool returns goes into the language model's context, and this is a secret.
+			if (runsAsAgentTool(context.getNode())) {
+				throw new NodeOperationError(context.getNode(), 'Register WebSocket is not available to AI agents: its output is a secret key', {
+					itemIndex,
+					description: 'Register the WebSocket in a workflow (or let the Tachyon Trigger do it) and store the key in the Tachyon credential.',
+				});
+			}
 			// The one output of this package that carries a key: returning it is the operation's purpose.
 			return await client.registerWebsocket();
 		default:

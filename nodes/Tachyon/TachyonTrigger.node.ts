@@ -1,5 +1,6 @@
 import type { INodeType, INodeTypeDescription, ITriggerFunctions, ITriggerResponse } from 'n8n-workflow';
 
+import { NodeConnectionTypes } from '../shared/connectionTypes';
 import { splitIdList } from '../shared/idList';
 import { restCheckIntervalMs, restCheckOptionsProperty, runStreamTrigger, streamTriggerPanel } from '../shared/n8n';
 import { TachyonStream } from './TachyonStream';
@@ -11,7 +12,7 @@ export class TachyonTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Tachyon Trigger',
 		name: 'tachyonTrigger',
-		icon: 'file:tachyonTrigger.svg',
+		icon: { light: 'file:tachyonTrigger.svg', dark: 'file:tachyonTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{$parameter["statuses"].length ? $parameter["statuses"].join(", ") : "Every status change"}}',
@@ -21,8 +22,8 @@ export class TachyonTrigger implements INodeType {
 		triggerPanel: streamTriggerPanel('Tachyon', 'status change of a Tachyon transaction'),
 		defaults: { name: 'Tachyon Trigger' },
 		inputs: [],
-		outputs: ['main'],
-		credentials: [{ name: 'tachyonApi', required: true, testedBy: TACHYON_CREDENTIAL_TEST }],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'tachyonApi', required: true, testedBy: 'tachyonApiCredentialTest' }],
 		properties: [
 			{
 				displayName:

@@ -10,6 +10,8 @@ import { CredentialError } from '../shared/credentialFields';
 
 /** n8n glue shared by the Tachyon nodes: credential, credential test, id list parameters. */
 
+// The nodes' `testedBy` repeats this name as a literal (n8n's scanner reads only a literal there);
+// test/package.test.ts checks that each names its node's credential test.
 export const TACHYON_CREDENTIAL_TEST = 'tachyonApiCredentialTest';
 
 /** The client for the node's `tachyonApi` credential (a NodeOperationError when it cannot work). */
