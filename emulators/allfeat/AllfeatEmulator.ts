@@ -206,6 +206,9 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 
 	// ----- transactions ---------------------------------------------------------------------------
 
+	/** Sees every new transaction (e.g. one a `confirm` created), to move it on in a test. */
+	onTransactionCreated: ((transaction: EmulatedTransaction) => void) | undefined;
+
 	/** A new transaction at `validating`, as `confirm` leaves it. */
 	createTransaction(options: CreateTransactionOptions = {}): EmulatedTransaction {
 		const now = new Date().toISOString();
@@ -237,6 +240,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		};
 		this.transactions.set(record.transaction.id, record);
 		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.transaction.id));
+		this.onTransactionCreated?.(structuredClone(record.transaction));
 		return structuredClone(record.transaction);
 	}
 
