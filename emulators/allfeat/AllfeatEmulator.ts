@@ -185,7 +185,8 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 			{
 				baseUrl: this.baseUrl,
 				now: () => this.now(),
-				createTransaction: ({ transactionType, externalUserRef, network }) => this.createTransaction({ transactionType, externalUserRef, network }),
+				createTransaction: ({ transactionType, externalUserRef, network }) =>
+					this.createTransaction({ transactionType, externalUserRef, network, failAt: this.confirmedTransactionsFailAt ?? undefined }),
 			},
 			(key) => (this.revokedKeys.has(key) ? 'revoked' : this.apiKeys.has(key) ? 'ok' : 'unknown'),
 			options.registration,
@@ -205,6 +206,9 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	}
 
 	// ----- transactions ---------------------------------------------------------------------------
+
+	/** Non-null: the next transactions `confirm` creates end in `failed` instead of this step. */
+	confirmedTransactionsFailAt: string | null = null;
 
 	/** Sees every new transaction (e.g. one a `confirm` created), to move it on in a test. */
 	onTransactionCreated: ((transaction: EmulatedTransaction) => void) | undefined;
