@@ -129,6 +129,11 @@ export class AllfeatRegistrationClient {
 							// An object store answers XML or text: kept as text.
 						}
 						finish(() => resolve({ status: res.statusCode ?? 0, body, retryAfterMs: null }));
+						// A server that answers before reading the whole body (a refusal) gets no more of it.
+						if (!stream.readableEnded) {
+							stream.destroy();
+							request.destroy();
+						}
 					});
 				},
 			);
