@@ -44,13 +44,18 @@ const registerParams = (extra: Record<string, unknown> = {}) => ({
 	...extra,
 });
 
-async function run(parameters: Record<string, unknown>, input: INodeExecutionData[] = [audioItem()], options: { credential?: Record<string, unknown>; continueOnFail?: boolean } = {}) {
+async function run(
+	parameters: Record<string, unknown>,
+	input: INodeExecutionData[] = [audioItem()],
+	options: { credential?: Record<string, unknown>; continueOnFail?: boolean; retryOnFail?: { maxTries: number; waitBetweenTries: number } } = {},
+) {
 	return await runManually(
 		{
 			nodeType: new AllfeatAts(),
 			parameters: parameters as never,
 			credentials: { allfeatAtsApi: { baseUrl: 'custom', customBaseUrl: emulator.baseUrl, apiKey: KEY, organizationId: emulator.registration.organizationId, ...options.credential } },
 			continueOnFail: options.continueOnFail,
+			retryOnFail: options.retryOnFail,
 		},
 		input,
 	);
@@ -215,6 +220,22 @@ describe('Register Work', () => {
 		expect(resumed.items[0]).toMatchObject({ jobId: job.id, transactionId: emulator.registration.debits[0].transactionId });
 		expect(emulator.registration.stats).toMatchObject({ inits: 1, idempotentReplays: 1, uploadsAccepted: 1, uploadsRefused: 1 });
 		expect(emulator.registration.debits).toHaveLength(1);
+	});
+
+	test('n8n\'s Retry On Fail: a try that failed before confirm is resumed by the next (one debit); one whose confirm went through is not confirmed again', async () => {
+		const retry = { maxTries: 3, waitBetweenTries: 1 };
+		emulator.registration.injectError('prepare', { code: 'registration.dry_run_failed', details: { reason: 'chain busy' } });
+		const resumed = await run(registerParams(), [audioItem()], { retryOnFail: retry });
+		expect(resumed.error).toBeUndefined();
+		expect(resumed.items).toEqual([expect.objectContaining({ transactionId: emulator.registration.debits[0].transactionId })]);
+		expect(emulator.registration.stats).toMatchObject({ inits: 1, idempotentReplays: 1, uploadsAccepted: 1 });
+
+		emulator.registration.injectError('confirm', { code: 'common.service_unavailable', afterConfirming: true });
+		const lost = await run(registerParams({ title: 'Lost answer' }), [audioItem()], { retryOnFail: retry });
+		expect(lost.error?.message).toMatch(/^The registration of "Lost answer" was probably already submitted/);
+		// Three tries: the first confirm's answer was lost, the two retries stopped before confirm.
+		expect(emulator.registration.stats).toMatchObject({ inits: 2, idempotentReplays: 3, confirmsAccepted: 2 });
+		expect(emulator.registration.debits).toHaveLength(2);
 	});
 
 	test('two items with the same file in one execution: the second is not submitted (an error item with "On Error: Continue")', async () => {
