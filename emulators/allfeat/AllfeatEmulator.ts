@@ -14,7 +14,8 @@ import type { RegistrationOptions } from './AllfeatRegistration';
  * /work/shared/api/allfeat-ats-tracking-source.txt and Part B of tachyon-and-allfeat.md; where the
  * real service is undocumented it makes one fixed choice (marked "Emulator choice"). Transactions
  * move one step per `advance()`, or on a clock when `stepMs > 0`; fault-injection hooks break the
- * service on purpose.
+ * service on purpose. The organization registration API (init → upload → prepare → confirm, whose
+ * confirm creates transactions here) is `registration` (AllfeatRegistration.ts).
  */
 
 /** The documented steps (tracking.mdx). */
