@@ -7,7 +7,8 @@ import { hostChoiceProperties } from '../nodes/shared/credentialFields';
  * the capability), so the tracking routes are called without one, whatever is set here; the key
  * is for routes that need it. `baseUrl` is the host: one of the two documented hosts, or `custom`
  * with `customBaseUrl` (a credential saved with a URL in `baseUrl` itself keeps working). The
- * webhook secret is only used by the webhook trigger, to verify `X-Allfeat-Signature`. The nodes
+ * webhook secret is only used by the webhook trigger, to verify `X-Allfeat-Signature`. The key and
+ * `organizationId` are what the registration routes (`/v1/organizations/{org}/works/…`) take. The nodes
  * test the credential with `allfeatAtsApiCredentialTest` (see the Allfeat ATS nodes' `methods`).
  */
 export class AllfeatAtsApi implements ICredentialType {
@@ -37,6 +38,14 @@ export class AllfeatAtsApi implements ICredentialType {
 			default: '',
 			placeholder: 'afo_sk_live_…',
 			description: 'Optional: your organization key. Tracking needs none, so it is never sent on tracking routes.',
+		},
+		{
+			displayName: 'Organization ID',
+			name: 'organizationId',
+			type: 'string',
+			default: '',
+			placeholder: '4b0c8a4e-1f7a-4d61-9a55-3c2f0e9d7b11',
+			description: 'For Register Work and Add Version only: the organization the API key belongs to (in the Allfeat dashboard). Tracking needs none.',
 		},
 		{
 			displayName: 'Webhook Secret',

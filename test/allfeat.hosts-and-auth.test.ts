@@ -134,11 +134,11 @@ describe('no credentials on the tracking routes', () => {
 
 describe('the host choice', () => {
 	test('the credential offers the host serving tracking first, then the ATS host, then custom with a URL field', () => {
-		const [host, custom, apiKey, webhookSecret] = new AllfeatAtsApi().properties;
+		const [host, custom, apiKey, organizationId, webhookSecret] = new AllfeatAtsApi().properties;
 		expect(host).toMatchObject({ name: 'baseUrl', type: 'options', default: 'https://organizations.api.allfeat.org' });
 		expect(host.options?.map((option) => (option as { value: string }).value)).toEqual(['https://organizations.api.allfeat.org', 'https://ats.api.allfeat.org', 'custom']);
 		expect(custom).toMatchObject({ name: 'customBaseUrl', type: 'string', displayOptions: { show: { baseUrl: ['custom'] } } });
-		expect([apiKey.name, webhookSecret.name]).toEqual(['apiKey', 'webhookSecret']);
+		expect([apiKey.name, organizationId.name, webhookSecret.name]).toEqual(['apiKey', 'organizationId', 'webhookSecret']);
 	});
 
 	test('REST and WebSocket URLs derive from the chosen host', () => {

@@ -5,6 +5,8 @@ import { EmulatorServer } from '../shared/EmulatorServer';
 import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
 import { isFrozen, laterIsoTimestamp, randomHash, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
+import { AllfeatRegistration } from './AllfeatRegistration';
+import type { RegistrationOptions } from './AllfeatRegistration';
 
 /**
  * Local emulator of the Allfeat ATS tracking API (REST `GET /v1/transactions/{id}`, the read-only
@@ -12,7 +14,8 @@ import type { Reply } from '../shared/serverKit';
  * /work/shared/api/allfeat-ats-tracking-source.txt and Part B of tachyon-and-allfeat.md; where the
  * real service is undocumented it makes one fixed choice (marked "Emulator choice"). Transactions
  * move one step per `advance()`, or on a clock when `stepMs > 0`; fault-injection hooks break the
- * service on purpose.
+ * service on purpose. The organization registration API (init → upload → prepare → confirm, whose
+ * confirm creates transactions here) is `registration` (AllfeatRegistration.ts).
  */
 
 /** The documented steps (tracking.mdx). */
@@ -65,6 +68,8 @@ export interface AllfeatEmulatorOptions {
 	webhook?: { url: string; secretBase64: string; times?: number };
 	/** Terminal `update` frames carry the widget's `details` (default) or only the documented fields (false). */
 	terminalFrameDetails?: boolean;
+	/** The organization registration API (init / upload / prepare / confirm): organization, scopes, credits, quota. */
+	registration?: RegistrationOptions;
 }
 
 export interface CreateTransactionOptions {
@@ -74,6 +79,8 @@ export interface CreateTransactionOptions {
 	/** The transaction goes to `failed` instead of this step. */
 	failAt?: string;
 	externalUserRef?: string;
+	/** Named in the webhook payload (default testnet). */
+	network?: string;
 }
 
 export interface EmulatedStep {
@@ -124,6 +131,7 @@ interface TransactionRecord {
 	sequence: string[];
 	position: number;
 	externalUserRef?: string;
+	network: string;
 	autoStepTimer?: NodeJS.Timeout;
 }
 
@@ -138,7 +146,6 @@ const SOCKET_PATH = /^\/v1\/ws\/transactions\/([^/]+)$/;
 const EXPLORER_BASE_URL = 'https://explorer.allfeat.org/tx';
 const FIRST_BLOCK_NUMBER = 1_234_000;
 const FIRST_ATS_ID = 1_000;
-const ORGANIZATION_ID = '4b0c8a4e-1f7a-4d61-9a55-3c2f0e9d7b11';
 const API_KEY_ID = 'b6a1d2e3-5f40-4a8b-9c7d-0e1f2a3b4c5d';
 const WEBHOOK_TIMEOUT_MS = 5_000;
 
@@ -147,6 +154,8 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	readonly baseUrl: string;
 	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0, trackingRequestsWithAuthorization: 0 };
 	readonly webhookDeliveries: WebhookDelivery[] = [];
+	/** init → upload → prepare → confirm; `confirm` creates the transactions tracked here. */
+	readonly registration: AllfeatRegistration;
 
 	private readonly apiKeys: ReadonlySet<string>;
 	private readonly revokedKeys = new Set<string>();
@@ -159,6 +168,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	private nextBlockNumber = FIRST_BLOCK_NUMBER;
 	private nextAtsId = FIRST_ATS_ID;
 	private restFailures: { remaining: number; status: number; retryAfterSeconds?: number } = { remaining: 0, status: 503 };
+	private clockOffsetMs = 0;
 
 	static async start(options: AllfeatEmulatorOptions = {}): Promise<AllfeatEmulator> {
 		return new AllfeatEmulator(await EmulatorServer.listen(options.port), options);
@@ -172,9 +182,37 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		this.unknownIdOnWebSocket = options.unknownIdOnWebSocket ?? 'error-frame';
 		this.webhook = options.webhook;
 		this.terminalFrameDetails = options.terminalFrameDetails ?? true;
+		this.registration = new AllfeatRegistration(
+			{
+				baseUrl: this.baseUrl,
+				now: () => this.now(),
+				createTransaction: ({ transactionType, externalUserRef, network }) =>
+					this.createTransaction({ transactionType, externalUserRef, network, failAt: this.confirmedTransactionsFailAt ?? undefined }),
+			},
+			(key) => (this.revokedKeys.has(key) ? 'revoked' : this.apiKeys.has(key) ? 'ok' : 'unknown'),
+			options.registration,
+		);
+	}
+
+	// ----- virtual clock --------------------------------------------------------------------------
+
+	/** The registration API's clock (upload URL, quote and idempotency lifetimes), in ms. */
+	now(): number {
+		return Date.now() + this.clockOffsetMs;
+	}
+
+	/** Moves the virtual clock on, so lifetimes run out without waiting. */
+	advanceClock(ms: number): void {
+		this.clockOffsetMs += ms;
 	}
 
 	// ----- transactions ---------------------------------------------------------------------------
+
+	/** Non-null: the next transactions `confirm` creates end in `failed` instead of this step. */
+	confirmedTransactionsFailAt: string | null = null;
+
+	/** Sees every new transaction (e.g. one a `confirm` created), to move it on in a test. */
+	onTransactionCreated: ((transaction: EmulatedTransaction) => void) | undefined;
 
 	/** A new transaction at `validating`, as `confirm` leaves it. */
 	createTransaction(options: CreateTransactionOptions = {}): EmulatedTransaction {
@@ -191,6 +229,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 			sequence,
 			position: 0,
 			externalUserRef: options.externalUserRef,
+			network: options.network ?? 'testnet',
 			transaction: {
 				id: randomUUID(),
 				transaction_type: options.transactionType ?? 'register',
@@ -206,6 +245,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		};
 		this.transactions.set(record.transaction.id, record);
 		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.transaction.id));
+		this.onTransactionCreated?.(structuredClone(record.transaction));
 		return structuredClone(record.transaction);
 	}
 
@@ -276,7 +316,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		if (!transaction.is_complete || !transaction.result) throw new Error(`AllfeatEmulator: transaction ${transactionId} is not final`);
 		const common = {
 			transaction_id: transaction.id,
-			organization_id: ORGANIZATION_ID,
+			organization_id: this.registration.organizationId,
 			api_key_id: API_KEY_ID,
 			...(record.externalUserRef ? { external_user_ref: record.externalUserRef } : {}),
 		};
@@ -287,7 +327,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 		return {
 			event: transaction.transaction_type === 'add_version' ? 'work_updated' : 'work_registered',
 			...common,
-			network: 'testnet',
+			network: record.network,
 			ats_id,
 			tx_hash,
 			block_number,
@@ -399,10 +439,12 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 
 	// ----- REST -----------------------------------------------------------------------------------
 
-	protected route(req: IncomingMessage): Reply {
+	protected async route(req: IncomingMessage): Promise<Reply> {
+		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+		const registration = await this.registration.route(req, url);
+		if (registration) return registration;
 		// The request body (if any) is not needed; drain it so the connection can be reused.
 		req.resume();
-		const url = new URL(req.url ?? '/', 'http://127.0.0.1');
 		const match = TRANSACTION_PATH.exec(url.pathname);
 		if (req.method !== 'GET' || !match) return errorReply(404, 'common.not_found', 'Route not found');
 		const refusal = this.refuseKey(req.headers.authorization);

@@ -1,1 +1,2 @@
 export * from './AllfeatEmulator';
+export * from './AllfeatRegistration';

@@ -9,6 +9,8 @@ import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
 import { ALLFEAT_CREDENTIAL_TEST, allfeatAtsApiCredentialTest, allfeatClientFor, readTransactionId, transactionIdProperty } from './allfeatAtsNodeCommon';
 import { normalizeTransaction } from './protocol';
 import { waitForAllfeatTransaction } from './waitForTransaction';
+import { isRegistrationOperation, registrationProperties, runRegistration } from './registerOperations';
+import type { SeenRegistrations } from './registerOperations';
 
 const show = (operation: string[]) => ({ displayOptions: { show: { operation } } });
 
@@ -47,6 +49,18 @@ const properties: INodeProperties[] = [
 				action: 'Wait for a transaction to be final',
 				description: 'Wait until the transaction is completed or failed',
 			},
+			{
+				name: 'Register Work',
+				value: 'registerWork',
+				action: 'Register a work',
+				description: 'Upload the item\'s audio, get the price quote and confirm: creates the registration transaction, exactly once',
+			},
+			{
+				name: 'Add Version',
+				value: 'addVersion',
+				action: 'Add a version to a work',
+				description: 'Register a new version of a work, with its registered file or a new one',
+			},
 		],
 		default: 'getTransaction',
 		description: 'Read a transaction\'s current step once, or wait until it is completed or failed',
@@ -55,6 +69,7 @@ const properties: INodeProperties[] = [
 	timeoutSecondsProperty(WAIT, show(['waitForTransaction']).displayOptions),
 	failOnFailureProperty(WAIT, show(['waitForTransaction']).displayOptions),
 	waitOptionsProperty(WAIT, show(['waitForTransaction']).displayOptions),
+	...registrationProperties,
 ];
 
 export class AllfeatAts implements INodeType {
@@ -65,7 +80,7 @@ export class AllfeatAts implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
-		description: 'Read and wait for Allfeat ATS work-registration transactions',
+		description: 'Register Allfeat ATS works and versions, and read and wait for their transactions',
 		defaults: { name: 'Allfeat ATS' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -78,12 +93,14 @@ export class AllfeatAts implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const client = await allfeatClientFor(this);
-		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex));
+		const seen: SeenRegistrations = new Map();
+		return await executeForEachItem(this, client.redact, async (itemIndex) => await runOperation(this, client, itemIndex, seen));
 	}
 }
 
-async function runOperation(context: IExecuteFunctions, client: AllfeatAtsApiClient, itemIndex: number): Promise<IDataObject> {
+async function runOperation(context: IExecuteFunctions, client: AllfeatAtsApiClient, itemIndex: number, seen: SeenRegistrations): Promise<IDataObject> {
 	const operation = context.getNodeParameter('operation', itemIndex) as string;
+	if (isRegistrationOperation(operation)) return await runRegistration(context, client, operation, itemIndex, seen);
 	const transactionId = readTransactionId(context.getNode(), context.getNodeParameter('transactionId', itemIndex, ''), itemIndex);
 	switch (operation) {
 		case 'getTransaction':

@@ -13,7 +13,8 @@ import {
 	transactionNotFoundMessage,
 	transactionSchema,
 } from './protocol';
-import { chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
+import { CredentialError, chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
+import { AllfeatRegistrationClient } from './AllfeatRegistrationClient';
 
 /** What an `allfeatAtsApi` credential resolves to. */
 export interface AllfeatConnection {
@@ -26,6 +27,8 @@ export interface AllfeatConnection {
 	apiKey: string | null;
 	/** Base64 secret of the key's webhook (`webhook_secret_base64`), for the webhook trigger. */
 	webhookSecret: string | null;
+	/** The organization of the key, in the registration routes' paths (`/v1/organizations/{org}/…`). */
+	organizationId: string | null;
 }
 
 export interface AllfeatCredentialFields {
@@ -35,6 +38,7 @@ export interface AllfeatCredentialFields {
 	customBaseUrl?: unknown;
 	apiKey?: unknown;
 	webhookSecret?: unknown;
+	organizationId?: unknown;
 }
 
 /** The service answered 404 for the transaction: it does not know this id. */
@@ -58,7 +62,7 @@ export function resolveAllfeatConnection(fields: AllfeatCredentialFields): Allfe
 	const rawBaseUrl = chosenBaseUrl(fields, 'Allfeat ATS', ALLFEAT_DEFAULT_BASE_URL);
 	// Users paste the API root in either form; the paths below add `/v1` themselves.
 	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', BASE_URL_HINT, /\/v1$/i);
-	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret) };
+	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret), organizationId: secretOrNull(fields.organizationId) };
 }
 
 function secretOrNull(value: unknown): string | null {
@@ -85,6 +89,31 @@ export class AllfeatAtsApiClient {
 		private readonly timeoutMs = 30_000,
 	) {
 		this.redact = createRedactor([connection.apiKey, connection.webhookSecret]);
+	}
+
+	/**
+	 * The registration routes' client: they need the key and the organization id, so a credential
+	 * without either is a CredentialError naming what to fill in.
+	 */
+	registration(): AllfeatRegistrationClient {
+		const { apiKey, organizationId, baseUrl } = this.connection;
+		const missing = [apiKey ? null : 'API Key', organizationId ? null : 'Organization ID'].filter((name): name is string => name !== null);
+		if (missing.length > 0) {
+			throw new CredentialError(
+				`Registering works needs the credential's ${missing.join(' and ')} (tracking needs neither). Create an organization key with the works:register scope (works:update for versions) in the Allfeat dashboard, and copy the organization's id from there.`,
+			);
+		}
+		return new AllfeatRegistrationClient(baseUrl, apiKey!, organizationId!, this.redact, this.timeoutMs);
+	}
+
+	/** The organization id of the credential (registration routes), or null. */
+	get organizationId(): string | null {
+		return this.connection.organizationId;
+	}
+
+	/** A path the service answered (e.g. `status_url`) as a URL on the credential's host. */
+	absoluteUrl(path: string): string {
+		return /^[a-z]+:\/\//i.test(path) ? path : `${this.connection.baseUrl}${path.startsWith('/') ? '' : '/'}${path}`;
 	}
 
 	/** The pace of the reconciles and checks of this host (tracking has no key), shared in this process. */

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import { NodeOperationError } from 'n8n-workflow';
 import type { ICredentialTestFunctions, ICredentialsDecrypted, INode, INodeCredentialTestResult, INodeProperties } from 'n8n-workflow';
 
@@ -26,8 +28,10 @@ export async function allfeatClientFor(context: CredentialReader): Promise<Allfe
 
 /**
  * Checks what can be checked: the host serves tracking without credentials (see checkService), the
- * webhook secret decodes, and the API key, when set, has the documented `afo_sk_…` form. The key is
- * not sent anywhere (no route these nodes call takes it), so its validity is not, and cannot be, checked.
+ * webhook secret decodes, the API key has the documented `afo_sk_…` form, and, when the key and the
+ * organization id are both set, that the registration routes accept them: a `prepare` of a random
+ * job id has no side effect, and its 404 `registration.upload_session_not_found` comes only after the
+ * key, the organization and the `works:register` scope were accepted.
  */
 export async function allfeatAtsApiCredentialTest(
 	this: ICredentialTestFunctions,
@@ -52,11 +56,40 @@ export async function allfeatAtsApiCredentialTest(
 	}
 	try {
 		const { ok, message } = await client.checkService();
-		const keyNote = ok && connection.apiKey ? ' The API key has the organization-key form; tracking does not use it, so it was not sent.' : '';
-		return { status: ok ? 'OK' : 'Error', message: message + keyNote };
+		if (!ok) return { status: 'Error', message };
+		if (connection.apiKey && connection.organizationId) return await checkRegistrationAccess(client);
+		const keyNote = connection.apiKey
+			? ' The API key has the organization-key form; tracking does not use it, so it was not sent (set the Organization ID too, and the test checks it on the registration routes).'
+			: connection.organizationId
+				? ' The Organization ID is set but no API key: registering works needs both.'
+				: '';
+		return { status: 'OK', message: message + keyNote };
 	} catch (error) {
 		return { status: 'Error', message: redactedMessage(error, client.redact) };
 	}
+}
+
+/** What each refusal of the probe means, as the credential test says it. */
+const PROBE_REFUSALS: Record<string, string> = {
+	'api_key.invalid_format': 'Allfeat says the API key is malformed: paste the whole afo_sk_live_… key.',
+	'api_key.not_found': 'Allfeat does not know this API key: check it, or create a new one in the Allfeat dashboard.',
+	'api_key.revoked': 'This API key was revoked: create a new key in the Allfeat dashboard.',
+	'api_key.org_mismatch': 'The API key does not belong to this Organization ID: set the id of the organization that issued the key.',
+	'api_key.scope_denied': 'The API key lacks the works:register scope, which Register Work needs (Add Version needs works:update): add it in the Allfeat dashboard.',
+	'api_key.org_inactive': 'The organization is inactive: Allfeat refuses its registrations until it is reactivated.',
+};
+
+async function checkRegistrationAccess(client: AllfeatAtsApiClient): Promise<INodeCredentialTestResult> {
+	const registration = client.registration();
+	const response = await registration.probePrepare(randomUUID());
+	const error = registration.errorFrom(response, 'prepare');
+	if (response.status === 404 && error.serviceCode === 'registration.upload_session_not_found') {
+		return { status: 'OK', message: 'Allfeat accepted the API key, the organization and the works:register scope (checked with a prepare of an unknown job: nothing was created).' };
+	}
+	const refusal = error.serviceCode ? PROBE_REFUSALS[error.serviceCode] : undefined;
+	const requestId = error.requestId ? `, request_id ${error.requestId}` : '';
+	if (refusal) return { status: 'Error', message: `${refusal} [HTTP ${response.status}, ${error.serviceCode}${requestId}]` };
+	return { status: 'Error', message: `The registration check did not answer as expected: ${error.message}` };
 }
 
 export const transactionIdProperty = (displayOptions: INodeProperties['displayOptions']): INodeProperties => ({

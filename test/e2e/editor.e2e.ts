@@ -79,7 +79,7 @@ describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 		expect(found.Kurier.names).toEqual(['Kurier']);
 		expect(found.Kurier.firstEntry).toMatch(/Triggers \(2\)[\s\S]*On all jobs[\s\S]*On one job[\s\S]*Actions \(4\)/);
 		expect(found.Allfeat.names).toEqual(['Allfeat ATS', 'Allfeat ATS Webhook']);
-		expect(found.Allfeat.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(2\)/);
+		expect(found.Allfeat.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(4\)/);
 		expect(found.Tachyon.names).toEqual(['Tachyon']);
 		expect(found.Tachyon.firstEntry).toMatch(/Triggers \(1\)[\s\S]*Actions \(5\)/);
 	});

@@ -71,6 +71,8 @@ export interface NodeUnderTest {
 	credentials?: Record<string, ICredentialDataDecryptedObject>;
 	/** The node setting "On Error: Continue" (n8n's continueOnFail). */
 	continueOnFail?: boolean;
+	/** The node settings "Retry On Fail", "Max. Tries" and "Wait Between Tries (ms)" (n8n allows 2–5 tries). */
+	retryOnFail?: { maxTries: number; waitBetweenTries: number };
 	/**
 	 * The workflow's static data, as n8n loads it from its database: pass the same object to a
 	 * second activation to see what a restart of n8n sees.
@@ -103,6 +105,7 @@ export function buildWorkflow(subject: NodeUnderTest, extraNodes: INode[] = [], 
 		webhookId: `webhook-${workflowCounter}`,
 		parameters: subject.parameters,
 		...(subject.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
+		...(subject.retryOnFail ? { retryOnFail: true, ...subject.retryOnFail } : {}),
 		credentials: Object.fromEntries(
 			Object.keys(subject.credentials ?? {}).map((name) => [name, { id: `cred-${name}`, name: `${name} (test)` }]),
 		),

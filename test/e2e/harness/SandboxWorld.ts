@@ -91,7 +91,16 @@ export class SandboxWorld {
 		const { secrets } = this;
 		return {
 			kurierApi: { name: 'Kurier (sandbox)', data: { environment: 'custom', baseUrl: this.kurier.restBaseUrl, apiKey: secrets.kurierApiKey } },
-			allfeatAtsApi: { name: 'Allfeat ATS (sandbox)', data: { baseUrl: 'custom', customBaseUrl: this.allfeat.baseUrl, apiKey: secrets.allfeatApiKey, webhookSecret: secrets.allfeatWebhookSecret } },
+			allfeatAtsApi: {
+				name: 'Allfeat ATS (sandbox)',
+				data: {
+					baseUrl: 'custom',
+					customBaseUrl: this.allfeat.baseUrl,
+					apiKey: secrets.allfeatApiKey,
+					webhookSecret: secrets.allfeatWebhookSecret,
+					organizationId: this.allfeat.registration.organizationId,
+				},
+			},
 			tachyonApi: {
 				name: 'Tachyon (sandbox)',
 				data: { baseUrl: 'custom', customBaseUrl: this.tachyon.baseUrl, apiKey: secrets.tachyonApiKey, dashboardJwt: secrets.tachyonJwt, wsUrl: this.tachyon.wsUrl, wsKey: secrets.tachyonWsKey },

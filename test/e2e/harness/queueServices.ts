@@ -74,6 +74,11 @@ export async function startPostgres(dir: string): Promise<PostgresServer> {
 	return { port, user, database, password, process: server };
 }
 
+/** One SQL statement in n8n's database; the rows as psql prints them unaligned, without headers. */
+export function postgresQuery(server: PostgresServer, sql: string): string {
+	return execFileSync(join(postgresBinDir(), 'psql'), ['-h', '127.0.0.1', '-p', String(server.port), '-U', server.user, '-d', server.database, '-At', '-c', sql], { encoding: 'utf8' }).trim();
+}
+
 function postgresBinDir(): string {
 	const root = '/usr/lib/postgresql';
 	const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));

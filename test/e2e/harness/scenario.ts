@@ -35,6 +35,8 @@ export interface ScenarioOptions {
 	workflows: (world: SandboxWorld, allfeatTransactionIds: string[]) => WorkflowJson[];
 	/** Extra environment for n8n (e.g. HTTP_PROXY). */
 	env?: Record<string, string>;
+	/** Allfeat's emulator delivers its signed webhooks to this n8n (examples/allfeat-webhook-to-email.json). */
+	deliverAllfeatWebhooks?: boolean;
 	/** Sockets that must be open at the emulators before the scenario counts as started. */
 	connections: { kurier: number; tachyon: number };
 }
@@ -42,7 +44,7 @@ export interface ScenarioOptions {
 export async function startScenario(options: ScenarioOptions): Promise<RunningScenario> {
 	const dir = join(E2E_WORK_DIR, `${options.name}-${options.lineName}`);
 	const n8n = await N8nInstance.create({ line: n8nLine(options.lineName), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), queue: options.queue, env: options.env });
-	const world = await SandboxWorld.start({ stepMs: options.stepMs });
+	const world = await SandboxWorld.start({ stepMs: options.stepMs, n8nBaseUrl: n8n.baseUrl, deliverAllfeatWebhooks: options.deliverAllfeatWebhooks });
 	const scenario: RunningScenario = { n8n, world, deployed: [], allfeatStreamed: [], liveSince: 0 };
 	try {
 		await n8n.start();

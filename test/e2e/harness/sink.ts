@@ -1,3 +1,4 @@
+import { createReadStream, statSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
@@ -35,6 +36,8 @@ export class Sink {
 	readonly requests: SinkRequest[] = [];
 	readonly mails: SinkMail[] = [];
 	private readonly listeners = new Set<Listener>();
+	/** Downloads the sink serves (GET), by path: bytes in memory or a file streamed from disk. */
+	private readonly files = new Map<string, { content: Buffer | string; contentType: string; fileName: string }>();
 
 	private readonly http: HttpServer;
 	private readonly smtp: TcpServer;
@@ -43,6 +46,14 @@ export class Sink {
 
 	private constructor() {
 		this.http = createHttpServer((req, res) => {
+			const file = req.method === 'GET' ? this.files.get(req.url ?? '') : undefined;
+			if (file) {
+				const length = typeof file.content === 'string' ? statSync(file.content).size : file.content.length;
+				res.writeHead(200, { 'content-type': file.contentType, 'content-length': length, 'content-disposition': `attachment; filename="${file.fileName}"` });
+				if (typeof file.content === 'string') createReadStream(file.content).pipe(res);
+				else res.end(file.content);
+				return;
+			}
 			const chunks: Buffer[] = [];
 			req.on('data', (chunk: Buffer) => chunks.push(chunk));
 			req.on('end', () => {
@@ -73,6 +84,12 @@ export class Sink {
 
 	url(path: string): string {
 		return `http://127.0.0.1:${this.httpPort}${path.startsWith('/') ? path : `/${path}`}`;
+	}
+
+	/** Serves a download at `path` (a file to fetch, as from a CDN or a drive): bytes, or a file path streamed from disk. */
+	serveFile(path: string, content: Buffer | string, fileName: string, contentType = 'audio/mpeg'): string {
+		this.files.set(path, { content, contentType, fileName });
+		return this.url(path);
 	}
 
 	requestsTo(path: string): SinkRequest[] {
