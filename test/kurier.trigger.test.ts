@@ -156,8 +156,11 @@ describe('one job', () => {
 		const subscribesBefore = emulator.stats.subscribeMessages;
 		emulator.rateLimitNextSubscribes(1, 0.5);
 		emulator.closeAllConnections(1011);
-		// Reconnected and refused: the reconcile after the reconnect has run; the job moves on before the new subscription.
+		// Reconnected and refused: the reconcile after the reconnect has run (GET /jobs comes right after
+		// it); the job moves on before the new subscription.
 		await eventually(() => expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 1), 5000);
+		await eventually(() => expect(emulator.stats.jobListRequests).toBe(1), 5000);
+		expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 1);
 		emulator.advance(job.jobId);
 		await trigger.waitForItems(2, 3000);
 		expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid']);
