@@ -7,7 +7,8 @@ import { AllfeatEmulator } from '../emulators/allfeat';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { activateTrigger, engineLogs } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { countOutgoingRequests } from './helpers/outgoing';
+import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 
 const scope = new TestScope();
@@ -92,16 +93,20 @@ test('deactivation stops polling and any pending reconnect at once', async () =>
 	await eventually(() => expect(emulator.stats.connectionsRefused).toBeGreaterThan(1));
 	await polling.deactivate();
 	await reconnecting.deactivate();
-	// A REST read sent just before the deactivation may still land; it is answered and ignored.
-	await sleep(100);
-	await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
-	const requests = emulator.stats.restRequests;
-	const attempts = emulator.stats.connectionsRefused;
-	emulator.advanceToEnd(polled.id);
-	await sleep(300);
-	expect(emulator.stats.restRequests).toBe(requests);
-	expect(emulator.stats.connectionsRefused).toBe(attempts);
-	expect(polling.items()).toHaveLength(1);
+	// Counted on the client side: a REST read sent just before the deactivation may still land on the
+	// emulator (answered and ignored), but no poll or upgrade starts afterwards.
+	const requests = countOutgoingRequests();
+	try {
+		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
+		emulator.advanceToEnd(polled.id);
+		await staysTrue(() => {
+			expect(requests.started).toBe(0);
+			expect(polling.items()).toHaveLength(1);
+			expect(reconnecting.items()).toHaveLength(1);
+		});
+	} finally {
+		requests.stop();
+	}
 });
 
 test('a WebSocket refused while running (HTTP 403 on a reconnect) switches that transaction to polling', async () => {

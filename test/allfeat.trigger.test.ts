@@ -10,7 +10,7 @@ import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
 
@@ -86,8 +86,8 @@ describe('one transaction', () => {
 		expect(items.map((i) => i.occurredAt)).toEqual(stored.steps.map((s) => s.timestamp));
 
 		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
-		await sleep(600); // longer than the first reconnect delay (250–500 ms) would be
-		expect(emulator.stats.connectionsAccepted).toBe(1);
+		// No reconnect: the quiet period is longer than the first reconnect delay (250–500 ms) would be.
+		await staysTrue(() => expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(1));
 		expect(trigger.errors).toEqual([]);
 		expect(engineLogs.messages('warn').join('\n')).not.toMatch(/lost|no WebSocket/);
 		expect(JSON.stringify(items)).not.toContain(KEY);
@@ -134,11 +134,14 @@ describe('one transaction', () => {
 		emulator.advanceToEnd(tx.id);
 		const trigger = await activate(tx.id);
 		await trigger.waitForItems(6);
-		await sleep(600);
-		expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS);
+		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
+		// No reconnect loop and no step twice.
+		await staysTrue(() => {
+			expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS);
+			expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(1);
+			expect(emulator.openConnectionCount()).toBe(0);
+		});
 		expect(trigger.items()[5]).toMatchObject({ status: 'completed', isFinal: true, txHash: expect.stringMatching(/^0x/) });
-		expect(emulator.stats.connectionsAccepted).toBe(1);
-		expect(emulator.openConnectionCount()).toBe(0);
 	});
 
 	test('reconnect in the middle: the steps missed while down come from the REST history, in order, none twice', async () => {
@@ -154,8 +157,8 @@ describe('one transaction', () => {
 		expect(emulator.stats.connectionsAccepted).toBe(2);
 		emulator.advanceToEnd(tx.id);
 		await trigger.waitForItems(6);
-		await sleep(100);
-		expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS);
+		// None twice: no step comes again from a late REST read or frame.
+		await staysTrue(() => expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS));
 		expect(trigger.errors).toEqual([]);
 	});
 
@@ -184,8 +187,7 @@ describe('one transaction', () => {
 		// Still active, yet nothing left running: no reconnect timer, no keep-alive.
 		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
 		const attempts = emulator.stats.connectionsRefused;
-		await sleep(600);
-		expect(emulator.stats.connectionsRefused).toBe(attempts);
+		await staysTrue(() => expect(emulator.stats.connectionsRefused).toBe(attempts));
 	});
 
 	test('a frame repeated verbatim is not a new transition', async () => {
@@ -200,8 +202,7 @@ describe('one transaction', () => {
 		emulator.sendRawTo(tx.id, frame);
 		emulator.advance(tx.id);
 		await trigger.waitForItems(4);
-		await sleep(100);
-		expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS.slice(0, 4));
+		await staysTrue(() => expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS.slice(0, 4)));
 	});
 
 	test('a step older than one already emitted is refused, so steps never go backwards', async () => {
@@ -215,8 +216,7 @@ describe('one transaction', () => {
 		emulator.advance(tx.id); // signing, already emitted
 		emulator.advance(tx.id); // submitting
 		await trigger.waitForItems(3);
-		await sleep(100);
-		expect(stepsOf(trigger)).toEqual(['validating', 'signing', 'submitting']);
+		await staysTrue(() => expect(stepsOf(trigger)).toEqual(['validating', 'signing', 'submitting']));
 	});
 
 	test('a terminal frame without its outcome (the documented frame) is completed from the REST result', async () => {
@@ -228,8 +228,8 @@ describe('one transaction', () => {
 		const items = await trigger.waitForItems(6);
 		expect(stepsOf(trigger)).toEqual(DOCUMENTED_STEPS);
 		expect(items[5]).toMatchObject({ txHash: done.result!.tx_hash, blockNumber: done.result!.block_number, explorerUrl: done.result!.explorer_url });
-		await sleep(600);
-		expect(emulator.stats.connectionsAccepted).toBe(1);
+		// The final step ends the following: no reconnect.
+		await staysTrue(() => expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(1));
 	});
 
 	test('when REST cannot be read at that moment, the bare terminal frame is still emitted as the final step', async () => {
@@ -283,8 +283,7 @@ describe('one transaction', () => {
 		const trigger = await activate(tx.id, { steps: ['submitting', 'completed', 'failed'] });
 		emulator.advanceToEnd(tx.id);
 		await trigger.waitForItems(2);
-		await sleep(100);
-		expect(stepsOf(trigger)).toEqual(['submitting', 'completed']);
+		await staysTrue(() => expect(stepsOf(trigger)).toEqual(['submitting', 'completed']));
 	});
 });
 
@@ -301,11 +300,12 @@ describe('several transactions', () => {
 		emulator.advanceToEnd(b.id);
 		emulator.advanceToEnd(a.id);
 		await trigger.waitForItems(6 + 4 + 7);
-		await sleep(100);
-		expect(stepsOf(trigger, a.id)).toEqual(DOCUMENTED_STEPS);
-		expect(stepsOf(trigger, b.id)).toEqual(['validating', 'preparing_transaction', 'signing', 'failed']);
-		expect(stepsOf(trigger, c.id)).toEqual(['validating', 'transferring_tokens', ...DOCUMENTED_STEPS.slice(1)]);
-		expect(trigger.items()).toHaveLength(17);
+		await staysTrue(() => {
+			expect(stepsOf(trigger, a.id)).toEqual(DOCUMENTED_STEPS);
+			expect(stepsOf(trigger, b.id)).toEqual(['validating', 'preparing_transaction', 'signing', 'failed']);
+			expect(stepsOf(trigger, c.id)).toEqual(['validating', 'transferring_tokens', ...DOCUMENTED_STEPS.slice(1)]);
+			expect(trigger.items()).toHaveLength(17);
+		});
 		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
 	});
 
@@ -388,9 +388,11 @@ describe('parameters, credentials and failures', () => {
 		expect(error.name).toBe('NodeApiError');
 		expect(error.message).toMatch(/HTTP 401: Unauthorized.*No credentials are sent on this route/);
 		expect(JSON.stringify(error)).not.toContain(KEY);
-		await sleep(300);
-		expect(live.errors).toHaveLength(1);
-		expect(live.items()).toEqual([]);
+		// One error, not a second one from a retry, and no item.
+		await staysTrue(() => {
+			expect(live.errors).toHaveLength(1);
+			expect(live.items()).toEqual([]);
+		});
 
 		emulator.setRefuseUpgrades(503);
 		emulator.failNextRestRequests(1, 401);
@@ -450,8 +452,7 @@ describe('lifecycle', () => {
 		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
 		await eventually(() => expect(activeTimerCount()).toBe(timersBefore));
 		ids.forEach((id) => emulator.advance(id));
-		await sleep(50);
-		expect(trigger.items()).toHaveLength(2);
+		await staysTrue(() => expect(trigger.items()).toHaveLength(2));
 	});
 
 	test('activating and deactivating repeatedly leaks no connection', async () => {

@@ -15,10 +15,7 @@ import { checkpointStoreOver } from '../nodes/shared/checkpoints';
 import { activateTrigger, runManually } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
 import { kurierTriggerSubject, submitProofOverRest } from './helpers/kurier';
-import { sleep } from './helpers/wait';
-
-/** Long enough for anything wrongly re-emitted at activation to have arrived. */
-const QUIET_MS = 600;
+import { staysTrue } from './helpers/wait';
 
 function statusesAndSequences(items: IDataObject[]): string[] {
 	return items.map((item) => `${String(item.status)}#${String(item.sequence)}`);
@@ -51,13 +48,14 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		await second.waitForItems(1);
 		emulator.advance(jobId);
 		await second.waitForItems(2);
-		await sleep(QUIET_MS);
+		// Nothing wrongly re-emitted after the awaited items.
+		await staysTrue(() => expect(second.items()).toHaveLength(2));
 		await second.deactivate();
 		expect(statusesAndSequences(second.items())).toEqual(['IncludedInBlock#3', 'Finalized#4']);
 
 		// A third activation (a save, a reactivation): the job is final, nothing comes again.
 		const third = await activateTrigger(subject);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(third.items()).toEqual([]));
 		await third.deactivate();
 		expect(third.items()).toEqual([]);
 	});
@@ -72,7 +70,7 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		await first.deactivate();
 		expect(statusesAndSequences(first.items())).toEqual(['Finalized#1']);
 		const second = await activateTrigger(subject);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(second.items()).toEqual([]));
 		await second.deactivate();
 		expect(second.items()).toEqual([]);
 	});
@@ -104,7 +102,7 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		// (n8n 2.x refuses that execution; 1.x runs it, with the same sequence as before).
 		const restarted = await activateTrigger({ ...kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, olderSave), ids });
 		await restarted.waitForItems(1);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(restarted.items()).toHaveLength(1));
 		await restarted.deactivate();
 		expect(statusesAndSequences(restarted.items())).toEqual(['Valid#2']);
 		expect(restarted.deduplicationKeys).toEqual([validKey]);
@@ -154,7 +152,7 @@ describe('Allfeat ATS Trigger across a restart', () => {
 		const first = await activateTrigger(subject);
 		// 6 steps of the finished one, 2 of the unfinished one (history read at connect).
 		await first.waitForItems(8);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(first.items()).toHaveLength(8));
 		await first.deactivate();
 		expect(first.items()).toHaveLength(8);
 
@@ -163,7 +161,7 @@ describe('Allfeat ATS Trigger across a restart', () => {
 		emulator.advance(unfinished.id);
 		const second = await activateTrigger(subject);
 		await second.waitForItems(2);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(second.items()).toHaveLength(2));
 		await second.deactivate();
 		const items = second.items();
 		expect(items.map((item) => `${String(item.id)}:${String(item.status)}#${String(item.sequence)}`)).toEqual([
@@ -227,7 +225,7 @@ describe('Tachyon Trigger across a restart', () => {
 		emulator.advance(tx.id);
 		const second = await activateTrigger(subject);
 		await second.waitForItems(1);
-		await sleep(QUIET_MS);
+		await staysTrue(() => expect(second.items()).toHaveLength(1));
 		await second.deactivate();
 		expect(statusesAndSequences(second.items())).toEqual(['EXECUTED#2']);
 	});

@@ -6,7 +6,14 @@
 import { AllfeatEmulator } from '../emulators/allfeat';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { activateTrigger } from './helpers/n8nEngine';
-import { eventually, sleep } from './helpers/wait';
+import { countOutgoingRequests } from './helpers/outgoing';
+import { eventually, staysTrue } from './helpers/wait';
+
+/**
+ * Longer than the second reconnect step (500–1000 ms): a stream that missed the stop and had
+ * already failed once would retry within it, so the quiet period alone could miss it.
+ */
+const LONGER_THAN_A_SECOND_RETRY_MS = 1_500;
 
 let emulator: AllfeatEmulator;
 
@@ -31,15 +38,18 @@ test('three transactions refused mid-life: one emitted error, and no stream retr
 		emulator.failNextRestRequests(1_000, 401);
 		emulator.dropAllConnections();
 		await trigger.waitForError();
-		// A read already sent when the first error came reaches the emulator a moment later: not a retry.
-		await sleep(100);
-		let attempts = 0;
-		emulator.onUpgradeRequest = () => attempts++;
-		emulator.onRestRequest = () => attempts++;
-		await sleep(1_500);
-		expect(trigger.errors).toHaveLength(1);
+		// Counted on the client side: a read already sent when the first error came may reach the
+		// emulator a moment later, but is not a retry.
+		const attempts = countOutgoingRequests();
+		try {
+			await staysTrue(() => {
+				expect(trigger.errors).toHaveLength(1);
+				expect(attempts.started).toBe(0);
+			}, LONGER_THAN_A_SECOND_RETRY_MS);
+		} finally {
+			attempts.stop();
+		}
 		expect(trigger.errors[0].message).toMatch(/HTTP 401/);
-		expect(attempts).toBe(0);
 	} finally {
 		await trigger.deactivate();
 	}

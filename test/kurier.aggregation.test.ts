@@ -15,7 +15,7 @@ import { KurierRestFollower } from '../nodes/Kurier/KurierRestFollower';
 import { isKurierFinal, needsRestFollowUp, normalizeKurierJob } from '../nodes/Kurier/protocol';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, runManually } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
 import { kurierCredentials, kurierTriggerSubject } from './helpers/kurier';
@@ -24,6 +24,11 @@ const scope = new TestScope();
 const { later } = scope;
 
 const KEY = 'kurier-aggregation-key-6c3d';
+/**
+ * The REST follow-up reads a job 1 s after it is due, then 2 s later: a follow-up wrongly kept
+ * going after Aggregated would read within this, which the shorter quiet period could miss.
+ */
+const LONGER_THAN_THE_SECOND_FOLLOW_UP_MS = 2_500;
 let emulator: KurierEmulator;
 
 async function activate(parameters: Record<string, unknown>) {
@@ -82,8 +87,7 @@ describe('protocol', () => {
 		await eventually(() => expect(gaveUp).toEqual(['a']), 2000);
 		expect(follower.size).toBe(0);
 		const count = polls.length;
-		await sleep(100);
-		expect(polls.length).toBe(count);
+		await staysTrue(() => expect(polls.length).toBe(count));
 		follower.follow('c');
 		follower.close();
 		follower.follow('d');
@@ -110,8 +114,7 @@ describe('the socket goes quiet after Finalized (subscription cleaned up)', () =
 		emulator.advanceToEnd(job.jobId);
 		expect(emulator.getJob(job.jobId)?.status).toBe('Aggregated');
 		await eventually(() => expect(items.map((i) => i.status)).toContain('Finalized'));
-		await sleep(150);
-		expect(items.map((i) => i.status)).toEqual(['Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
+		await staysTrue(() => expect(items.map((i) => i.status)).toEqual(['Valid', 'Submitted', 'IncludedInBlock', 'Finalized']));
 		await stream.close();
 	});
 
@@ -121,8 +124,8 @@ describe('the socket goes quiet after Finalized (subscription cleaned up)', () =
 		await trigger.waitForItems(1);
 		emulator.advanceToEnd(job.jobId);
 		const items = await trigger.waitForItems(6, 8000);
-		await sleep(100);
-		expect(items.map((i) => i.status)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized', 'Aggregated']);
+		// Nothing after Aggregated (the awaited items are a snapshot: read the trigger's own list).
+		await staysTrue(() => expect(trigger.items().map((i) => i.status)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized', 'Aggregated']));
 		expect(items[4]).toMatchObject({ status: 'Finalized', isFinal: false, chainId: 84532 });
 		expect(items[5]).toMatchObject({ status: 'Aggregated', isFinal: true, phase: 'succeeded', chainId: 84532 });
 		expect((items[5].details as Record<string, unknown>).aggregationDetails).toBeDefined();
@@ -152,8 +155,7 @@ describe('the socket goes quiet after Finalized (subscription cleaned up)', () =
 		await eventually(() => expect(statusesOf(trigger.items(), chained.jobId)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized', 'Aggregated']), 8000);
 		// One read (the follow-up) found it: no poll for the plain job, none after Aggregated.
 		expect(emulator.stats.restRequests - restBefore).toBe(1);
-		await sleep(2500);
-		expect(emulator.stats.restRequests - restBefore).toBe(1);
+		await staysTrue(() => expect(emulator.stats.restRequests - restBefore).toBe(1), LONGER_THAN_THE_SECOND_FOLLOW_UP_MS);
 		expect(trigger.errors).toEqual([]);
 	}, 15_000);
 });

@@ -11,7 +11,7 @@ import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { eventually, sleep } from './helpers/wait';
+import { eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
 import { kurierCredentials, outsideConnection } from './helpers/kurier';
@@ -90,8 +90,7 @@ describe('one job', () => {
 		const trigger = await activate({ event: 'job', jobId: job.jobId, statuses: ['Submitted', 'Finalized'] });
 		emulator.advanceToEnd(job.jobId);
 		await trigger.waitForItems(2);
-		await sleep(100);
-		expect(onlyStatuses(trigger)).toEqual(['Submitted', 'Finalized']);
+		await staysTrue(() => expect(onlyStatuses(trigger)).toEqual(['Submitted', 'Finalized']));
 	});
 
 	test('reconnect in the middle of a job: nothing lost that REST can tell, nothing repeated', async () => {
@@ -105,8 +104,7 @@ describe('one job', () => {
 		expect(emulator.stats.connectionsAccepted).toBe(2);
 		emulator.advanceToEnd(job.jobId);
 		await trigger.waitForItems(5);
-		await sleep(100);
-		expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
+		await staysTrue(() => expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']));
 		expect(trigger.errors).toEqual([]);
 	});
 
@@ -120,8 +118,7 @@ describe('one job', () => {
 		emulator.sendRawToAll(frame);
 		emulator.advance(job.jobId);
 		await trigger.waitForItems(3);
-		await sleep(100);
-		expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid', 'Submitted']);
+		await staysTrue(() => expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid', 'Submitted']));
 	});
 
 	test('malformed frames are logged and skipped; later updates still arrive', async () => {
@@ -159,8 +156,11 @@ describe('one job', () => {
 		const subscribesBefore = emulator.stats.subscribeMessages;
 		emulator.rateLimitNextSubscribes(1, 0.5);
 		emulator.closeAllConnections(1011);
-		// Reconnected and refused: the reconcile after the reconnect has run; the job moves on before the new subscription.
+		// Reconnected and refused: the reconcile after the reconnect has run (GET /jobs comes right after
+		// it); the job moves on before the new subscription.
 		await eventually(() => expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 1), 5000);
+		await eventually(() => expect(emulator.stats.jobListRequests).toBe(1), 5000);
+		expect(emulator.stats.subscribeMessages).toBe(subscribesBefore + 1);
 		emulator.advance(job.jobId);
 		await trigger.waitForItems(2, 3000);
 		expect(onlyStatuses(trigger)).toEqual(['Queued', 'Valid']);
@@ -199,11 +199,12 @@ describe('all jobs', () => {
 		emulator.advanceToEnd(a.jobId);
 		emulator.advanceToEnd(b.jobId);
 		await trigger.waitForItems(11);
-		await sleep(100);
 		const byJob = (id: string) => trigger.items().filter((i) => i.id === id).map((i) => i.status);
-		expect(byJob(a.jobId)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
-		expect(byJob(b.jobId)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'AggregationPending', 'Aggregated']);
-		expect(trigger.items()).toHaveLength(11);
+		await staysTrue(() => {
+			expect(byJob(a.jobId)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
+			expect(byJob(b.jobId)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'AggregationPending', 'Aggregated']);
+			expect(trigger.items()).toHaveLength(11);
+		});
 		// The all-jobs socket stays open for jobs to come.
 		expect(emulator.openConnectionCount(KEY)).toBe(1);
 	});
@@ -247,8 +248,7 @@ describe('all jobs', () => {
 		emulator.advanceToEnd(ok.jobId);
 		emulator.advanceToEnd(bad.jobId);
 		await trigger.waitForItems(1);
-		await sleep(100);
-		expect(trigger.items()).toEqual([expect.objectContaining({ id: bad.jobId, status: 'Failed', phase: 'failed' })]);
+		await staysTrue(() => expect(trigger.items()).toEqual([expect.objectContaining({ id: bad.jobId, status: 'Failed', phase: 'failed' })]));
 	});
 
 	test('two triggers in one process each get their own events, and each exactly once', async () => {
@@ -260,10 +260,11 @@ describe('all jobs', () => {
 		emulator.advanceToEnd(b.jobId);
 		await onlyB.waitForItems(5);
 		await all.waitForItems(10);
-		await sleep(100);
-		expect(onlyB.items().every((i) => i.id === b.jobId)).toBe(true);
-		expect(onlyB.items()).toHaveLength(5);
-		expect(all.items()).toHaveLength(10);
+		await staysTrue(() => {
+			expect(onlyB.items().every((i) => i.id === b.jobId)).toBe(true);
+			expect(onlyB.items()).toHaveLength(5);
+			expect(all.items()).toHaveLength(10);
+		});
 	});
 });
 
@@ -273,8 +274,7 @@ describe('credentials and failures', () => {
 		expect(nodeErrorName(error)).toBe('NodeApiError');
 		expect(error.message).toMatch(/refused the credentials \(close code 1008/);
 		expect(error.message).not.toContain('wrong-key-123456');
-		await sleep(1500);
-		expect(emulator.stats.connectionsRefused).toBe(1);
+		await staysTrue(() => expect(emulator.stats.connectionsRefused + emulator.stats.connectionsAccepted).toBe(1));
 	});
 
 	test('a key refused while running (close 1008) is reported once through emitError, without retries', async () => {
@@ -282,9 +282,11 @@ describe('credentials and failures', () => {
 		emulator.closeAllConnections(1008, 'Unauthorized');
 		const error = await trigger.waitForError();
 		expect(error).toBeInstanceOf(NodeApiError);
-		await sleep(1200);
-		expect(trigger.errors).toHaveLength(1);
-		expect(emulator.stats.connectionsAccepted).toBe(1);
+		// One error, no retry (the key still works, so a retry would be accepted).
+		await staysTrue(() => {
+			expect(trigger.errors).toHaveLength(1);
+			expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(1);
+		});
 		expect(error.message).not.toContain(KEY);
 	});
 

@@ -13,7 +13,7 @@ import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { sharedSockets } from '../nodes/shared/SocketPool';
 import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { kurierCredentials } from './helpers/kurier';
 
@@ -93,8 +93,8 @@ describe('Kurier: one socket per URL and key', () => {
 			expect(idsOf(trigger)).toEqual([jobs[index]]);
 			expect(statusesOf(trigger)).toEqual(['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized']);
 		}
-		await sleep(100);
-		expect(statusesOf(triggers[0])).toEqual(['Queued']);
+		// The deactivated trigger hears nothing of its job's moves.
+		await staysTrue(() => expect(statusesOf(triggers[0])).toEqual(['Queued']));
 		expect(triggers.every((trigger) => trigger.errors.length === 0)).toBe(true);
 		// Every job final: each trigger gave its share back, and the last one closed the socket.
 		await eventually(() => expect(kurier.openConnectionCount()).toBe(0));
@@ -113,10 +113,11 @@ describe('Kurier: one socket per URL and key', () => {
 		kurier.advance(first);
 		await all.waitForItems(1);
 		await followsFirst.waitForItems(2);
-		await sleep(100);
-		expect(idsOf(all)).toEqual([first]);
-		expect(idsOf(followsSecond)).toEqual([second]);
-		expect(statusesOf(followsSecond)).toEqual(['Queued']);
+		await staysTrue(() => {
+			expect(idsOf(all)).toEqual([first]);
+			expect(idsOf(followsSecond)).toEqual([second]);
+			expect(statusesOf(followsSecond)).toEqual(['Queued']);
+		});
 
 		await all.deactivate();
 		// unsubscribe-all stops every subscription of the connection: the jobs still followed are subscribed again.
@@ -124,10 +125,11 @@ describe('Kurier: one socket per URL and key', () => {
 		kurier.advance(second);
 		kurier.advance(third);
 		await followsSecond.waitForItems(2);
-		await sleep(100);
-		expect(statusesOf(followsSecond)).toEqual(['Queued', 'Valid']);
-		expect(statusesOf(all)).toEqual(['Valid']);
-		expect(idsOf(followsFirst)).toEqual([first]);
+		await staysTrue(() => {
+			expect(statusesOf(followsSecond)).toEqual(['Queued', 'Valid']);
+			expect(statusesOf(all)).toEqual(['Valid']);
+			expect(idsOf(followsFirst)).toEqual([first]);
+		});
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 	});
 
@@ -145,8 +147,7 @@ describe('Kurier: one socket per URL and key', () => {
 		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]));
 		kurier.advance(jobId);
 		await followsJob.waitForItems(3);
-		await sleep(100);
-		expect(statusesOf(followsJob)).toEqual(['Queued', 'Valid', 'Submitted']);
+		await staysTrue(() => expect(statusesOf(followsJob)).toEqual(['Queued', 'Valid', 'Submitted']));
 	});
 
 	test('a job trigger joining the socket while it is between connections reads its job at once: an unknown job fails its activation', async () => {
@@ -163,8 +164,7 @@ describe('Kurier: one socket per URL and key', () => {
 		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: true, jobIds: [jobId] }]), 10_000);
 		kurier.advance(jobId);
 		await known.waitForItems(2);
-		await sleep(100);
-		expect(statusesOf(known)).toEqual(['Queued', 'Valid']);
+		await staysTrue(() => expect(statusesOf(known)).toEqual(['Queued', 'Valid']));
 		expect(kurier.openConnectionCount(KEY)).toBe(1);
 	}, 30_000);
 
@@ -220,12 +220,15 @@ describe('Kurier: one socket per URL and key', () => {
 		// The drop clears both waits' timers: both must end, or the activation never would.
 		kurier.setConfirmSubscribes(true);
 		kurier.closeAllConnections(1012, 'Service restart');
-		const trigger = await Promise.race([activating, sleep(5_000).then(() => null)]);
-		expect(trigger).not.toBeNull();
+		// Waited for as a condition with a deadline: a hung activation fails here instead of at the test's timeout.
+		const settled: { trigger?: ActiveTrigger } = {};
+		void activating.then((activated) => (settled.trigger = activated));
+		await eventually(() => expect(settled.trigger).toBeDefined(), 5_000);
+		const trigger = settled.trigger as ActiveTrigger;
 		await eventually(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]), 10_000);
 		kurier.advance(jobId);
-		await trigger?.waitForItems(2);
-		expect(statusesOf(trigger as ActiveTrigger)).toEqual(['Queued', 'Valid']);
+		await trigger.waitForItems(2);
+		expect(statusesOf(trigger)).toEqual(['Queued', 'Valid']);
 	}, 30_000);
 
 	test('two triggers on the same job: one leaving keeps the subscription for the other', async () => {
@@ -233,8 +236,8 @@ describe('Kurier: one socket per URL and key', () => {
 		const one = await kurierTrigger({ event: 'job', jobId });
 		const two = await kurierTrigger({ event: 'job', jobId });
 		await one.deactivate();
-		await sleep(100);
-		expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]);
+		// No unsubscribe reaches the emulator.
+		await staysTrue(() => expect(kurier.subscriptionsOf(KEY)).toEqual([{ all: false, jobIds: [jobId] }]));
 		kurier.advance(jobId);
 		await two.waitForItems(2);
 		expect(statusesOf(two)).toEqual(['Queued', 'Valid']);
@@ -284,8 +287,7 @@ describe('Kurier: one socket per URL and key', () => {
 		kurier.rateLimitNextSubscribes(1, 0.3);
 		const joining = await kurierTrigger({ event: 'allJobs' });
 		await eventually(() => expect(kurier.stats.subscribeMessages).toBe(6), 3_000);
-		await sleep(1_000);
-		expect(kurier.stats.subscribeMessages).toBe(6);
+		await staysTrue(() => expect(kurier.stats.subscribeMessages).toBe(6));
 		const jobId = kurier.createJob(KEY, { proofType: 'groth16' }).jobId;
 		await joining.waitForItems(1);
 		expect(joining.items().map((item) => item.id)).toEqual([jobId]);
@@ -308,10 +310,14 @@ describe('Kurier: one socket per URL and key', () => {
 		const triggers = [await kurierTrigger({ event: 'allJobs' }), await kurierTrigger({ event: 'allJobs', statuses: ['Failed'] })];
 		kurier.revokeKey(KEY);
 		for (const trigger of triggers) expect((await trigger.waitForError()).message).toMatch(/refused the credentials/);
-		await sleep(1200);
-		expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
+		const attempts = kurier.stats.connectionsAccepted + kurier.stats.connectionsRefused;
 		expect(kurier.stats.connectionsAccepted).toBe(1);
-		expect(sharedSockets.size).toBe(0);
+		// One error each, no reconnect attempt (accepted or refused).
+		await staysTrue(() => {
+			expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
+			expect(kurier.stats.connectionsAccepted + kurier.stats.connectionsRefused).toBe(attempts);
+			expect(sharedSockets.size).toBe(0);
+		});
 	});
 
 	test('deactivating every trigger closes the socket and leaves no timer behind', async () => {
@@ -375,8 +381,12 @@ describe('Tachyon: one socket per WebSocket key', () => {
 		const triggers = [await tachyonTrigger(), await tachyonTrigger({ statuses: ['FAILED'] })];
 		tachyon.revokeWsKey(TACHYON.wsKey);
 		for (const trigger of triggers) expect((await trigger.waitForError()).message).toMatch(/refused/i);
-		await sleep(1200);
-		expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
-		expect(sharedSockets.size).toBe(0);
+		const attempts = tachyon.stats.connectionsAccepted + tachyon.stats.connectionsRefused;
+		// One error each, no reconnect attempt (accepted or refused).
+		await staysTrue(() => {
+			expect(triggers.map((trigger) => trigger.errors.length)).toEqual([1, 1]);
+			expect(tachyon.stats.connectionsAccepted + tachyon.stats.connectionsRefused).toBe(attempts);
+			expect(sharedSockets.size).toBe(0);
+		});
 	});
 });

@@ -10,7 +10,7 @@ import { ServiceApiError, ServiceUnreachableError } from '../nodes/shared/http';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
 import { SocketFatalError } from '../nodes/shared/ReconnectingSocket';
 import { TransitionTracker } from '../nodes/shared/TransitionTracker';
-import { eventually, sleep } from './helpers/wait';
+import { eventually, staysTrue } from './helpers/wait';
 
 const FAST_STEPS = { initialMs: 20, maxMs: 40, factor: 2 };
 
@@ -51,10 +51,17 @@ function scriptedStream(id: string, onItem: (item: NormalizedItem) => void, star
 async function startHeldBySlowStream(handlers: StreamHandlers, parts: Array<(onItem: StreamHandlers['onItem']) => ItemStream>, seen: unknown[]): Promise<void> {
 	let releaseSlow: () => void = () => undefined;
 	const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-	const combined = streamsStartedTogether(handlers, [...parts, (onItem) => scriptedStream('b', onItem, slow)]);
+	let slowEmitted = false;
+	const slowPart = (onItem: StreamHandlers['onItem']) =>
+		scriptedStream('b', (emitted) => {
+			slowEmitted = true;
+			onItem(emitted);
+		}, slow);
+	const combined = streamsStartedTogether(handlers, [...parts, slowPart]);
 	const starting = combined.start();
-	await sleep(20);
-	expect(seen).toEqual([]);
+	// Every stream has handed over its item; none may come out while "b" has not started.
+	await eventually(() => expect(slowEmitted).toBe(true));
+	await staysTrue(() => expect(seen).toEqual([]));
 	releaseSlow();
 	await starting;
 }
@@ -100,8 +107,7 @@ test('n8n starting: one id whose service is away holds no other back, and starts
 	await eventually(() => expect(emitted).toEqual(['a', 'b']));
 	const attemptsWhenStarted = attempts;
 	await combined.close();
-	await sleep(100);
-	expect(attempts).toBe(attemptsWhenStarted);
+	await staysTrue(() => expect(attempts).toBe(attemptsWhenStarted));
 });
 
 describe('the start policy when n8n starts (retryInBackground)', () => {
@@ -140,8 +146,11 @@ describe('the start policy when n8n starts (retryInBackground)', () => {
 		);
 		await later.start();
 		await eventually(() => expect(fatal.map((error) => error.message)).toEqual(['Unknown job']));
-		await sleep(100);
-		expect(attempt).toBe(2);
+		// No attempt after the fatal one (the steps are 20–40 ms, well inside the quiet period).
+		await staysTrue(() => {
+			expect(attempt).toBe(2);
+			expect(fatal).toHaveLength(1);
+		});
 	});
 
 	test('close() while waiting to start again cancels the attempt: no stream is made after it', async () => {
@@ -155,8 +164,8 @@ describe('the start policy when n8n starts (retryInBackground)', () => {
 		);
 		await background.start();
 		await background.close();
-		await sleep(300);
-		expect(made).toBe(1);
+		// The quiet period is longer than the 200 ms step the cancelled attempt would have waited.
+		await staysTrue(() => expect(made).toBe(1));
 	});
 
 	test('which failures are worth starting again for', () => {

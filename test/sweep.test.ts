@@ -11,7 +11,7 @@ import { RestBudget, jitteredIntervalMs } from '../nodes/shared/restBudget';
 import { activateTrigger } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
 import { TestScope } from './helpers/testScope';
-import { sleep } from './helpers/wait';
+import { eventually, staysTrue } from './helpers/wait';
 
 const account = { apiKey: 'sweep-tachyon-key', dashboardJwt: 'sweep-jwt', wsKey: 'ws_sweep_key' };
 const scope = new TestScope();
@@ -37,7 +37,9 @@ test('a status whose notification was lost arrives with the next REST check, onc
 	await trigger.waitForItems(1);
 	emulator.advance(tx.id, { silent: true });
 	await trigger.waitForItems(2, 5_000);
-	await sleep(1_500);
+	// Once: two more checks read it (the first of them answered before the second is sent), and neither emits it again.
+	const reads = emulator.stats.transactionReads;
+	await eventually(() => expect(emulator.stats.transactionReads).toBeGreaterThanOrEqual(reads + 2), 5_000);
 	expect(trigger.items().map((item) => item.status)).toEqual(['NOT_PICKED_UP', 'PENDING']);
 	expect(emulator.openConnectionCount()).toBe(1);
 });
@@ -48,9 +50,10 @@ test('with the REST check off, a lost notification stays lost until something el
 	await trigger.waitForItems(1);
 	const readsBefore = emulator.stats.transactionReads;
 	emulator.advance(tx.id, { silent: true });
-	await sleep(1_500);
-	expect(trigger.items().map((item) => item.status)).toEqual(['NOT_PICKED_UP']);
-	expect(emulator.stats.transactionReads).toBe(readsBefore);
+	await staysTrue(() => {
+		expect(trigger.items().map((item) => item.status)).toEqual(['NOT_PICKED_UP']);
+		expect(emulator.stats.transactionReads).toBe(readsBefore);
+	});
 });
 
 test('Allfeat ATS: a step whose frame was lost arrives with the next REST check, in order, once', async () => {
@@ -68,7 +71,9 @@ test('Allfeat ATS: a step whose frame was lost arrives with the next REST check,
 		allfeat.advance(transaction.id, { silent: true });
 		allfeat.advance(transaction.id, { silent: true });
 		await trigger.waitForItems(3, 5_000);
-		await sleep(1_500);
+		// Once: two more checks read it (the first of them answered before the second is sent), and neither emits it again.
+		const reads = allfeat.stats.restRequests;
+		await eventually(() => expect(allfeat.stats.restRequests).toBeGreaterThanOrEqual(reads + 2), 5_000);
 		expect(trigger.items().map((item) => item.status)).toEqual(['validating', 'preparing_transaction', 'signing']);
 		await trigger.deactivate();
 	} finally {
@@ -84,8 +89,8 @@ describe('RestBudget', () => {
 		for (let i = 0; i < 3; i++) await budget.take(signal);
 		let granted = false;
 		const next = budget.take(signal).then(() => (granted = true));
-		await sleep(50);
-		expect(granted).toBe(false);
+		// Not granted while the (injected) clock stands still, however often the budget looks again.
+		await staysTrue(() => expect(granted).toBe(false));
 		now += 500;
 		await next;
 		expect(granted).toBe(true);
@@ -98,8 +103,7 @@ describe('RestBudget', () => {
 		const controller = new AbortController();
 		let settled = false;
 		const waiting = budget.take(controller.signal).then(() => (settled = true));
-		await sleep(30);
-		expect(settled).toBe(false);
+		await staysTrue(() => expect(settled).toBe(false));
 		controller.abort();
 		await waiting;
 		expect(settled).toBe(true);

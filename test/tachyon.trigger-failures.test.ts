@@ -16,7 +16,7 @@ import { TachyonStream } from '../nodes/Tachyon/TachyonStream';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { CapturingLogger } from './helpers/logs';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
-import { activeTimerCount, eventually, sleep } from './helpers/wait';
+import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
 
@@ -76,9 +76,10 @@ describe('WebSocket key and registration', () => {
 			expect(nodeErrorName(error)).toBe('NodeApiError');
 			expect(error.message).toMatch(/Tachyon refused the WebSocket key \(".*Unauthorized.*"\)/);
 			expect(error.message).not.toContain('ws_not_the_key_1234');
-			await sleep(600);
-			expect(emulator.stats.connectionsRefused).toBe(1);
-			expect(emulator.stats.connectionsAccepted).toBe(0);
+			await staysTrue(() => {
+				expect(emulator.stats.connectionsRefused).toBe(1);
+				expect(emulator.stats.connectionsAccepted).toBe(0);
+			});
 		},
 	);
 
@@ -122,10 +123,13 @@ describe('WebSocket key and registration', () => {
 		const error = await trigger.waitForError();
 		expect(error).toBeInstanceOf(NodeApiError);
 		expect(error.message).toMatch(/Tachyon refused the WebSocket key/);
-		// Longer than the first reconnect delay (250–500 ms): a retry would have happened by now.
-		await sleep(800);
-		expect(trigger.errors).toHaveLength(1);
 		expect(emulator.stats.connectionsAccepted).toBe(1);
+		const attempts = emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused;
+		// Longer than the first reconnect delay (250–500 ms): a retry would happen within it.
+		await staysTrue(() => {
+			expect(trigger.errors).toHaveLength(1);
+			expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(attempts);
+		});
 		expect(error.message).not.toContain(WS_KEY);
 	});
 
@@ -134,10 +138,13 @@ describe('WebSocket key and registration', () => {
 		emulator.sendRawToAll('Unauthorized: invalid x-ws-token');
 		const error = await trigger.waitForError();
 		expect(error.message).toMatch(/Tachyon refused the WebSocket key \("Unauthorized: invalid x-ws-token"\)/);
-		await sleep(800);
-		expect(trigger.errors).toHaveLength(1);
-		expect(emulator.stats.connectionsAccepted).toBe(1);
-		expect(emulator.openConnectionCount()).toBe(0);
+		await eventually(() => expect(emulator.openConnectionCount()).toBe(0));
+		// No reconnect (the key still works, so a retry would be accepted) and no second error.
+		await staysTrue(() => {
+			expect(trigger.errors).toHaveLength(1);
+			expect(emulator.stats.connectionsAccepted + emulator.stats.connectionsRefused).toBe(1);
+			expect(emulator.openConnectionCount()).toBe(0);
+		});
 	});
 
 	test('an upgrade refused with HTTP 403 is an authentication error', async () => {
@@ -169,8 +176,7 @@ describe('frames', () => {
 		emulator.sendRawToAll(JSON.stringify({ status: 'PENDING' }));
 		const tx = emulator.submit(API_KEY);
 		await trigger.waitForItems(1);
-		await sleep(50);
-		expect(trigger.items().map((i) => i.id)).toEqual([tx.id]);
+		await staysTrue(() => expect(trigger.items().map((i) => i.id)).toEqual([tx.id]));
 		const warnings = engineLogs.messages('warn').join('\n');
 		expect(warnings).toContain('not JSON');
 		expect(warnings).toContain('Tachyon: skipped "notification" frame: txId a transaction needs "txId" or "id"');
@@ -184,9 +190,10 @@ describe('frames', () => {
 		emulator.sendRawToAll(JSON.stringify({ txId: 'fedcba9876543210fedcba98', status: 'FAILED', retries: 0, error: 'execution reverted: Unauthorized' }));
 		const [item] = await trigger.waitForItems(1);
 		expect(item).toMatchObject({ phase: 'failed', error: 'execution reverted: Unauthorized' });
-		await sleep(100);
-		expect(trigger.errors).toEqual([]);
-		expect(emulator.openConnectionCount()).toBe(1);
+		await staysTrue(() => {
+			expect(trigger.errors).toEqual([]);
+			expect(emulator.openConnectionCount()).toBe(1);
+		});
 	});
 });
 

@@ -9,7 +9,8 @@ import type { TachyonFrameShape } from '../emulators/tachyon';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
-import { eventually, sleep } from './helpers/wait';
+import { countOutgoingRequests } from './helpers/outgoing';
+import { eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 
 const scope = new TestScope();
@@ -71,9 +72,8 @@ describe.each<TachyonFrameShape>(['bare', 'notification', 'legacy'])('%s frames'
 		const tx = emulator.submit(API_KEY, { willRetry: 1, chainId: 8453, label: 'payout' });
 		emulator.advanceToEnd(tx.id);
 		const items = await trigger.waitForItems(5);
-		await sleep(100);
 		// Greeting and echo frames are not items.
-		expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'PENDING#0', 'NEEDS_TO_BE_RETRIED#1', 'PENDING#1', 'EXECUTED#1']);
+		await staysTrue(() => expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'PENDING#0', 'NEEDS_TO_BE_RETRIED#1', 'PENDING#1', 'EXECUTED#1']));
 		expect(items.map((i) => i.phase)).toEqual(['pending', 'pending', 'retrying', 'pending', 'succeeded']);
 		expect(items.map((i) => i.isFinal)).toEqual([false, false, false, false, true]);
 		expect(trigger.emissions.every((e) => e.length === 1)).toBe(true);
@@ -112,11 +112,12 @@ describe('filters', () => {
 		emulator.advanceToEnd(ok.id);
 		emulator.advanceToEnd(bad.id);
 		await trigger.waitForItems(2);
-		await sleep(100);
-		expect(trigger.items().map((i) => [i.id, i.status])).toEqual([
-			[ok.id, 'EXECUTED'],
-			[bad.id, 'FAILED'],
-		]);
+		await staysTrue(() =>
+			expect(trigger.items().map((i) => [i.id, i.status])).toEqual([
+				[ok.id, 'EXECUTED'],
+				[bad.id, 'FAILED'],
+			]),
+		);
 	});
 
 	test('a status that comes back after a retry passes the statuses filter each time', async () => {
@@ -124,8 +125,7 @@ describe('filters', () => {
 		const tx = emulator.submit(API_KEY, { willRetry: 2 });
 		emulator.advanceToEnd(tx.id);
 		await trigger.waitForItems(3);
-		await sleep(100);
-		expect(transitions(trigger)).toEqual(['PENDING#0', 'PENDING#1', 'PENDING#2']);
+		await staysTrue(() => expect(transitions(trigger)).toEqual(['PENDING#0', 'PENDING#1', 'PENDING#2']));
 	});
 
 	test('txIds and chainIds: only the listed transactions, only on the listed chains', async () => {
@@ -137,11 +137,12 @@ describe('filters', () => {
 		for (const tx of [base, arbitrum, optimism]) emulator.advanceToEnd(tx.id);
 		await byId.waitForItems(4);
 		await byChain.waitForItems(4);
-		await sleep(100);
-		expect(new Set(byId.items().map((i) => i.id))).toEqual(new Set([base.id, optimism.id]));
-		expect(byId.items()).toHaveLength(4);
-		expect(new Set(byChain.items().map((i) => i.chainId))).toEqual(new Set([8453, 42161]));
-		expect(byChain.items()).toHaveLength(4);
+		await staysTrue(() => {
+			expect(new Set(byId.items().map((i) => i.id))).toEqual(new Set([base.id, optimism.id]));
+			expect(byId.items()).toHaveLength(4);
+			expect(new Set(byChain.items().map((i) => i.chainId))).toEqual(new Set([8453, 42161]));
+			expect(byChain.items()).toHaveLength(4);
+		});
 	});
 
 	test('chain IDs that are not numbers are a clear error at activation', async () => {
@@ -162,8 +163,7 @@ describe('exactly once', () => {
 		emulator.sendRawToAll(pending);
 		emulator.advance(tx.id);
 		await trigger.waitForItems(3);
-		await sleep(100);
-		expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'PENDING#0', 'EXECUTED#0']);
+		await staysTrue(() => expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'PENDING#0', 'EXECUTED#0']));
 	});
 
 	test('a status the table does not know passes through as pending, not final', async () => {
@@ -180,8 +180,7 @@ describe('exactly once', () => {
 		emulator.advanceToEnd(foreign.id);
 		const mine = emulator.submit(API_KEY);
 		await trigger.waitForItems(1);
-		await sleep(100);
-		expect(trigger.items().map((i) => i.id)).toEqual([mine.id]);
+		await staysTrue(() => expect(trigger.items().map((i) => i.id)).toEqual([mine.id]));
 	});
 });
 
@@ -221,17 +220,25 @@ describe('reconnect', () => {
 		const trigger = await activate();
 		const tx = emulator.submit(API_KEY, { willRetry: 1 });
 		await trigger.waitForItems(1);
-		emulator.dropAllConnections();
-		emulator.advance(tx.id); // PENDING#0, missed: the reconcile will read it
-		emulator.setRestDelayMs(400);
-		await eventually(() => expect(emulator.stats.transactionReads).toBe(1), 5000);
-		emulator.advance(tx.id); // NEEDS_TO_BE_RETRIED#1 reaches the socket before REST answers PENDING#0
-		await trigger.waitForItems(2);
-		await sleep(600);
+		const requests = countOutgoingRequests();
+		try {
+			emulator.dropAllConnections();
+			emulator.advance(tx.id); // PENDING#0, missed: the reconcile will read it
+			emulator.setRestDelayMs(400);
+			await eventually(() => expect(emulator.stats.transactionReads).toBe(1), 5000);
+			emulator.advance(tx.id); // NEEDS_TO_BE_RETRIED#1 reaches the socket before REST answers PENDING#0
+			await trigger.waitForItems(2);
+			// The overtaken REST answer (PENDING#0) has reached the trigger before the transaction moves on.
+			await eventually(() => expect(requests.answered).toBe(1), 5000);
+			expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'NEEDS_TO_BE_RETRIED#1']);
+			// The counter sees the reconnect's upgrade as well as the REST read (other tests count on both).
+			expect(requests.started).toBe(2);
+		} finally {
+			requests.stop();
+		}
 		emulator.advanceToEnd(tx.id);
 		await trigger.waitForItems(4);
-		await sleep(100);
-		expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'NEEDS_TO_BE_RETRIED#1', 'PENDING#1', 'EXECUTED#1']);
+		await staysTrue(() => expect(transitions(trigger)).toEqual(['NOT_PICKED_UP#0', 'NEEDS_TO_BE_RETRIED#1', 'PENDING#1', 'EXECUTED#1']));
 	});
 
 	test('with a txIds filter, only the listed transactions are reconciled', async () => {
@@ -239,8 +246,8 @@ describe('reconnect', () => {
 		const trigger = await activate({ txIds: watched.id });
 		emulator.submit(API_KEY);
 		emulator.advance(watched.id);
+		// Frames come in order on the one socket: the unlisted transaction's frame was handled before this item.
 		await trigger.waitForItems(1);
-		await sleep(50);
 		emulator.dropAllConnections();
 		emulator.advance(watched.id);
 		await trigger.waitForItems(2, 5000);
