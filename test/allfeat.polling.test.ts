@@ -5,7 +5,7 @@
  */
 import { AllfeatEmulator } from '../emulators/allfeat';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
-import { activateTrigger, engineLogs } from './helpers/n8nEngine';
+import { engineLogs } from './helpers/n8nEngine';
 import type { ActiveTrigger } from './helpers/n8nEngine';
 import { countOutgoingRequests } from './helpers/outgoing';
 import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
@@ -17,15 +17,11 @@ const DOCUMENTED_STEPS = ['validating', 'preparing_transaction', 'signing', 'sub
 
 let emulator: AllfeatEmulator;
 
-async function activate(transactionId: string) {
-	const trigger = await activateTrigger({
-		nodeType: new AllfeatAtsTrigger(),
-		parameters: { transactionIds: transactionId, steps: [] },
-		credentials: { allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: '' } },
-	});
-	scope.track(trigger);
-	return trigger;
-}
+const activate = scope.activator((transactionId: string) => ({
+	nodeType: new AllfeatAtsTrigger(),
+	parameters: { transactionIds: transactionId, steps: [] },
+	credentials: { allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: '' } },
+}));
 
 const stepsOf = (trigger: ActiveTrigger) => trigger.items().map((i) => i.status);
 

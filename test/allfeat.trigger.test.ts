@@ -8,8 +8,8 @@ import { AllfeatEmulator } from '../emulators/allfeat';
 import type { AllfeatEmulatorOptions } from '../emulators/allfeat';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
-import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
-import type { ActiveTrigger } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
+import type { ActiveTrigger, NodeUnderTest } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
@@ -28,12 +28,11 @@ const credentials = (overrides: Record<string, string> = {}) => ({
 	allfeatAtsApi: { baseUrl: emulator.baseUrl, apiKey: KEY, webhookSecret: '', ...overrides },
 });
 
-async function activate(transactionIds: string | string[], extra: Record<string, unknown> = {}, creds = credentials()) {
-	const ids = Array.isArray(transactionIds) ? transactionIds.join(', ') : transactionIds;
-	const trigger = await activateTrigger({ nodeType: new AllfeatAtsTrigger(), parameters: { transactionIds: ids, steps: [], ...extra } as never, credentials: creds });
-	scope.track(trigger);
-	return trigger;
-}
+const activate = scope.activator((transactionIds: string | string[], extra: Record<string, unknown> = {}, creds: NodeUnderTest['credentials'] = credentials()) => ({
+	nodeType: new AllfeatAtsTrigger(),
+	parameters: { transactionIds: Array.isArray(transactionIds) ? transactionIds.join(', ') : transactionIds, steps: [], ...extra } as never,
+	credentials: creds,
+}));
 
 async function restartEmulator(options: AllfeatEmulatorOptions) {
 	await emulator.close();

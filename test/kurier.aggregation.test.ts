@@ -14,7 +14,7 @@ import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import { KurierRestFollower } from '../nodes/Kurier/KurierRestFollower';
 import { isKurierFinal, needsRestFollowUp, normalizeKurierJob } from '../nodes/Kurier/protocol';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
-import { activateTrigger, runManually } from './helpers/n8nEngine';
+import { runManually } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
@@ -31,9 +31,7 @@ const KEY = 'kurier-aggregation-key-6c3d';
 const LONGER_THAN_THE_SECOND_FOLLOW_UP_MS = 2_500;
 let emulator: KurierEmulator;
 
-async function activate(parameters: Record<string, unknown>) {
-	return scope.track(await activateTrigger(kurierTriggerSubject(emulator, KEY, parameters)));
-}
+const activate = scope.activator((parameters: Record<string, unknown>) => kurierTriggerSubject(emulator, KEY, parameters));
 
 async function run(parameters: Record<string, unknown>) {
 	return await runManually({ nodeType: new Kurier(), parameters: parameters as never, credentials: kurierCredentials(emulator, KEY) }, [{ json: {} }]);

@@ -13,7 +13,7 @@ import { isKurierKeyRefusal, isKurierLifetimeClose, parseJobsPage } from '../nod
 import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
 import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
-import { activateTrigger, activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs } from './helpers/n8nEngine';
 import { eventually, sleep, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
@@ -26,9 +26,7 @@ let emulator: KurierEmulator;
 
 const credentials = () => kurierCredentials(emulator, KEY);
 
-async function activate(parameters: Record<string, unknown> = { event: 'allJobs', statuses: [] }) {
-	return scope.track(await activateTrigger(kurierTriggerSubject(emulator, KEY, parameters)));
-}
+const activate = scope.activator((parameters: Record<string, unknown> = { event: 'allJobs', statuses: [] }) => kurierTriggerSubject(emulator, KEY, parameters));
 
 const statusesOf = (items: Array<Record<string, unknown>>, id: string) => items.filter((i) => i.id === id).map((i) => i.status);
 

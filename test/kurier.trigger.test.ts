@@ -9,8 +9,8 @@ import { KurierTrigger } from '../nodes/Kurier/KurierTrigger.node';
 import { KurierApiClient } from '../nodes/Kurier/KurierApiClient';
 import { KurierJobStream } from '../nodes/Kurier/KurierJobStream';
 import type { NormalizedItem } from '../nodes/shared/NormalizedItem';
-import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
-import type { ActiveTrigger } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
+import type { ActiveTrigger, NodeUnderTest } from './helpers/n8nEngine';
 import { eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
@@ -25,11 +25,7 @@ let emulator: KurierEmulator;
 
 const credentials = (overrides: Record<string, string> = {}) => kurierCredentials(emulator, KEY, overrides);
 
-async function activate(parameters: Record<string, unknown>, creds = credentials()) {
-	const trigger = await activateTrigger({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: creds });
-	scope.track(trigger);
-	return trigger;
-}
+const activate = scope.activator((parameters: Record<string, unknown>, creds: NodeUnderTest['credentials'] = credentials()) => ({ nodeType: new KurierTrigger(), parameters: parameters as never, credentials: creds }));
 
 
 /** n8n wraps an activation failure; the node's own error is its cause. */

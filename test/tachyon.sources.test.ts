@@ -18,7 +18,7 @@ import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { TACHYON_CREDENTIAL_TEST } from '../nodes/Tachyon/tachyonNodeCommon';
 import { webSocketUrlFor } from '../nodes/Tachyon/protocol';
 import { CapturingLogger } from './helpers/logs';
-import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
 import { TestScope } from './helpers/testScope';
 import { activeTimerCount, eventually } from './helpers/wait';
 
@@ -39,9 +39,7 @@ async function startEmulator(options: { registerWith?: RegisterAuth; echo?: bool
 /** The API key alone: no JWT, no WebSocket fields. */
 const apiKeyOnly = (overrides: Record<string, string> = {}): { tachyonApi: Record<string, string> } => ({ tachyonApi: { baseUrl: emulator.baseUrl, apiKey: API_KEY, ...overrides } });
 
-async function activate(creds: ReturnType<typeof apiKeyOnly>) {
-	return scope.track(await activateTrigger({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds }));
-}
+const activate = scope.activator((creds: ReturnType<typeof apiKeyOnly>) => ({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds }));
 
 function streamFor(items: NormalizedItem[], fields: Record<string, string>, options: Partial<ConstructorParameters<typeof TachyonStream>[0]> = {}) {
 	return new TachyonStream({

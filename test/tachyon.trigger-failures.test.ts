@@ -15,7 +15,8 @@ import { TachyonApiClient, resolveTachyonConnection } from '../nodes/Tachyon/Tac
 import { TachyonStream } from '../nodes/Tachyon/TachyonStream';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
 import { CapturingLogger } from './helpers/logs';
-import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs, runManually, testCredential } from './helpers/n8nEngine';
+import type { NodeUnderTest } from './helpers/n8nEngine';
 import { activeTimerCount, eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
 import { emulatorPerTest } from './helpers/emulatorPerTest';
@@ -40,11 +41,7 @@ const registeringCredentials = (overrides: Record<string, string> = {}) => crede
 
 const PARAMETERS = { statuses: [], txIds: '', chainIds: '' };
 
-async function activate(creds = credentials()) {
-	const trigger = await activateTrigger({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds });
-	scope.track(trigger);
-	return trigger;
-}
+const activate = scope.activator((creds: NodeUnderTest['credentials'] = credentials()) => ({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds }));
 
 const activationError = (creds: ReturnType<typeof credentials>) =>
 	activateTriggerExpectingError({ nodeType: new TachyonTrigger(), parameters: PARAMETERS as never, credentials: creds });

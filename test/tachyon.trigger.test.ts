@@ -7,8 +7,8 @@
 import { TachyonEmulator } from '../emulators/tachyon';
 import type { TachyonFrameShape } from '../emulators/tachyon';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
-import { activateTrigger, activateTriggerExpectingError, engineLogs, runManually } from './helpers/n8nEngine';
-import type { ActiveTrigger } from './helpers/n8nEngine';
+import { activateTriggerExpectingError, engineLogs, runManually } from './helpers/n8nEngine';
+import type { ActiveTrigger, NodeUnderTest } from './helpers/n8nEngine';
 import { countOutgoingRequests } from './helpers/outgoing';
 import { eventually, staysTrue } from './helpers/wait';
 import { TestScope } from './helpers/testScope';
@@ -32,11 +32,7 @@ const credentials = (overrides: Record<string, string> = {}) => ({
 
 const parameters = (overrides: Record<string, unknown> = {}) => ({ statuses: [], txIds: '', chainIds: '', ...overrides });
 
-async function activate(overrides: Record<string, unknown> = {}, creds = credentials()) {
-	const trigger = await activateTrigger({ nodeType: new TachyonTrigger(), parameters: parameters(overrides) as never, credentials: creds });
-	scope.track(trigger);
-	return trigger;
-}
+const activate = scope.activator((overrides: Record<string, unknown> = {}, creds: NodeUnderTest['credentials'] = credentials()) => ({ nodeType: new TachyonTrigger(), parameters: parameters(overrides) as never, credentials: creds }));
 
 
 const transitions = (trigger: ActiveTrigger, id?: string) =>
