@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 
+import { openEditorPage, signIn, UI_TIMEOUT_MS } from './harness/browser';
 import { installedPackageTemplate } from './harness/communityPackage';
-import { N8nInstance, OWNER } from './harness/N8nInstance';
+import { N8nInstance } from './harness/N8nInstance';
 import type { CreatedWorkflow } from './harness/N8nInstance';
 import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
 import { SandboxWorld } from './harness/SandboxWorld';
@@ -18,7 +17,6 @@ import { linear, packageNode } from './harness/workflows';
  * job moves, and each credential's test. Screenshots of each step go to test/e2e/screenshots/.
  */
 const SCREENSHOTS = resolve(__dirname, 'screenshots');
-const UI_TIMEOUT_MS = 30_000;
 
 describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 	let world: SandboxWorld;
@@ -39,13 +37,7 @@ describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 		workflow = await n8n.createWorkflow(
 			world.wire(linear('Editor: Kurier Trigger', [packageNode('Kurier Trigger', 'kurierTrigger', { event: 'allJobs', statuses: [] }, 'kurierApi', [0, 0])]), credentials),
 		);
-		browser = await chromium.launch({
-			executablePath: execFileSync('sh', ['-c', 'command -v chromium']).toString().trim(),
-			headless: true,
-			args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-		});
-		page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-		page.setDefaultTimeout(UI_TIMEOUT_MS);
+		({ browser, page } = await openEditorPage());
 		await signIn(page, n8n);
 	});
 
@@ -133,11 +125,3 @@ describe.each(selectedLines())('n8n %s editor in Chromium', (lineName) => {
 		});
 	});
 });
-
-async function signIn(page: Page, n8n: N8nInstance): Promise<void> {
-	await page.goto(`${n8n.baseUrl}/signin`);
-	await page.locator('input[name="emailOrLdapLoginId"], input[type="email"]').first().fill(OWNER.email);
-	await page.locator('input[name="password"], input[type="password"]').first().fill(OWNER.password);
-	await page.locator('[data-test-id="form-submit-button"], button[type="submit"]').first().click();
-	await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
-}

@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 
+import { openEditorPage, signIn, UI_TIMEOUT_MS } from './harness/browser';
 import { installedPackageTemplate } from './harness/communityPackage';
-import { N8nInstance, OWNER } from './harness/N8nInstance';
+import { N8nInstance } from './harness/N8nInstance';
 import { E2E_WORK_DIR, n8nLine, selectedLines } from './harness/n8nLines';
 import { PACKAGE_PREFIX, SandboxWorld } from './harness/SandboxWorld';
 import type { WorkflowJson } from './harness/SandboxWorld';
@@ -25,7 +24,6 @@ import { webhookNode } from './harness/workflows';
  *   to prove the tool side; what the agent would read is what the Tool Executor outputs.
  */
 const SCREENSHOTS = resolve(__dirname, 'screenshots');
-const UI_TIMEOUT_MS = 30_000;
 const AGENT_TYPE = '@n8n/n8n-nodes-langchain.agent';
 const TOOL_EXECUTOR_TYPE = '@n8n/n8n-nodes-langchain.toolExecutor';
 
@@ -133,13 +131,7 @@ describe.each(selectedLines())('n8n %s: the action nodes as AI agent tools', (li
 			credentials,
 		);
 		registerWorkflowId = deployed[Object.keys(TOOLS).indexOf('tachyonSecret')].id;
-		browser = await chromium.launch({
-			executablePath: execFileSync('sh', ['-c', 'command -v chromium']).toString().trim(),
-			headless: true,
-			args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-		});
-		page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-		page.setDefaultTimeout(UI_TIMEOUT_MS);
+		({ browser, page } = await openEditorPage());
 		await signIn(page, n8n);
 	});
 
@@ -262,11 +254,3 @@ describe.each(selectedLines())('n8n %s: the action nodes as AI agent tools', (li
 		expect(world.tachyon.stats.registrations).toBe(registrations);
 	});
 });
-
-async function signIn(page: Page, n8n: N8nInstance): Promise<void> {
-	await page.goto(`${n8n.baseUrl}/signin`);
-	await page.locator('input[name="emailOrLdapLoginId"], input[type="email"]').first().fill(OWNER.email);
-	await page.locator('input[name="password"], input[type="password"]').first().fill(OWNER.password);
-	await page.locator('[data-test-id="form-submit-button"], button[type="submit"]').first().click();
-	await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
-}
