@@ -8,7 +8,7 @@ import { IdFollowingStream } from '../shared/IdFollowingStream';
 import type { FollowingStreamOptions } from '../shared/IdFollowingStream';
 import type { Transition } from '../shared/TransitionTracker';
 import type { TachyonApiClient } from './TachyonApiClient';
-import type { TachyonTransaction } from './protocol';
+import type { TachyonFrameShape, TachyonTransaction } from './protocol';
 import { PING_FRAME, classifyFrame, isTachyonFinal, isUnauthorizedText, normalizeTachyonTransaction, transactionIdOf, transitionKeyOf } from './protocol';
 
 export interface TachyonStreamFilters {
@@ -37,6 +37,8 @@ export interface TachyonStreamOptions extends FollowingStreamOptions {
 const DEFAULT_KEEP_ALIVE_PERIODS = { intervalMs: 30_000, timeoutMs: 10_000 };
 const GREETING_WAIT_MS = 3_000;
 const FRAME_EXCERPT_LENGTH = 160;
+/** The debug line's path per frame shape, made once (not a new string per frame). */
+const VIA_FRAME_SHAPE: Record<TachyonFrameShape, string> = { bare: 'websocket, bare frame', notification: 'websocket, notification frame', legacy: 'websocket, legacy frame' };
 
 /**
  * Streams the account's transaction notifications on the shared socket (`x-ws-token` header), with
@@ -125,7 +127,7 @@ export class TachyonStream extends IdFollowingStream<TachyonTransaction> {
 		switch (frame.kind) {
 			case 'tx-update':
 				this.greetingReceived?.();
-				this.handle(frame.transaction, `websocket, ${frame.shape} frame`);
+				this.handle(frame.transaction, VIA_FRAME_SHAPE[frame.shape]);
 				return;
 			case 'system':
 				this.greetingReceived?.();
