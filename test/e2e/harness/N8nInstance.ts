@@ -290,7 +290,8 @@ export class N8nInstance {
 		const installDir = dirname(dirname(dirname(dirname(this.line.cli))));
 		const script = `
 			const sqlite3 = require(require.resolve('sqlite3', { paths: [process.argv[1]] }));
-			const db = new sqlite3.Database(process.argv[2], sqlite3.OPEN_READONLY);
+			// Read-write: after a kill SQLite first rolls back the journal n8n left (as n8n's next start would).
+			const db = new sqlite3.Database(process.argv[2]);
 			db.get('SELECT staticData FROM workflow_entity WHERE id = ?', [process.argv[3]], (error, row) => {
 				if (error || !row) { console.error(error ? error.message : 'no such workflow'); process.exitCode = 1; }
 				else process.stdout.write(row.staticData ?? 'null');
