@@ -15,17 +15,20 @@ import { linear, packageNode, postItemNode } from './harness/workflows';
  * item at once (quick); the other waits 2 s first (as a Slack or mail call would), so a kill often
  * finds its executions running. Both name the example error workflow. What must hold afterwards,
  * read from n8n's own Executions list (its REST API) and the sink:
- * - every transition the triggers handed to n8n is one execution, finished or crashed (n8n marks
- *   the executions running at a crash as crashed at its next start); none is counted as crashed
- *   without that execution in the list, and no other end (error, still running) appears;
- * - none handed without an execution: each job's `sequence` numbers, which count what the trigger
- *   handed to n8n, have no gap, and each job's final status is in an execution;
- * - on 2.x no transition runs twice (1.x may run one again after a crash lost its static-data
+ * - every execution ends finished or crashed (n8n marks the ones running at a kill as crashed at
+ *   its next start) and holds the one item it was started with; a crashed one counts only when it
+ *   is found in the list with its item; what reached the sink is exactly what finished;
+ * - each job's `sequence` numbers (what the trigger handed to n8n, counted) have no gap and its
+ *   final status is in an execution, but for what a kill lost: n8n writes the trigger's checkpoint
+ *   and inserts the execution side by side at each emit (1.x on SQLite: the execution, then its
+ *   data), so a kill can leave a transition counted with no execution holding its item. Each such
+ *   gap must come from a kill: nothing is lost after the last, normal start. The figures say how many;
+ * - on 2.x no transition runs twice (1.x may run one again after a kill lost its static-data
  *   write, with the same `sequence`: README, delivery promises);
  * - statuses that moved while n8n was down arrive after the start;
- * - the error workflow (examples/crashed-execution-to-slack.json) posts each crashed execution's
- *   item where n8n runs it: for an execution it recovers from its event log with a node that had
- *   started and not finished (both lines; n8n's ExecutionRecoveryService and executeErrorWorkflow).
+ * - the error workflow (examples/crashed-execution-to-slack.json) posts the item of each crashed
+ *   execution n8n recovers from its event log with a node that started and did not finish (both
+ *   lines; n8n's ExecutionRecoveryService, then executeErrorWorkflow), and of no other.
  * The kill moments come from a seeded random: CRASH_E2E_SEED=<seed printed> replays a run's choices.
  */
 const KILLS = 3;
@@ -112,7 +115,11 @@ function triggersActivated(log: string, workflows: Array<{ id: string }>): boole
 }
 
 function describeFigures(f: Figures): string {
-	return `${f.kills} kills, ${f.transitions} transitions handed to n8n, ${f.executions} executions: ${f.delivered} finished (delivered), ${f.crashed} crashed (${f.crashedWithoutData} without their data, ${f.crashedAfterDelivery} after their post), ${f.withoutExecution} without execution, ${f.duplicates} duplicates`;
+	return (
+		`${f.kills} kills, ${f.transitions} transitions handed to n8n, ${f.executions} executions: ${f.delivered} finished (delivered), ` +
+		`${f.crashed} crashed (${f.crashedWithoutData} of them without their data, ${f.crashedAfterDelivery} after their post), ` +
+		`${f.withoutExecution} transitions with no execution holding their item (${f.crashedWithoutData} in an execution without data), ${f.duplicates} duplicates`
+	);
 }
 
 /** The ids a Kurier trigger's saved static data holds checkpoints for. */
