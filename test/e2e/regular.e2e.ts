@@ -2,7 +2,7 @@ import { recordLatency, recordTriggerLatency } from './harness/latencyReport';
 import type { N8nInstance } from './harness/N8nInstance';
 import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
-import { allfeatWebhookUrl, exampleFiles, loadExample, proofWebhookBody } from './harness/SandboxWorld';
+import { allfeatWebhookUrl, exampleFiles, isErrorWorkflow, loadExample, proofWebhookBody } from './harness/SandboxWorld';
 import type { SandboxWorld } from './harness/SandboxWorld';
 import { startScenario, stopScenario } from './harness/scenario';
 import type { RunningScenario } from './harness/scenario';
@@ -43,9 +43,12 @@ describe.each(selectedLines())('n8n %s, regular mode', (lineName) => {
 
 	afterAll(async () => await stopScenario(scenario));
 
-	test('every example workflow and every e2e workflow activates', () => {
+	test('every example workflow and every e2e workflow is created and active (the error workflow: published on 2.x, run as saved on 1.x)', async () => {
 		expect(scenario.deployed.map(({ name }) => name)).toEqual(expect.arrayContaining(exampleFiles().map((file) => loadExample(file).name)));
 		expect(scenario.deployed).toHaveLength(exampleFiles().length + 5);
+		const errorWorkflows = exampleFiles().map(loadExample).filter(isErrorWorkflow).map(({ name }) => name);
+		expect(errorWorkflows).toEqual([loadExample('crashed-execution-to-slack.json').name]);
+		for (const workflow of scenario.deployed) expect({ name: workflow.name, active: await n8n.isActive(workflow) }).toEqual({ name: workflow.name, active: lineName === '2.x' || !errorWorkflows.includes(workflow.name) });
 	});
 
 	test('stream triggers: every transition of every job, registration and transaction once, in order, with the contract fields', async () => {

@@ -32,6 +32,17 @@ export interface CreatedWorkflow {
 	name: string;
 }
 
+export interface ExecutionSummary {
+	id: string;
+	workflowId: string;
+	/** success, error, crashed, running, new, waiting, canceled, unknown */
+	status: string;
+	mode: string;
+	startedAt: string | null;
+	stoppedAt: string | null;
+	retryOf?: string | null;
+}
+
 export const OWNER = { email: 'owner@example.com', firstName: 'Sandbox', lastName: 'Owner', password: 'Sandbox-Owner-1' };
 const START_TIMEOUT_MS = 180_000;
 const BROWSER_ID = 'e2e-harness';
@@ -136,12 +147,13 @@ export class N8nInstance {
 	}
 
 	/**
-	 * Starts n8n and, in queue mode, then its worker (as deployments do: the main migrates the
-	 * database first; a worker starting alongside a fresh main races it through the migrations).
-	 * Resolves once the REST API answers, the owner is signed in and the worker reports healthy.
+	 * Starts n8n (`extraEnv` on top of its environment, for this start) and, in queue mode, then its
+	 * worker (as deployments do: the main migrates the database first; a worker starting alongside a
+	 * fresh main races it through the migrations). Resolves once the REST API answers, the owner is
+	 * signed in and the worker reports healthy.
 	 */
-	async start(): Promise<void> {
-		this.main = LoggedProcess.spawn('n8n', this.line.node, [this.line.cli, 'start'], join(this.options.dir, 'n8n.log'), { env: this.env(), cwd: this.options.dir });
+	async start(extraEnv: Record<string, string> = {}): Promise<void> {
+		this.main = LoggedProcess.spawn('n8n', this.line.node, [this.line.cli, 'start'], join(this.options.dir, 'n8n.log'), { env: this.env(extraEnv), cwd: this.options.dir });
 		// /healthz answers before the REST API is up, and while starting up every route answers 200
 		// with a "n8n is starting up" page: ready is /rest/settings answering JSON.
 		await waitUntil(`n8n ${this.line.version} to serve /rest/settings on ${this.baseUrl}`, async () => await this.isRestReady(), START_TIMEOUT_MS, {
@@ -239,6 +251,12 @@ export class N8nInstance {
 		await this.rest('POST', `/workflows/${workflow.id}/deactivate`, {});
 	}
 
+	/** Whether n8n has the workflow active (on 2.x: a published version is active). */
+	async isActive(workflow: CreatedWorkflow): Promise<boolean> {
+		const loaded = await this.rest<{ active?: boolean; activeVersionId?: string | null }>('GET', `/workflows/${workflow.id}`);
+		return loaded.activeVersionId !== undefined ? loaded.activeVersionId !== null : loaded.active === true;
+	}
+
 	/** The workflow's static data as n8n has it in its database (triggers keep their checkpoints there). */
 	async savedStaticData(workflow: CreatedWorkflow): Promise<unknown> {
 		const loaded = await this.rest<Record<string, unknown>>('GET', `/workflows/${workflow.id}`);
@@ -263,6 +281,24 @@ export class N8nInstance {
 				db.close();
 			});`;
 		execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), JSON.stringify(staticData), workflow.id], { stdio: 'pipe' });
+	}
+
+	/** The workflow's static data in n8n's database while n8n is stopped (or killed): what n8n loads at its next start. SQLite only. */
+	readStaticDataWhileStopped(workflow: CreatedWorkflow): unknown {
+		if (this.main?.isRunning) throw new Error('stop n8n before reading its database');
+		if (this.options.queue) throw new Error('readStaticDataWhileStopped handles the SQLite database of regular mode only');
+		const installDir = dirname(dirname(dirname(dirname(this.line.cli))));
+		const script = `
+			const sqlite3 = require(require.resolve('sqlite3', { paths: [process.argv[1]] }));
+			// Read-write: after a kill SQLite first rolls back the journal n8n left (as n8n's next start would).
+			const db = new sqlite3.Database(process.argv[2]);
+			db.get('SELECT staticData FROM workflow_entity WHERE id = ?', [process.argv[3]], (error, row) => {
+				if (error || !row) { console.error(error ? error.message : 'no such workflow'); process.exitCode = 1; }
+				else process.stdout.write(row.staticData ?? 'null');
+				db.close();
+			});`;
+		const text = execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), workflow.id], { stdio: 'pipe' }).toString('utf8');
+		return JSON.parse(text || 'null') as unknown;
 	}
 
 	/**
@@ -306,7 +342,63 @@ export class N8nInstance {
 		return [this.main, this.worker].map((process) => process?.log() ?? '').join('\n');
 	}
 
+	/**
+	 * Ends n8n without a shutdown: SIGKILL to its whole process group (and its worker's), as the
+	 * kernel's OOM killer, `docker kill` or a host losing power do. `start()` starts it again.
+	 */
+	async kill(): Promise<void> {
+		await Promise.all([this.worker?.kill(), this.main?.kill()]);
+	}
+
+	/** A public-API key of the owner (what n8n's own "n8n" node and `/api/v1` take), created as Settings → n8n API does. */
+	async createApiKey(label: string): Promise<string> {
+		const created = await this.rest<{ apiKey?: string; rawApiKey?: string }>('POST', '/api-keys', { label, expiresAt: null, scopes: ['execution:read', 'execution:list', 'workflow:read'] });
+		const key = created.rawApiKey ?? created.apiKey;
+		if (!key) throw new Error('n8n: no API key in the answer to POST /rest/api-keys');
+		return key;
+	}
+
+	/** Every execution of the workflow in n8n's Executions list (newest first), as the editor lists them. */
+	async executions(workflowId: string): Promise<ExecutionSummary[]> {
+		const all: ExecutionSummary[] = [];
+		const pageSize = 100;
+		for (;;) {
+			const query = new URLSearchParams({ filter: JSON.stringify({ workflowId }), limit: String(pageSize) });
+			const lastId = all.at(-1)?.id;
+			if (lastId !== undefined) query.set('lastId', lastId);
+			const page = await this.rest<{ results: ExecutionSummary[] }>('GET', `/executions?${query.toString()}`);
+			all.push(...page.results);
+			if (page.results.length < pageSize) return all;
+		}
+	}
+
+	/** One execution with its run data (n8n keeps it in its `flatted` form; answered as plain objects). */
+	async execution(id: string): Promise<ExecutionSummary & { data: unknown }> {
+		const execution = await this.rest<ExecutionSummary & { data: unknown }>('GET', `/executions/${id}`);
+		return { ...execution, data: typeof execution.data === 'string' ? unflatten(execution.data) : execution.data };
+	}
+
 	async stop(): Promise<void> {
 		await Promise.all([this.worker?.stop(), this.main?.stop()]);
 	}
+}
+
+/**
+ * Reads n8n's stored run data, written with the `flatted` format: a JSON array whose first entry is
+ * the root, where every object, array and string is an entry and a string inside an object or array
+ * is the index of the entry it stands for (numbers, booleans and null stay inline).
+ */
+export function unflatten(text: string): unknown {
+	const table = JSON.parse(text) as unknown[];
+	const revived = new Map<number, unknown>();
+	const revive = (index: number): unknown => {
+		const value = table[index];
+		if (typeof value !== 'object' || value === null) return value;
+		if (revived.has(index)) return revived.get(index);
+		const out: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+		revived.set(index, out);
+		for (const [key, entry] of Object.entries(value)) (out as Record<string, unknown>)[key] = typeof entry === 'string' ? revive(Number(entry)) : entry;
+		return out;
+	};
+	return revive(0);
 }

@@ -61,6 +61,13 @@ export class LoggedProcess {
 		}
 	}
 
+	/** SIGKILL to the whole process group at once, as the kernel's OOM killer or `docker kill` ends it; resolves once it is gone. */
+	async kill(): Promise<void> {
+		if (!this.isRunning || this.child.pid === undefined) return;
+		signalGroup(this.child.pid, 'SIGKILL');
+		await this.exited;
+	}
+
 	/** SIGTERM to the process group, SIGKILL after `graceMs`. */
 	async stop(graceMs = 15_000): Promise<void> {
 		if (!this.isRunning || this.child.pid === undefined) return;
