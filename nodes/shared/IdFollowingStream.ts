@@ -26,6 +26,8 @@ export interface FollowingStreamOptions {
 	onFatal(error: Error): void;
 	logger?: SocketLogger;
 	backoff?: Partial<BackoffOptions>;
+	/** The last transitions handed to n8n before it stopped, offered again at the first connection (see `reofferHanded`). */
+	handedBeforeStop?: ReadonlyArray<[string, IdCheckpoint]>;
 }
 
 /** Who the stream talks to, for its REST reads and its log lines. */
@@ -172,6 +174,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	 */
 	protected async onReady(connection: ConnectionHandle): Promise<void> {
 		await this.onConnected(connection);
+		if (!connection.reconnected) await this.reofferHanded();
 		if (this.followsOnly !== null) {
 			if (connection.reconnected) await this.reconcile(this.idsToReconcile(), 'reconnect');
 			else for (const id of this.idsToReconcile()) await this.readNow(id);
@@ -179,6 +182,35 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 			await this.reconcile(this.idsToReconcile(), 'reconnect');
 		}
 		this.scheduleSweep();
+	}
+
+	/**
+	 * n8n saves a trigger's static data and stores the execution side by side at each emit, so a kill
+	 * between the two leaves a transition counted but never executed. At the first connection after
+	 * n8n started, the last transitions handed before the stop are read again; each the service still
+	 * shows is offered again with its own sequence and key: n8n 2.x refuses the ones whose execution
+	 * exists (finished or crashed), and runs one that a kill lost. What moved on since is left to the
+	 * reads below, as any status that moved while n8n was down.
+	 */
+	private async reofferHanded(): Promise<void> {
+		const handed = this.base.handedBeforeStop ?? [];
+		for (const [id, checkpoint] of handed) {
+			if (this.isClosed()) return;
+			let record: Read;
+			try {
+				await this.service.restBudget.take(this.requests.signal);
+				record = await this.readRecord(id, this.requests.signal);
+			} catch (error) {
+				if (this.requests.signal.aborted) return;
+				noteFailedRead(this.service.restBudget, error);
+				this.base.logger?.warn(`${this.service.name}: could not read ${this.service.noun} ${id} again after n8n's start: ${redactedMessage(error, this.service.redact)}`);
+				continue;
+			}
+			const current = this.transitionOf(record as unknown as Record);
+			if (current === null || current.transitionKey !== checkpoint.key) continue;
+			const item = this.normalize(record as unknown as Record, current);
+			if (this.emits(item)) this.deliver(item, checkpoint);
+		}
 	}
 
 	/**

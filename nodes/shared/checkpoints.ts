@@ -110,3 +110,39 @@ export function transitionExecutionKey(workflowId: string, nodeId: string, id: s
 	const digest = createHash('sha256').update(JSON.stringify([workflowId, nodeId, id, transitionKey])).digest('base64url');
 	return `onchain-events:${digest}`;
 }
+
+/** How many of the last transitions handed to n8n are kept, to be offered again after a crash (see handedTailOver). */
+export const HANDED_TAIL_LENGTH = 20;
+
+/** The last transitions handed to n8n, oldest first: [id, key, rank, final (0/1), sequence]. */
+type StoredHanded = [string, string, number | null, 0 | 1, number];
+
+export interface HandedTail {
+	/** Noted before each emit, so that n8n's save of the static data at that emit holds it. */
+	note(id: string, checkpoint: IdCheckpoint): void;
+	entries(): Array<[string, IdCheckpoint]>;
+}
+
+/**
+ * The last transitions handed to n8n, kept beside the checkpoints. At each emit n8n saves the static
+ * data and stores the execution side by side: a kill between the two leaves a transition counted
+ * but never executed. After such a stop these are offered again with their own sequence and key,
+ * and n8n 2.x refuses each one whose execution exists (see `transitionExecutionKey`).
+ */
+export function handedTailOver(container: Record<string, unknown>, length = HANDED_TAIL_LENGTH): HandedTail {
+	const stored = (): StoredHanded[] => (Array.isArray(container.handed) ? (container.handed as StoredHanded[]) : []);
+	return {
+		note: (id, checkpoint) => {
+			const tail = stored().filter((entry) => entry[0] !== id);
+			tail.push([id, checkpoint.key, checkpoint.rank, checkpoint.final ? 1 : 0, checkpoint.sequence]);
+			// Assigned again: n8n notices changes only through the object it handed out.
+			container.handed = tail.slice(-length);
+		},
+		entries: () =>
+			stored().flatMap((entry) =>
+				Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string' && typeof entry[4] === 'number'
+					? [[entry[0], { key: entry[1], rank: typeof entry[2] === 'number' ? entry[2] : null, final: entry[3] === 1, sequence: entry[4] }] as [string, IdCheckpoint]]
+					: [],
+			),
+	};
+}

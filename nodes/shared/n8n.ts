@@ -2,7 +2,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, INodeProperties, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
-import { checkpointStoreOver, transitionExecutionKey } from './checkpoints';
+import { checkpointStoreOver, handedTailOver, transitionExecutionKey } from './checkpoints';
 import type { CheckpointStore, IdCheckpoint } from './checkpoints';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
@@ -89,6 +89,11 @@ export interface StreamHandlers {
 	 */
 	checkpoints: CheckpointStore;
 	/**
+	 * The last transitions handed to n8n before it stopped, to offer again at the first connection
+	 * (n8n 2.x starting, or a new leader; empty otherwise): see `handedTailOver` in checkpoints.ts.
+	 */
+	handedBeforeStop?: ReadonlyArray<[string, IdCheckpoint]>;
+	/**
 	 * Wraps one stream in this activation's start policy (see `startPolicyFor`): as it is for a
 	 * user's activation; started again in the background until it works when n8n starts. For a
 	 * stream made of several (one per id), each part is wrapped, so one id's outage holds no other.
@@ -154,6 +159,20 @@ export function isRetryableStartFailure(error: unknown): boolean {
 	if (error instanceof SocketFatalError) return error.kind === 'unreachable';
 	if (error instanceof ServiceApiError) return ![401, 403, 404].includes(error.httpStatus);
 	return true;
+}
+
+/**
+ * Whether the n8n running this package refuses a second execution with the same deduplication key:
+ * n8n 2.x (its n8n-workflow, this package's peer, is 2.x) does; 1.x ignores the key.
+ */
+export function n8nRefusesRepeatedExecutions(): boolean {
+	try {
+		// The peer's own version (n8n's n8n-workflow), read once per activation.
+		const { version } = require('n8n-workflow/package.json') as { version?: unknown };
+		return typeof version === 'string' && Number(version.split('.')[0]) >= 2;
+	} catch {
+		return false;
+	}
 }
 
 /** Starting in the background: 0.5 s, doubling, at most every 8 s, so a trigger listens within seconds of its service's return. */
@@ -255,7 +274,9 @@ export function streamTriggerPanel(service: string, event: string): TriggerPanel
  */
 export async function runStreamTrigger(context: ITriggerFunctions, options: StreamTriggerOptions): Promise<ITriggerResponse> {
 	const manual = context.getMode() === 'manual';
-	const checkpoints = checkpointStoreOver(manual ? {} : (context.getWorkflowStaticData('node') as Record<string, unknown>));
+	const staticData = manual ? {} : (context.getWorkflowStaticData('node') as Record<string, unknown>);
+	const checkpoints = checkpointStoreOver(staticData);
+	const handed = handedTailOver(staticData);
 	// Test runs are not deduplicated: each "Execute step" is meant to run.
 	const workflowId = manual ? undefined : context.getWorkflow().id;
 	const nodeId = context.getNode().id;
@@ -267,8 +288,10 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 		// Details copied: triggers sharing a socket get the same parsed frame, and their nested
 		// objects must not be one object in two executions (a node editing one in place).
 		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, details: structuredClone(item.details), sequence: checkpoint?.sequence ?? 1 })])];
-		if (workflowId && nodeId && accepted) context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, accepted.key));
-		else context.emit(data);
+		if (workflowId && nodeId && accepted) {
+			handed.note(item.id, accepted);
+			context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, accepted.key));
+		} else context.emit(data);
 	};
 	let delivered = false;
 	let starting = true;
@@ -298,7 +321,9 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	const policy = startPolicyFor(context);
 	const withStartPolicy = (create: () => ItemStream): ItemStream =>
 		policy === 'retryInBackground' ? new BackgroundStartingStream(create, { redact: options.redact, logger: context.logger, onFatal }) : create();
-	const handlers: StreamHandlers = { onItem: manual ? onManualItem : emit, checkpoints, onFatal, withStartPolicy };
+	// Offered again only where n8n refuses a repeated key (2.x): on 1.x each would run a second time.
+	const handedBeforeStop = policy === 'retryInBackground' && n8nRefusesRepeatedExecutions() ? handed.entries() : [];
+	const handlers: StreamHandlers = { onItem: manual ? onManualItem : emit, checkpoints, onFatal, withStartPolicy, handedBeforeStop };
 	const stream = withStartPolicy(() => options.createStream(handlers));
 	const close = async () => {
 		await stream.close().catch(() => undefined);
