@@ -1,3 +1,4 @@
+import { kurierStatusRank } from '../../nodes/Kurier/protocol';
 import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
 import { startScenario, stopScenario } from './harness/scenario';
@@ -177,6 +178,36 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 			expect(n8n.main?.log()).toContain('duplicate deduplication key');
 		} else {
 			expect(arrived(newJob)).toEqual(['Queued#1', 'Valid#2', 'Valid#2']);
+		}
+	});
+
+	test('a kill lost an execution after n8n saved its checkpoint: at the next start 2.x offers that transition again and runs it once; 1.x offers nothing', async () => {
+		const { world, n8n, deployed } = scenario;
+		const kurierWorkflow = deployed.find((workflow) => workflow.name.includes('Kurier Trigger'));
+		if (!kurierWorkflow) throw new Error('no Kurier workflow deployed');
+		const before = arrived(newJob);
+		const nextSequence = Math.max(...before.map((transition) => Number(transition.split('#')[1]))) + 1;
+		await untilSaved([[newJob, nextSequence - 1]]);
+		const saved = await n8n.savedStaticData(kurierWorkflow);
+		await n8n.stop();
+		// What a kill between n8n's save of the static data and its insert of the execution leaves:
+		// the job moved on to Submitted, the trigger counted and noted it, no execution holds it.
+		world.kurier.advance(newJob.id);
+		const nodes = JSON.parse(JSON.stringify(saved)) as Record<string, { checkpoints?: Record<string, unknown>; handed?: unknown[] }>;
+		const [node] = Object.values(nodes);
+		const rank = kurierStatusRank('Submitted');
+		node.checkpoints = { ...node.checkpoints, [newJob.id]: { k: 'Submitted', r: rank, f: 0, s: nextSequence } };
+		node.handed = [[newJob.id, 'Submitted', rank, 0, nextSequence]];
+		n8n.writeStaticDataWhileStopped(kurierWorkflow, nodes);
+		await n8n.start();
+		if (lineName === '2.x') {
+			await waitUntil('the lost transition, offered again', () => arrived(newJob).length === before.length + 1, DELIVERY_TIMEOUT_MS);
+			await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+			expect(arrived(newJob)).toEqual([...before, `Submitted#${nextSequence}`]);
+		} else {
+			// n8n 1.x would run every offered transition again, also those whose execution exists.
+			await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+			expect(arrived(newJob)).toEqual(before);
 		}
 	});
 });
