@@ -7,7 +7,9 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
+import { AllfeatEmulator } from '../emulators/allfeat';
 import { KurierEmulator } from '../emulators/kurier';
+import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { HANDED_TAIL_LENGTH, checkpointStoreOver, handedTailOver } from '../nodes/shared/checkpoints';
 import { n8nRefusesRepeatedExecutions } from '../nodes/shared/n8n';
 import { kurierTriggerSubject, submitProofOverRest } from './helpers/kurier';
@@ -84,4 +86,43 @@ test('the tail keeps the newest transitions, one per id', () => {
 	expect(HANDED_TAIL_LENGTH).toBeGreaterThan(0);
 	// What n8n saves is plain JSON, read back the same.
 	expect(handedTailOver(JSON.parse(JSON.stringify(container)) as Record<string, unknown>, 3).entries()).toEqual(tail.entries());
+});
+
+describe('Allfeat ATS: the step last handed before the stop, from the transaction\'s history', () => {
+	let allfeat: AllfeatEmulator;
+	beforeAll(async () => (allfeat = await AllfeatEmulator.start()));
+	afterAll(async () => await allfeat.close());
+
+	const following = (transactionId: string, staticData: IDataObject, activation: 'init' | 'activate') => ({
+		nodeType: new AllfeatAtsTrigger(),
+		parameters: { transactionIds: transactionId, steps: [] } as never,
+		credentials: { allfeatAtsApi: { baseUrl: allfeat.baseUrl, apiKey: '' } },
+		staticData,
+		ids: { workflow: 'wf-crash-tail-allfeat', node: 'node-crash-tail-allfeat' },
+		activation,
+	});
+
+	test('offered again at n8n\'s start with its own sequence and key, even after the transaction moved on; not at a user\'s activation', async () => {
+		const registration = allfeat.createTransaction();
+		const staticData: IDataObject = {};
+		const first = await scope.activate(following(registration.id, staticData, 'activate'));
+		await first.waitForItems(1);
+		allfeat.advance(registration.id);
+		await first.waitForItems(2);
+		await first.deactivate();
+		const [, handedStep] = first.items();
+		const handedKey = first.deduplicationKeys[1];
+
+		// Down: it moves on one step; the history still has the handed one.
+		allfeat.advance(registration.id);
+		const restarted = await scope.activate(following(registration.id, staticData, 'init'));
+		await restarted.waitForItems(2);
+		await staysTrue(() => expect(restarted.items()).toHaveLength(2));
+		expect(statusesAndSequences(restarted.items())).toEqual([`${String(handedStep.status)}#2`, `${String(allfeat.getTransaction(registration.id)?.current_step)}#3`]);
+		expect(restarted.deduplicationKeys[0]).toBe(handedKey);
+		await restarted.deactivate();
+
+		const reactivated = await scope.activate(following(registration.id, staticData, 'activate'));
+		await staysTrue(() => expect(reactivated.items()).toEqual([]));
+	});
 });

@@ -6,6 +6,7 @@ import { sharedSockets } from '../shared/SocketPool';
 import { IdFollowingStream } from '../shared/IdFollowingStream';
 import type { FollowingStreamOptions } from '../shared/IdFollowingStream';
 import type { Transition } from '../shared/TransitionTracker';
+import type { IdCheckpoint } from '../shared/checkpoints';
 import { redactedMessage } from '../shared/redact';
 import { noteFailedRead } from '../shared/restBudget';
 import type { AllfeatAtsApiClient } from './AllfeatAtsApiClient';
@@ -104,12 +105,15 @@ export class AllfeatTransactionStream extends IdFollowingStream<StepEvent, undef
 	private transactionType: string | null = null;
 	private pollTimer: NodeJS.Timeout | null = null;
 	private pollingSince = 0;
+	/** Offered again at the first read (see reofferHandedSteps); emptied then. */
+	private handedToOffer: ReadonlyArray<[string, IdCheckpoint]>;
 
 	constructor(private readonly options: AllfeatTransactionStreamOptions) {
 		super(options, { name: 'Allfeat ATS', noun: 'transaction', redact: options.client.redact, restBudget: options.client.restBudget }, { maxIds: 1 });
 		this.steps = new Set(options.steps ?? []);
 		this.polling = { ...DEFAULT_POLLING, ...options.polling };
 		this.followsOnly = [options.transactionId];
+		this.handedToOffer = options.handedBeforeStop ?? [];
 		const keepAlive = { ...KEEP_ALIVE, ...options.keepAlive };
 		const socketOptions: ReconnectingSocketOptions = {
 			url: options.client.transactionSocketUrl(options.transactionId),
@@ -290,8 +294,27 @@ export class AllfeatTransactionStream extends IdFollowingStream<StepEvent, undef
 			}
 			throw error;
 		}
+		this.reofferHandedSteps(transaction);
 		this.applyRead(transaction, 'rest');
 		if (finalFrame) this.handle(finalFrame, 'websocket');
+	}
+
+	/**
+	 * The first read after n8n started: the step last handed to n8n before it stopped is offered again
+	 * with its own sequence and key (see the core's `reofferHanded`; n8n 2.x refuses it where its
+	 * execution exists). The history keeps every step, so it is offered even if the transaction moved on.
+	 */
+	private reofferHandedSteps(transaction: AllfeatTransaction): void {
+		const handed = this.handedToOffer;
+		this.handedToOffer = [];
+		for (const [id, checkpoint] of handed) {
+			if (id !== this.options.transactionId) continue;
+			const event = stepEventsOf(transaction).find((step) => step.step === checkpoint.key);
+			if (event === undefined) continue;
+			this.transactionType = transaction.transaction_type ?? this.transactionType;
+			const item = this.normalize(event);
+			if (this.emits(item)) this.deliver(item, checkpoint);
+		}
 	}
 
 	private async reconcileQuietly(): Promise<void> {
