@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { hostChoiceProperties } from '../nodes/shared/credentialFields';
+import { hostChoiceProperties } from '../nodes/shared/credentialProperties';
 
 /**
  * Allfeat ATS (Allfeat Time-Stamp) API. Transaction tracking needs no key (the transaction UUID is

@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { hostChoiceProperties } from '../nodes/shared/credentialFields';
+import { hostChoiceProperties } from '../nodes/shared/credentialProperties';
 
 /**
  * Tachyon (rath.fi) relayer. The API key (`api-key` header) relays and reads transactions and, as

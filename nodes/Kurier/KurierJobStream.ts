@@ -2,7 +2,7 @@ import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
 import type { ConnectionHandle, KeepAliveOptions } from '../shared/ReconnectingSocket';
 import { SocketFatalError } from '../shared/ReconnectingSocket';
-import type { PooledSocketSpec, SocketLease } from '../shared/SocketPool';
+import type { PooledSocketSpec } from '../shared/SocketPool';
 import { sharedSockets } from '../shared/SocketPool';
 import type { IdCheckpoint } from '../shared/checkpoints';
 import { IdFollowingStream } from '../shared/IdFollowingStream';
@@ -51,7 +51,6 @@ const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10
  * aggregation is followed over REST from Finalized on (the socket may drop its subscription there).
  */
 export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSocketShare> {
-	private readonly lease: SocketLease<KurierSocketShare>;
 	private readonly subscription: KurierSubscription;
 	private readonly statuses: ReadonlySet<string>;
 	// Update frames may omit chainId; it decides whether Finalized is final, so remember it per job.
@@ -76,10 +75,10 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 		const url = options.client.webSocketUrl;
 		// The URL carries the key; the timings are part of the key so a test's short ones never mix with the defaults.
 		const poolKey = `kurier ${url} ${JSON.stringify([keepAlive, options.backoff ?? null])}`;
-		this.lease = this.attach(sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), { logger: options.logger }));
+		const lease = this.attach(sharedSockets.lease(poolKey, () => kurierSocketSpec(url, options, keepAlive), { logger: options.logger }));
 		const target = options.target;
 		if (target.kind === 'job') this.followsOnly = [target.jobId];
-		this.subscription = new KurierSubscription(this.lease, target, {
+		this.subscription = new KurierSubscription(lease, target, {
 			renewed: async () => await this.reconcile(target.kind === 'job' ? [target.jobId] : this.tracker.unfinishedIds(), 'reconnect'),
 			isDone: () => target.kind === 'job' && this.tracker.isFinal(target.jobId),
 			logger: options.logger,
@@ -94,7 +93,7 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	/** Resolves once subscribed (and, for one job, once its current status is known). */
 	async start(): Promise<void> {
 		try {
-			await this.lease.start();
+			await super.start();
 		} catch (error) {
 			// The server often says why before it closes (e.g. the key's connection limit): keep that.
 			if (error instanceof SocketFatalError && this.lastServerError && !error.message.includes(this.lastServerError)) {
@@ -235,7 +234,7 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 			return;
 		}
 		if (target.kind === 'job' && jobId === target.jobId && (code === 'JOB_NOT_FOUND' || code === 'INVALID_JOB_ID')) {
-			this.lease.fail(new SocketFatalError(`${text} (job ${target.jobId})`, 'refused'));
+			this.socket?.fail(new SocketFatalError(`${text} (job ${target.jobId})`, 'refused'));
 			return;
 		}
 		this.options.logger?.warn(text);

@@ -227,8 +227,8 @@ export class ReconnectingSocket {
 		this.serverRetryAfterMs = Math.max(this.serverRetryAfterMs ?? 0, delayMs);
 	}
 
-	/** Drop the current connection and reconnect (e.g. a listener saw the service go quiet). */
-	reconnectNow(reason: string): void {
+	/** Drops the current connection, so it reconnects (the keep-alive saw the service go quiet). */
+	private reconnectNow(reason: string): void {
 		if (this.ws === null) return;
 		this.logger?.debug(`Reconnecting to ${this.redactedUrl}: ${reason}`);
 		this.ws.terminate();

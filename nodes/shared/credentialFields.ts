@@ -1,5 +1,3 @@
-import type { INodeProperties } from 'n8n-workflow';
-
 /** A credential that cannot work whatever the service says (no key, a base URL that is not one). */
 export class CredentialError extends Error {
 	constructor(message: string) {
@@ -24,43 +22,6 @@ export function httpBaseUrl(value: string, service: string, hint: string, stripS
 
 /** The value of a credential's host choice that means "use the Custom Base URL field". */
 export const CUSTOM_HOST = 'custom';
-
-export interface HostChoice {
-	/** The documented hosts, the default first. */
-	hosts: ReadonlyArray<{ name: string; value: string; description: string }>;
-	/** What the host is used for, under the Host field. */
-	hostDescription: string;
-	customPlaceholder: string;
-	customDescription: string;
-}
-
-/**
- * A credential's Host (`baseUrl`: a documented host, or `custom`) and Custom Base URL
- * (`customBaseUrl`, shown for `custom`), as every service's credential offers them. Read them back
- * with `chosenBaseUrl`.
- */
-export function hostChoiceProperties(choice: HostChoice): INodeProperties[] {
-	return [
-		// eslint-disable-next-line n8n-nodes-base/node-param-default-missing -- the default is set below: the credential's first documented host
-		{
-			displayName: 'Host',
-			name: 'baseUrl',
-			type: 'options',
-			options: [...choice.hosts, { name: 'Custom', value: CUSTOM_HOST, description: 'Your own URL, for example a proxy or a local emulator' }],
-			default: choice.hosts[0].value,
-			description: choice.hostDescription,
-		},
-		{
-			displayName: 'Custom Base URL',
-			name: 'customBaseUrl',
-			type: 'string',
-			default: '',
-			placeholder: choice.customPlaceholder,
-			description: choice.customDescription,
-			displayOptions: { show: { baseUrl: [CUSTOM_HOST] } },
-		},
-	];
-}
 
 /**
  * The URL a Host choice stands for: `custom` → the Custom Base URL (empty: a CredentialError naming
