@@ -33,8 +33,9 @@ test('key, organization and works:register accepted: OK, and nothing was created
 });
 
 test('each refusal is a named message with its code and request id, never the key', async () => {
+	const unknownKey = `afo_sk_live_${'0'.repeat(48)}`;
 	const results = {
-		unknownKey: await check({ apiKey: `afo_sk_live_${'0'.repeat(48)}` }),
+		unknownKey: await check({ apiKey: unknownKey }),
 		wrongOrganization: await check({ organizationId: '00000000-0000-4000-8000-000000000001' }),
 		missingScope: await check({ apiKey: UPDATE_ONLY_KEY }),
 	};
@@ -55,6 +56,7 @@ test('each refusal is a named message with its code and request id, never the ke
 	for (const result of [...Object.values(results), inactive, malformed, revoked]) {
 		expect(result.message).not.toContain(KEY);
 		expect(result.message).not.toContain(UPDATE_ONLY_KEY);
+		expect(result.message).not.toContain(unknownKey);
 	}
 });
 

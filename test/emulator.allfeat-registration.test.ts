@@ -127,6 +127,8 @@ test('the signed webhook follows the transaction: work_registered on mainnet, wo
 		}
 		expect(emulator.getTransaction(versionTx)?.transaction_type).toBe('add_version');
 	} finally {
+		// Keep-alive connections of the webhook deliveries would hold close() for seconds.
+		server.closeAllConnections();
 		await new Promise((resolve) => server.close(resolve));
 	}
 });

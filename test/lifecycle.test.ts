@@ -9,7 +9,6 @@ import { KurierEmulator } from '../emulators/kurier';
 import { TachyonEmulator } from '../emulators/tachyon';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
-import { activateTrigger } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
 import { kurierTriggerSubject } from './helpers/kurier';
 import { TestScope } from './helpers/testScope';
@@ -84,7 +83,7 @@ describe.each(services)('%s', (_name, startWorld) => {
 		await world.emulator.close();
 	});
 
-	const activate = async () => scope.track(await activateTrigger(world.subject()));
+	const activate = async () => await scope.activate(world.subject());
 
 	test('deactivation closes the socket and every timer at once; nothing is emitted after it', async () => {
 		const timersBefore = activeTimerCount();

@@ -3,10 +3,10 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod/v4';
 
-import { ServiceApiError, ServiceUnreachableError, globalAgentFor, requestJson } from '../shared/http';
+import { ServiceApiError, ServiceUnreachableError, globalAgentFor, parseRetryAfter, requestJson } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
 import type { Redactor } from '../shared/redact';
-import { READABLE_ISSUES } from '../shared/validation';
+import { READABLE_ISSUES, describeIssue } from '../shared/validation';
 import type { ApiCreator, ConfirmAnswer, InitAnswer, Quote } from './registrationProtocol';
 import { REGISTRATION_CODES, confirmAnswerSchema, describeFieldErrors, errorEnvelopeSchema, initAnswerSchema, quoteSchema } from './registrationProtocol';
 
@@ -92,6 +92,8 @@ export class AllfeatRegistrationClient {
 	 */
 	async upload(uploadUrl: string, source: UploadSource, signal?: AbortSignal): Promise<void> {
 		const what = 'Uploading the audio to Allfeat';
+		// Cancelled before it began: nothing is opened or sent (as requestJson does).
+		if (signal?.aborted) throw new ServiceUnreachableError(`${what}: cancelled`);
 		const stream = await source.open();
 		const response = await new Promise<JsonResponse>((resolve, reject) => {
 			let settled = false;
@@ -128,7 +130,7 @@ export class AllfeatRegistrationClient {
 						} catch {
 							// An object store answers XML or text: kept as text.
 						}
-						finish(() => resolve({ status: res.statusCode ?? 0, body, retryAfterMs: null }));
+						finish(() => resolve({ status: res.statusCode ?? 0, body, retryAfterMs: parseRetryAfter(res.headers['retry-after']) }));
 						// A server that answers before reading the whole body (a refusal) gets no more of it.
 						if (!stream.readableEnded) {
 							stream.destroy();
@@ -151,9 +153,8 @@ export class AllfeatRegistrationClient {
 		if (response.status < 200 || response.status >= 300) throw this.errorFrom(response, step);
 		const parsed = schema.safeParse(response.body, READABLE_ISSUES);
 		if (parsed.success) return parsed.data;
-		const issue = parsed.error.issues[0];
 		throw new ServiceApiError(
-			`Allfeat ATS ${step}: the service answered with an unexpected body (${issue?.path.map(String).join('.') || 'body'}: ${issue?.message ?? 'invalid'})`,
+			`Allfeat ATS ${step}: the service answered with an unexpected body (${describeIssue(parsed.error.issues[0], 'body', ': ')})`,
 			response.status,
 			null,
 		);

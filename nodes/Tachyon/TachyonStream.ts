@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import type { NormalizedItem } from '../shared/NormalizedItem';
 import { isoNow } from '../shared/NormalizedItem';
 import { isFirstSkipOf } from '../shared/frames';
@@ -76,7 +78,8 @@ export class TachyonStream extends IdFollowingStream<TachyonTransaction> {
 		// triggers on one key (or one registering credential) share one socket, each with its filters.
 		const keepAlive = { ...DEFAULT_KEEP_ALIVE_PERIODS, ...this.options.keepAlive };
 		const timings = JSON.stringify([keepAlive, this.options.backoff ?? null]);
-		const poolKey = stored ? `tachyon ${stored.url} ${stored.key} ${timings}` : `tachyon registering ${client.registrationIdentity} ${timings}`;
+		// The key is held as a digest, as the registering secret is: a pool key is never a secret.
+		const poolKey = stored ? `tachyon ${stored.url} ${digestOf(stored.key)} ${timings}` : `tachyon registering ${client.registrationIdentity} ${timings}`;
 		const lease = this.attach(sharedSockets.lease(poolKey, () => ({ options: tachyonSocketOptions(this.options, keepAlive), shared: undefined }), { logger: this.options.logger }));
 		lease.addListener({
 			onUnparsedFrame: (text) => {
@@ -196,4 +199,8 @@ function tachyonSocketOptions(options: TachyonStreamOptions, keepAlive: { interv
 		keepAlive,
 		backoff: options.backoff,
 	};
+}
+
+function digestOf(secret: string): string {
+	return createHash('sha256').update(secret).digest('hex');
 }

@@ -1,4 +1,5 @@
 import { kurierStatusRank } from '../../nodes/Kurier/protocol';
+import { checkpointStoreOver, handedTailOver } from '../../nodes/shared/checkpoints';
 import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
 import { startScenario, stopScenario } from './harness/scenario';
@@ -193,11 +194,11 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 		// What a kill between n8n's save of the static data and its insert of the execution leaves:
 		// the job moved on to Submitted, the trigger counted and noted it, no execution holds it.
 		world.kurier.advance(newJob.id);
-		const nodes = JSON.parse(JSON.stringify(saved)) as Record<string, { checkpoints?: Record<string, unknown>; handed?: unknown[] }>;
+		const nodes = JSON.parse(JSON.stringify(saved)) as Record<string, Record<string, unknown>>;
 		const [node] = Object.values(nodes);
-		const rank = kurierStatusRank('Submitted');
-		node.checkpoints = { ...node.checkpoints, [newJob.id]: { k: 'Submitted', r: rank, f: 0, s: nextSequence } };
-		node.handed = [[newJob.id, 'Submitted', rank, 0, nextSequence]];
+		const lost = { key: 'Submitted', rank: kurierStatusRank('Submitted') ?? null, final: false, sequence: nextSequence };
+		checkpointStoreOver(node).set(newJob.id, lost);
+		handedTailOver(node).note(newJob.id, lost);
 		n8n.writeStaticDataWhileStopped(kurierWorkflow, nodes);
 		await n8n.start();
 		if (lineName === '2.x') {
@@ -208,6 +209,10 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 			// n8n 1.x would run every offered transition again, also those whose execution exists.
 			await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
 			expect(arrived(newJob)).toEqual(before);
+			// The trigger is back all the same: the job's next status arrives, numbered after the lost one.
+			world.kurier.advance(newJob.id);
+			await waitUntil('the job\'s next status', () => arrived(newJob).length === before.length + 1, DELIVERY_TIMEOUT_MS);
+			expect(arrived(newJob)).toEqual([...before, `IncludedInBlock#${nextSequence + 1}`]);
 		}
 	});
 });
