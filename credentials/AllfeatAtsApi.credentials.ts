@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { hostChoiceProperties } from '../nodes/shared/credentialProperties';
+import { hostChoiceProperties, restRateProperty } from '../nodes/shared/credentialProperties';
 
 /**
  * Allfeat ATS (Allfeat Time-Stamp) API. Transaction tracking needs no key (the transaction UUID is
@@ -55,5 +55,6 @@ export class AllfeatAtsApi implements ICredentialType {
 			default: '',
 			description: 'For the Allfeat ATS Webhook Trigger: the webhook_secret_base64 shown once when the API key was created with a webhook_url',
 		},
+		restRateProperty,
 	];
 }

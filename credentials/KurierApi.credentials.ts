@@ -1,5 +1,7 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
+import { restRateProperty } from '../nodes/shared/credentialProperties';
+
 /**
  * Kurier (zkVerify relayer) API key. Kurier puts the key in URL paths and in the WebSocket query
  * string, so it cannot be sent by n8n's generic header/query authentication; the nodes build the
@@ -45,5 +47,6 @@ export class KurierApi implements ICredentialType {
 			required: true,
 			description: 'Your Kurier API key for the chosen environment, from the Kurier dashboard. It is sent in Kurier\'s URLs, never in items or logs.',
 		},
+		restRateProperty,
 	];
 }

@@ -1,6 +1,6 @@
 import type { ICredentialType, INodeProperties } from 'n8n-workflow';
 
-import { hostChoiceProperties } from '../nodes/shared/credentialProperties';
+import { hostChoiceProperties, restRateProperty } from '../nodes/shared/credentialProperties';
 
 /**
  * Tachyon (rath.fi) relayer. The API key (`api-key` header) relays and reads transactions and, as
@@ -62,5 +62,6 @@ export class TachyonApi implements ICredentialType {
 			default: '',
 			description: 'Optional: the key of an already registered WebSocket. It spares the trigger the registration.',
 		},
+		restRateProperty,
 	];
 }

@@ -99,7 +99,7 @@ describe('RestBudget', () => {
 	test('"too many requests" pauses the key for the time asked; an abort ends the wait at once', async () => {
 		let now = 0;
 		const budget = new RestBudget({ ratePerSecond: 100, burst: 10, now: () => now });
-		budget.pause(60_000);
+		budget.tooManyRequests(60_000);
 		const controller = new AbortController();
 		let settled = false;
 		const waiting = budget.take(controller.signal).then(() => (settled = true));

@@ -13,7 +13,7 @@ import {
 	transactionNotFoundMessage,
 	transactionSchema,
 } from './protocol';
-import { CredentialError, chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
+import { CredentialError, chosenBaseUrl, httpBaseUrl, knownRestRate } from '../shared/credentialFields';
 import { AllfeatRegistrationClient } from './AllfeatRegistrationClient';
 
 /** What an `allfeatAtsApi` credential resolves to. */
@@ -29,6 +29,8 @@ export interface AllfeatConnection {
 	webhookSecret: string | null;
 	/** The organization of the key, in the registration routes' paths (`/v1/organizations/{org}/…`). */
 	organizationId: string | null;
+	/** The host's REST rate limit where known (credential); absent or 0: learnt (see restBudget.ts). */
+	restRequestsPerSecond?: number;
 }
 
 export interface AllfeatCredentialFields {
@@ -38,6 +40,7 @@ export interface AllfeatCredentialFields {
 	customBaseUrl?: unknown;
 	apiKey?: unknown;
 	webhookSecret?: unknown;
+	restRequestsPerSecond?: unknown;
 	organizationId?: unknown;
 }
 
@@ -62,7 +65,7 @@ export function resolveAllfeatConnection(fields: AllfeatCredentialFields): Allfe
 	const rawBaseUrl = chosenBaseUrl(fields, 'Allfeat ATS', ALLFEAT_DEFAULT_BASE_URL);
 	// Users paste the API root in either form; the paths below add `/v1` themselves.
 	const baseUrl = httpBaseUrl(rawBaseUrl, 'Allfeat ATS', BASE_URL_HINT, /\/v1$/i);
-	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret), organizationId: secretOrNull(fields.organizationId) };
+	return { baseUrl, apiKey: secretOrNull(fields.apiKey), webhookSecret: secretOrNull(fields.webhookSecret), organizationId: secretOrNull(fields.organizationId), restRequestsPerSecond: knownRestRate(fields.restRequestsPerSecond) };
 }
 
 function secretOrNull(value: unknown): string | null {
@@ -118,7 +121,7 @@ export class AllfeatAtsApiClient {
 
 	/** The pace of the reconciles and checks of this host (tracking has no key), shared in this process. */
 	get restBudget(): RestBudget {
-		return restBudgetFor('allfeat-ats', this.connection.baseUrl);
+		return restBudgetFor('allfeat-ats', this.connection.baseUrl, this.connection.restRequestsPerSecond);
 	}
 
 	/** `ws(s)://<host>/v1/ws/transactions/{id}`; no auth, the UUID is the capability. */

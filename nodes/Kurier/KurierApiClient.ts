@@ -2,7 +2,7 @@ import type { ZodType } from 'zod/v4';
 
 import { ServiceApiError, isRecord, requestJson, serviceErrorFrom } from '../shared/http';
 import type { JsonResponse } from '../shared/http';
-import { CredentialError, httpBaseUrl } from '../shared/credentialFields';
+import { CredentialError, httpBaseUrl, knownRestRate } from '../shared/credentialFields';
 import type { Redactor } from '../shared/redact';
 import { READABLE_ISSUES } from '../shared/validation';
 import { restBudgetFor } from '../shared/restBudget';
@@ -23,25 +23,29 @@ import {
 export interface KurierConnection {
 	restBaseUrl: string;
 	apiKey: string;
+	/** The key's REST rate limit where known (credential); absent or 0: learnt (see restBudget.ts). */
+	restRequestsPerSecond?: number;
 }
 
 export interface KurierCredentialFields {
 	environment?: unknown;
 	baseUrl?: unknown;
 	apiKey?: unknown;
+	restRequestsPerSecond?: unknown;
 }
 
 export function resolveKurierConnection(fields: KurierCredentialFields): KurierConnection {
 	const apiKey = typeof fields.apiKey === 'string' ? fields.apiKey.trim() : '';
 	if (!apiKey) throw new CredentialError('The Kurier credential has no API key. Add the key from kurier.xyz to the credential.');
+	const restRequestsPerSecond = knownRestRate(fields.restRequestsPerSecond);
 	const environment = (typeof fields.environment === 'string' ? fields.environment : 'mainnet') as KurierEnvironment;
 	if (environment === 'custom') {
 		const baseUrl = typeof fields.baseUrl === 'string' ? fields.baseUrl : '';
-		return { restBaseUrl: httpBaseUrl(baseUrl, 'Kurier', 'Use the REST base, for example http://127.0.0.1:4010/api/v1.'), apiKey };
+		return { restBaseUrl: httpBaseUrl(baseUrl, 'Kurier', 'Use the REST base, for example http://127.0.0.1:4010/api/v1.'), apiKey, restRequestsPerSecond };
 	}
 	const restBaseUrl = KURIER_ENVIRONMENTS[environment as keyof typeof KURIER_ENVIRONMENTS];
 	if (!restBaseUrl) throw new CredentialError(`Unknown Kurier environment "${environment}": choose mainnet, testnet or custom.`);
-	return { restBaseUrl, apiKey };
+	return { restBaseUrl, apiKey, restRequestsPerSecond };
 }
 
 // A well-formed job id that no job has: a valid key answers 404 (or 400), a refused key 401.
@@ -60,7 +64,7 @@ export class KurierApiClient {
 
 	/** The pace of this key's reconciles and sweeps, shared by every trigger of the key in this process. */
 	get restBudget(): RestBudget {
-		return restBudgetFor('kurier', `${this.connection.restBaseUrl} ${this.connection.apiKey}`);
+		return restBudgetFor('kurier', `${this.connection.restBaseUrl} ${this.connection.apiKey}`, this.connection.restRequestsPerSecond);
 	}
 
 	/** `<REST base as ws/wss>/ws?apiKey=…` as documented. */
@@ -100,10 +104,15 @@ export class KurierApiClient {
 	 * `unavailable` when the service does not offer it to this key (404, 401, 403, 405, 501, or an
 	 * answer that is not a job list), so the caller can go on without it.
 	 */
-	async listJobs(query: { createdAfter?: string; status?: string; page: number; pageSize: number }, signal?: AbortSignal): Promise<{ jobs: KurierJobStatus[]; hasMore: boolean } | 'unavailable'> {
+	async listJobs(
+		query: { createdAfter?: string; updatedAfter?: string; status?: string; sortBy?: 'createdAt' | 'updatedAt'; sortOrder?: 'asc' | 'desc'; page: number; pageSize: number },
+		signal?: AbortSignal,
+	): Promise<{ jobs: KurierJobStatus[]; hasMore: boolean } | 'unavailable'> {
 		const params = new URLSearchParams();
-		if (query.createdAfter) params.set('createdAfter', query.createdAfter);
-		if (query.status) params.set('status', query.status);
+		for (const name of ['createdAfter', 'updatedAfter', 'status', 'sortBy', 'sortOrder'] as const) {
+			const value = query[name];
+			if (value) params.set(name, value);
+		}
 		params.set('page', String(query.page));
 		params.set('pageSize', String(query.pageSize));
 		const response = await this.call('GET', `jobs?apiKey={key}&${params.toString()}`, 'Listing the jobs', undefined, signal);

@@ -9,6 +9,7 @@ import { IdFollowingStream } from '../shared/IdFollowingStream';
 import type { FollowingStreamOptions } from '../shared/IdFollowingStream';
 import type { Transition } from '../shared/TransitionTracker';
 import { redactedMessage } from '../shared/redact';
+import { isTooManyRequests, noteFailedRead } from '../shared/restBudget';
 import type { KurierApiClient } from './KurierApiClient';
 import { KurierRestFollower } from './KurierRestFollower';
 import type { RestFollowerOptions } from './KurierRestFollower';
@@ -16,7 +17,7 @@ import { KurierSocketShare } from './KurierSocketShare';
 import { KurierSubscription } from './KurierSubscription';
 import type { KurierStreamTarget } from './KurierSubscription';
 import type { KurierJobStatus, KurierSubmissionMode } from './protocol';
-import { clientFrames, isKurierFinal, isKurierKeyRefusal, isKurierLifetimeClose, kurierStatusRank, needsRestFollowUp, normalizeKurierJob, parseServerFrame } from './protocol';
+import { clientFrames, isKurierFinal, isKurierKeyRefusal, isKurierLifetimeClose, kurierQuietChecks, kurierStatusRank, needsRestFollowUp, normalizeKurierJob, parseServerFrame } from './protocol';
 import { isConnectedFrame, isFirstSkipOf } from '../shared/frames';
 
 export type { KurierStreamTarget } from './KurierSubscription';
@@ -34,10 +35,15 @@ export interface KurierJobStreamOptions extends FollowingStreamOptions {
 }
 
 const MAX_REMEMBERED_CHAIN_IDS = 10_000;
-/** `GET /jobs` after a reconnect: jobs created since a little before the drop (clock skew), a bounded number of pages. */
+/**
+ * `GET /jobs` at a catch-up: jobs updated since a little before the drop or the stop (clock skew),
+ * newest update first, a bounded number of pages (20,000 jobs). After a stop, at most a day back:
+ * a workflow switched off for a month does not replay the month.
+ */
 const LISTING_MARGIN_MS = 60_000;
 const LISTING_PAGE_SIZE = 100;
-const LISTING_MAX_PAGES = 20;
+const LISTING_MAX_PAGES = 200;
+const LISTING_MAX_AGE_MS = 24 * 60 * 60_000;
 
 /** Documented advice: a ping every 30 s. A pong (or any frame) must follow within 10 s. */
 const DEFAULT_KEEP_ALIVE: KeepAliveOptions = { intervalMs: 30_000, timeoutMs: 10_000, pingFrame: clientFrames.ping() };
@@ -157,37 +163,85 @@ export class KurierJobStream extends IdFollowingStream<KurierJobStatus, KurierSo
 	protected override async onReady(connection: ConnectionHandle): Promise<void> {
 		this.readied = true;
 		await super.onReady(connection);
-		if (this.options.target.kind === 'allJobs' && connection.reconnected) await this.recoverFromListing();
 	}
 
 	/**
-	 * All Jobs after a reconnect: jobs created since the drop, which the socket never showed and the
-	 * reconcile cannot know, from `GET /jobs` where the service offers it. Where it answers 404 or
-	 * 401 the stream stops asking and goes on without it.
+	 * All Jobs after a drop or a stop: first `GET /jobs` for the jobs updated since then, where the
+	 * service offers it. That brings the jobs created meanwhile (the socket never showed them, and no
+	 * per-id read can know them) and, in a few pages, every open job that moved. When the listing is
+	 * complete, an open job it does not show has not moved, and is not read; otherwise (no listing,
+	 * a failed page, too many pages) the core reads each open job left over.
 	 */
-	private async recoverFromListing(): Promise<void> {
-		if (this.listing === 'unavailable' || this.disconnectedAt === null) return;
-		const createdAfter = new Date(this.disconnectedAt - LISTING_MARGIN_MS).toISOString();
-		const found: KurierJobStatus[] = [];
-		try {
-			for (let page = 1; page <= LISTING_MAX_PAGES; page++) {
-				const answer = await this.options.client.listJobs({ createdAfter, page, pageSize: LISTING_PAGE_SIZE }, this.requests.signal);
-				if (answer === 'unavailable') {
-					this.listing = 'unavailable';
-					this.options.logger?.info('Kurier: GET /jobs is not available to this key; jobs created while disconnected show up with their next update');
-					return;
-				}
-				this.listing = 'available';
-				found.push(...answer.jobs);
-				if (!answer.hasMore || answer.jobs.length === 0) break;
-			}
-		} catch (error) {
-			if (!this.requests.signal.aborted) this.options.logger?.warn(`Kurier: could not list the jobs created while disconnected: ${redactedMessage(error, this.options.client.redact)}`);
+	protected override async catchUp(openIds: string[], reconnected: boolean): Promise<void> {
+		const since = reconnected ? this.disconnectedAt : this.options.lastHeardBeforeStop;
+		if (this.options.target.kind !== 'allJobs' || since == null || this.listing === 'unavailable') {
+			await super.catchUp(openIds, reconnected);
 			return;
 		}
-		this.disconnectedAt = null;
-		found.sort((a, b) => (Date.parse(a.createdAt ?? '') || 0) - (Date.parse(b.createdAt ?? '') || 0));
-		for (const job of found) this.handle(job, 'rest');
+		const listed = await this.listJobsUpdatedSince(Math.max(since, Date.now() - LISTING_MAX_AGE_MS));
+		if (listed === null) {
+			await super.catchUp(openIds, reconnected);
+			return;
+		}
+		if (reconnected) this.disconnectedAt = null;
+		// Oldest update first, as the socket would have told them.
+		listed.jobs.sort((a, b) => (Date.parse(a.updatedAt ?? '') || 0) - (Date.parse(b.updatedAt ?? '') || 0));
+		for (const job of listed.jobs) this.handle(job, 'rest');
+		const shown = new Set(listed.jobs.map((job) => job.jobId));
+		const notShown = openIds.filter((id) => !shown.has(id));
+		if (listed.complete) this.heardOf(notShown);
+		else await super.catchUp(notShown, reconnected);
+	}
+
+	/**
+	 * The key's jobs updated after `since` (less a margin), newest update first, page by page through
+	 * the REST budget (a 429 waits and asks again). `complete`: every job updated since is among them
+	 * (the last page came, or the service sorts by update and a page reached older ones). Null: no
+	 * listing for this key (404/401: not asked again) or it failed.
+	 */
+	private async listJobsUpdatedSince(since: number): Promise<{ jobs: KurierJobStatus[]; complete: boolean } | null> {
+		const query = { updatedAfter: new Date(since - LISTING_MARGIN_MS).toISOString(), sortBy: 'updatedAt' as const, sortOrder: 'desc' as const, pageSize: LISTING_PAGE_SIZE };
+		const cutoff = since - LISTING_MARGIN_MS;
+		const budget = this.options.client.restBudget;
+		const jobs: KurierJobStatus[] = [];
+		// Whether the answers so far are sorted by update, newest first (the docs name the parameters, not their effect).
+		let newestFirst = true;
+		let previousUpdate = Number.POSITIVE_INFINITY;
+		for (let page = 1; page <= LISTING_MAX_PAGES; ) {
+			await budget.take(this.requests.signal);
+			if (this.isClosed()) return null;
+			let answer: Awaited<ReturnType<KurierApiClient['listJobs']>>;
+			try {
+				answer = await this.options.client.listJobs({ ...query, page }, this.requests.signal);
+			} catch (error) {
+				if (this.requests.signal.aborted) return null;
+				noteFailedRead(budget, error);
+				if (isTooManyRequests(error)) continue;
+				this.options.logger?.warn(`Kurier: could not list the jobs updated while no socket listened: ${redactedMessage(error, this.options.client.redact)}`);
+				return null;
+			}
+			if (answer === 'unavailable') {
+				this.listing = 'unavailable';
+				this.options.logger?.info('Kurier: GET /jobs is not available to this key; jobs created while disconnected show up with their next update');
+				return null;
+			}
+			this.listing = 'available';
+			let reachedOlder = false;
+			for (const job of answer.jobs) {
+				const updated = Date.parse(job.updatedAt ?? '');
+				if (Number.isNaN(updated) || updated > previousUpdate) newestFirst = false;
+				else previousUpdate = updated;
+				if (!Number.isNaN(updated) && updated <= cutoff) reachedOlder = true;
+				else jobs.push(job);
+			}
+			if (!answer.hasMore || answer.jobs.length === 0 || (newestFirst && reachedOlder)) return { jobs, complete: true };
+			page += 1;
+		}
+		return { jobs, complete: false };
+	}
+
+	protected override quietChecksOf(status: string): number {
+		return kurierQuietChecks(status);
 	}
 
 	protected override async readRecord(jobId: string, signal: AbortSignal): Promise<KurierJobStatus> {

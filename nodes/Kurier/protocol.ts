@@ -53,6 +53,19 @@ export const KURIER_PHASES = new PhaseTable({
 });
 
 /**
+ * How many REST checks (5 minutes each at the default interval) a job normally stays at a status:
+ * the REST check reads an open job only once it has been quiet longer (nodes/shared/quietIds.ts).
+ * A job passes Queued, Valid and Submitted in seconds; IncludedInBlock lasts until finality (a few
+ * blocks, about a minute); a job headed for aggregation waits at Finalized and AggregationPending
+ * until its aggregation is built and published, which can take an hour.
+ */
+const KURIER_QUIET_CHECKS: Readonly<Record<string, number>> = { IncludedInBlock: 2, Finalized: 6, AggregationPending: 12 };
+
+export function kurierQuietChecks(status: string): number {
+	return KURIER_QUIET_CHECKS[status] ?? 1;
+}
+
+/**
  * A Kurier job only moves forward, so a status ranked below one already seen is a late frame.
  * `Failed` can follow any status. Unknown statuses get no rank and are never refused for order.
  */

@@ -18,7 +18,7 @@ import {
 	unwrapEnvelope,
 	webSocketUrlFor,
 } from './protocol';
-import { CredentialError, chosenBaseUrl, httpBaseUrl } from '../shared/credentialFields';
+import { CredentialError, chosenBaseUrl, httpBaseUrl, knownRestRate } from '../shared/credentialFields';
 
 /** What a `tachyonApi` credential resolves to. */
 export interface TachyonConnection {
@@ -28,6 +28,8 @@ export interface TachyonConnection {
 	dashboardJwt: string | null;
 	/** An already registered WebSocket key, with the credential's URL or else the host's. */
 	webSocket: TachyonWebSocketEndpoint | null;
+	/** The key's REST rate limit where known (credential); absent or 0: learnt (see restBudget.ts). */
+	restRequestsPerSecond?: number;
 }
 
 /** What registers the WebSocket: the dashboard JWT when the credential has one, else the API key. */
@@ -46,6 +48,7 @@ export interface TachyonCredentialFields {
 	dashboardJwt?: unknown;
 	wsKey?: unknown;
 	wsUrl?: unknown;
+	restRequestsPerSecond?: unknown;
 }
 
 export function resolveTachyonConnection(fields: TachyonCredentialFields): TachyonConnection {
@@ -57,6 +60,7 @@ export function resolveTachyonConnection(fields: TachyonCredentialFields): Tachy
 		apiKey,
 		dashboardJwt: text(fields.dashboardJwt) || null,
 		webSocket: credentialWebSocket(text(fields.wsUrl), text(fields.wsKey), baseUrl),
+		restRequestsPerSecond: knownRestRate(fields.restRequestsPerSecond),
 	};
 }
 
@@ -106,7 +110,7 @@ export class TachyonApiClient {
 
 	/** The pace of this key's reconciles and sweeps, shared by every trigger of the key in this process. */
 	get restBudget(): RestBudget {
-		return restBudgetFor('tachyon', `${this.connection.baseUrl} ${this.connection.apiKey}`);
+		return restBudgetFor('tachyon', `${this.connection.baseUrl} ${this.connection.apiKey}`, this.connection.restRequestsPerSecond);
 	}
 
 	constructor(

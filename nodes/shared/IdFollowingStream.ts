@@ -4,7 +4,8 @@ import type { BackoffOptions, ConnectionHandle, SocketLogger, SocketStats } from
 import type { SocketLease } from './SocketPool';
 import type { CheckpointStore, IdCheckpoint } from './checkpoints';
 import type { RestBudget } from './restBudget';
-import { noteFailedRead, scheduleRestChecks } from './restBudget';
+import { DEFAULT_REST_CHECK_INTERVAL_MS, isTooManyRequests, noteFailedRead, scheduleRestChecks } from './restBudget';
+import { QuietIdSchedule } from './quietIds';
 import type { Transition } from './TransitionTracker';
 import { TransitionTracker } from './TransitionTracker';
 import type { TransitionTrackerOptions } from './TransitionTracker';
@@ -20,7 +21,10 @@ export interface FollowingStreamOptions {
 	onItem(item: NormalizedItem, accepted?: IdCheckpoint): void;
 	/** Progress kept across activations (see checkpoints.ts); absent: this activation only. */
 	checkpoints?: CheckpointStore;
-	/** How often, while connected, ids not final yet are read over REST (jittered); 0: never. Default 5 min. */
+	/**
+	 * How often, while connected, the REST check looks for ids quiet longer than their phase
+	 * normally takes (see quietIds.ts; jittered); 0: never. Default 5 min.
+	 */
 	sweepIntervalMs?: number;
 	/** Something a retry cannot fix, after the stream started (e.g. the key was revoked). */
 	onFatal(error: Error): void;
@@ -28,6 +32,8 @@ export interface FollowingStreamOptions {
 	backoff?: Partial<BackoffOptions>;
 	/** The last transitions handed to n8n before it stopped, offered again at the first connection (see `reofferHanded`). */
 	handedBeforeStop?: ReadonlyArray<[string, IdCheckpoint]>;
+	/** When an earlier activation last heard from the service (epoch ms, kept with the checkpoints); null: never. */
+	lastHeardBeforeStop?: number | null;
 }
 
 /** Who the stream talks to, for its REST reads and its log lines. */
@@ -45,15 +51,18 @@ export interface FollowedService {
 export type ReconcileReason = 'reconnect' | 'follow' | 'sweep';
 const REASON_WORDS: Record<ReconcileReason, string> = { reconnect: 'after reconnecting', follow: 'while following it over REST', sweep: 'in the periodic REST check' };
 
-/** REST reads in flight at once during a reconcile: quick for many ids, gentle on the rate limit. */
+/** REST reads in flight at once during a reconcile: a few for a few ids; more for a catch-up of many, paced by the budget. */
 const RECONCILE_CONCURRENCY = 4;
+const CATCH_UP_CONCURRENCY = 16;
+const CATCH_UP_FROM_IDS = 50;
 
 /**
  * The core every socket-following stream shares: ids followed on one (pooled) socket, each status
  * transition emitted once and in order, also across reconnects. After every (re)connection it reads
  * over REST the ids not final yet (the REST resource knows only the current state, so statuses
  * passed entirely while disconnected collapse into the latest one), and while connected it reads
- * them again every few minutes (a frame that never came is still delivered).
+ * those that stayed quiet longer than their phase normally takes (a frame that never came is still
+ * delivered; see quietIds.ts).
  *
  * A service supplies its protocol: how to connect and subscribe (`lease`, `onConnected`), its frames
  * (`onServiceFrame`, which hands records to `handle`), the REST read of one id (`readRecord`), and
@@ -74,6 +83,8 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	protected followsOnly: readonly string[] | null = null;
 	// Ids whose REST read is in flight; true once the socket spoke for the id meanwhile.
 	private readonly reconciling = new Map<string, boolean>();
+	/** Which open ids the REST check reads, and when. */
+	private readonly quiet: QuietIdSchedule;
 
 	protected constructor(
 		protected readonly base: FollowingStreamOptions,
@@ -81,6 +92,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		trackerOptions: Omit<TransitionTrackerOptions, 'checkpoints'> = {},
 	) {
 		this.tracker = new TransitionTracker({ ...trackerOptions, checkpoints: base.checkpoints });
+		this.quiet = new QuietIdSchedule(base.sweepIntervalMs || DEFAULT_REST_CHECK_INTERVAL_MS);
 	}
 
 	/** The socket's counters (connections, reconnects), for tests and diagnostics; null before start. */
@@ -121,6 +133,14 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	/** The record's transition, or null when it is none of this trigger's business. */
 	protected abstract transitionOf(record: Record): Transition | null;
 	protected abstract normalize(record: Record, transition: Transition): NormalizedItem;
+
+	/**
+	 * How many REST checks an id normally stays at `transitionKey` (its phase's usual time): the
+	 * check reads it only once it has been quiet that long. Default 1 (5 minutes at the default interval).
+	 */
+	protected quietChecksOf(_transitionKey: string): number {
+		return 1;
+	}
 
 	/** Whether the workflow gets this item (its filters); default: every one. */
 	protected emits(_item: NormalizedItem): boolean {
@@ -178,10 +198,25 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		if (this.followsOnly !== null) {
 			if (connection.reconnected) await this.reconcile(this.idsToReconcile(), 'reconnect');
 			else for (const id of this.idsToReconcile()) await this.readNow(id);
-		} else if (connection.reconnected || this.tracker.unfinishedIds().length > 0) {
-			await this.reconcile(this.idsToReconcile(), 'reconnect');
+		} else if (connection.reconnected || this.tracker.unfinishedIds().length > 0 || this.base.lastHeardBeforeStop != null) {
+			// Newest first: the ids most recently added are the likeliest to have moved meanwhile.
+			await this.catchUp(this.idsToReconcile().reverse(), connection.reconnected);
 		}
 		this.scheduleSweep();
+	}
+
+	/**
+	 * The whole account, after a drop or at activation: what moved while no socket listened. By
+	 * default one REST read per open id (`openIds`, in that order); a service with a listing of many
+	 * records per request overrides it.
+	 */
+	protected async catchUp(openIds: string[], _reconnected: boolean): Promise<void> {
+		await this.reconcile(openIds, 'reconnect');
+	}
+
+	/** Ids a catch-up learnt are unchanged without reading them (a complete listing of what moved): their quiet clock starts now. */
+	protected heardOf(ids: readonly string[]): void {
+		for (const id of ids) this.quiet.heard(id);
 	}
 
 	/**
@@ -214,42 +249,60 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	}
 
 	/**
-	 * While connected, every few minutes (jittered), read over REST every id not final yet. A drop
-	 * cancels the timer; the next ready connection starts it again.
+	 * While connected, at every check (the interval, jittered), read over REST the open ids that have
+	 * been quiet longer than their phase normally takes (see quietIds.ts). A drop cancels the timer;
+	 * the next ready connection starts it again (and its reconcile reads every open id).
 	 */
 	protected scheduleSweep(): void {
 		if (this.socket === null) return;
-		scheduleRestChecks(this.socket, this.base.sweepIntervalMs, async () => await this.reconcile(this.idsToReconcile(), 'sweep'));
+		scheduleRestChecks(this.socket, this.base.sweepIntervalMs, async () => {
+			const due = this.quiet.due(this.idsToReconcile(), (id) => this.quietChecksOf(this.tracker.lastKeyOf(id) ?? ''));
+			if (due.length > 0) await this.reconcile(due, 'sweep');
+		});
 	}
 
-	/** Reads the current state of each id; one failure does not stop the others. */
+	/**
+	 * Reads the current state of each id, in the order given; one failure does not stop the others.
+	 * A read the service refused with 429 goes back in the queue: the budget waits out the
+	 * Retry-After (and slows down), so no id is skipped and none is read twice for it.
+	 */
 	protected async reconcile(ids: readonly string[], why: ReconcileReason): Promise<void> {
 		const queue = [...ids];
 		const worker = async () => {
 			for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
 				if (this.isClosed()) return;
-				await this.reconcileOne(id, why);
+				if ((await this.reconcileOne(id, why)) === 'limited') queue.push(id);
 			}
 		};
-		await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, queue.length) }, worker));
+		const concurrency = queue.length >= CATCH_UP_FROM_IDS ? CATCH_UP_CONCURRENCY : RECONCILE_CONCURRENCY;
+		await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
 	}
 
-	private async reconcileOne(id: string, why: ReconcileReason): Promise<void> {
+	private async reconcileOne(id: string, why: ReconcileReason): Promise<'read' | 'failed' | 'limited'> {
 		const budget = this.service.restBudget;
 		await budget.take(this.requests.signal);
-		if (this.isClosed()) return;
+		if (this.isClosed()) return 'failed';
 		this.reconciling.set(id, false);
+		const sequenceBefore = this.tracker.sequenceOf(id);
 		try {
 			const record = await this.readRecord(id, this.requests.signal);
 			// The socket spoke for this id while REST was answering: its word is at least as new, and
 			// anything after it comes over the socket too. An older REST state would be out of order.
 			if (this.reconciling.get(id) === false) this.applyRead(record, 'rest');
+			if (!this.tracker.isFinal(id)) {
+				// A check that found the id as it was reads it later next time; any other read starts its quiet clock.
+				if (why === 'sweep' && this.tracker.sequenceOf(id) === sequenceBefore) this.quiet.unchanged(id);
+				else this.quiet.heard(id);
+			}
+			return 'read';
 		} catch (error) {
 			// Closed meanwhile: the read was cancelled, not failed.
-			if (this.requests.signal.aborted) return;
-			// Too many requests: the whole key waits. The id stays unfinished, so the next check reads it again.
+			if (this.requests.signal.aborted) return 'failed';
 			noteFailedRead(budget, error);
+			if (isTooManyRequests(error)) return 'limited';
+			// The id stays unfinished, so the next check reads it again.
 			this.base.logger?.warn(`${this.service.name}: could not reconcile ${this.service.noun} ${id} ${REASON_WORDS[why]}: ${redactedMessage(error, this.service.redact)}`);
+			return 'failed';
 		} finally {
 			this.reconciling.delete(id);
 		}
@@ -271,6 +324,9 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		if (transition === null) return;
 		if (via !== 'rest' && this.reconciling.has(transition.id)) this.reconciling.set(transition.id, true);
 		const accepted = this.tracker.accept(transition);
+		// A frame (even a repeated one) shows the socket follows the id; REST counts where it moved it.
+		if (transition.isFinal) this.quiet.forget(transition.id);
+		else if (via !== 'rest' || accepted !== null) this.quiet.heard(transition.id);
 		this.afterAccept(record, transition, accepted);
 		if (accepted === null) return;
 		// Normalized once per new transition (the filters read the item).

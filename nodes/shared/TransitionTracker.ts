@@ -182,6 +182,17 @@ export class TransitionTracker {
 		return ids;
 	}
 
+	/** The id's last transition key, where this activation knows the id. */
+	lastKeyOf(id: string): string | undefined {
+		const seen = this.records.get(id)?.seen;
+		return seen?.[seen.length - 1];
+	}
+
+	/** Transitions accepted for the id so far (0: none known). */
+	sequenceOf(id: string): number {
+		return this.records.get(id)?.sequence ?? 0;
+	}
+
 	isFinal(id: string): boolean {
 		return this.records.get(id)?.finalAt != null;
 	}

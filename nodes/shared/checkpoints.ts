@@ -146,3 +146,13 @@ export function handedTailOver(container: Record<string, unknown>, length = HAND
 			),
 	};
 }
+
+/** TEMPORARY (replaced by the compact-checkpoints branch): when the trigger last heard from its service. */
+export function lastHeardOver(container: Record<string, unknown>): { note(epochMs: number): void; get(): number | null } {
+	return {
+		note: (epochMs) => {
+			container.heard = Math.floor(epochMs / 1000);
+		},
+		get: () => (typeof container.heard === 'number' ? container.heard * 1000 : null),
+	};
+}

@@ -35,3 +35,9 @@ export function chosenBaseUrl(fields: { baseUrl?: unknown; customBaseUrl?: unkno
 	if (!custom) throw new CredentialError(`The ${service} credential's Host is Custom but its Custom Base URL is empty. Fill it in, or choose a documented host.`);
 	return custom;
 }
+
+/** The credential's REST Requests per Second: a positive number, or 0 (not known, learnt). */
+export function knownRestRate(value: unknown): number {
+	const rate = typeof value === 'string' ? Number(value) : value;
+	return typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? rate : 0;
+}

@@ -38,3 +38,17 @@ export function hostChoiceProperties(choice: HostChoice): INodeProperties[] {
 		},
 	];
 }
+
+/**
+ * The key's REST rate limit where the user knows it (services do not publish theirs; Kurier raises
+ * them on request). Read back with `knownRestRate`.
+ */
+export const restRateProperty: INodeProperties = {
+	displayName: 'REST Requests per Second',
+	name: 'restRequestsPerSecond',
+	type: 'number',
+	typeOptions: { minValue: 0 },
+	default: 0,
+	description:
+		"Your key's REST rate limit, if the service told you (for example after raising it). Triggers read open jobs at this rate when they catch up after a restart or an outage. 0: not known; they start at 5 a second and go faster while the service answers no 429 (Too Many Requests).",
+};

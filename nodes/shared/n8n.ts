@@ -2,7 +2,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData, INodeProperties, ITriggerFunctions, ITriggerResponse, JsonObject, TriggerPanelDefinition } from 'n8n-workflow';
 
 import { ServiceApiError, ServiceUnreachableError } from './http';
-import { checkpointStoreOver, handedTailOver, transitionExecutionKey } from './checkpoints';
+import { checkpointStoreOver, handedTailOver, lastHeardOver, transitionExecutionKey } from './checkpoints';
 import type { CheckpointStore, IdCheckpoint } from './checkpoints';
 import type { NormalizedItem } from './NormalizedItem';
 import type { Redactor } from './redact';
@@ -93,6 +93,8 @@ export interface StreamHandlers {
 	 * (n8n 2.x starting, or a new leader; empty otherwise): see `handedTailOver` in checkpoints.ts.
 	 */
 	handedBeforeStop?: ReadonlyArray<[string, IdCheckpoint]>;
+	/** When an earlier activation of this trigger last emitted (epoch ms; null: never): what a catch-up lists from. */
+	lastHeardBeforeStop?: number | null;
 	/**
 	 * Wraps one stream in this activation's start policy (see `startPolicyFor`): as it is for a
 	 * user's activation; started again in the background until it works when n8n starts. For a
@@ -277,6 +279,9 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 	const staticData = manual ? {} : (context.getWorkflowStaticData('node') as Record<string, unknown>);
 	const checkpoints = checkpointStoreOver(staticData);
 	const handed = handedTailOver(staticData);
+	// Noted at each emit, the one moment n8n saves static data: a later start lists what it missed since.
+	const heard = lastHeardOver(staticData);
+	const lastHeardBeforeStop = manual ? null : heard.get();
 	// Test runs are not deduplicated: each "Execute step" is meant to run.
 	const workflowId = manual ? undefined : context.getWorkflow().id;
 	const nodeId = context.getNode().id;
@@ -288,6 +293,7 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 		// Details copied: triggers sharing a socket get the same parsed frame, and their nested
 		// objects must not be one object in two executions (a node editing one in place).
 		const data = [context.helpers.returnJsonArray([asItemJson({ ...item, details: structuredClone(item.details), sequence: checkpoint?.sequence ?? 1 })])];
+		if (!manual) heard.note(Date.now());
 		if (workflowId && nodeId && accepted) {
 			handed.note(item.id, accepted);
 			context.emit(data, undefined, undefined, transitionExecutionKey(workflowId, nodeId, item.id, accepted.key));
@@ -323,7 +329,7 @@ export async function runStreamTrigger(context: ITriggerFunctions, options: Stre
 		policy === 'retryInBackground' ? new BackgroundStartingStream(create, { redact: options.redact, logger: context.logger, onFatal }) : create();
 	// Offered again only where n8n refuses a repeated key (2.x): on 1.x each would run a second time.
 	const handedBeforeStop = policy === 'retryInBackground' && n8nRefusesRepeatedExecutions() ? handed.entries() : [];
-	const handlers: StreamHandlers = { onItem: manual ? onManualItem : emit, checkpoints, onFatal, withStartPolicy, handedBeforeStop };
+	const handlers: StreamHandlers = { onItem: manual ? onManualItem : emit, checkpoints, onFatal, withStartPolicy, handedBeforeStop, lastHeardBeforeStop };
 	const stream = withStartPolicy(() => options.createStream(handlers));
 	const close = async () => {
 		await stream.close().catch(() => undefined);
