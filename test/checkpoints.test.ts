@@ -4,6 +4,8 @@
  * reactivation). Here two activations share one static data object, as n8n's database would hand it
  * over; what moved in between is delivered once, nothing is delivered twice, and `sequence` counts on.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
+
 import type { IDataObject } from 'n8n-workflow';
 
 import { AllfeatEmulator } from '../emulators/allfeat';
@@ -11,7 +13,11 @@ import { KurierEmulator } from '../emulators/kurier';
 import { TachyonEmulator } from '../emulators/tachyon';
 import { AllfeatAtsTrigger } from '../nodes/AllfeatAts/AllfeatAtsTrigger.node';
 import { TachyonTrigger } from '../nodes/Tachyon/TachyonTrigger.node';
-import { checkpointStoreOver } from '../nodes/shared/checkpoints';
+import { allfeatStepRank } from '../nodes/AllfeatAts/protocol';
+import { kurierStatusRank } from '../nodes/Kurier/protocol';
+import { TransitionTracker } from '../nodes/shared/TransitionTracker';
+import { checkpointStoreOver, lastHeardOver } from '../nodes/shared/checkpoints';
+import type { CheckpointStore, IdCheckpoint } from '../nodes/shared/checkpoints';
 import { activateTrigger, runManually } from './helpers/n8nEngine';
 import type { NodeUnderTest } from './helpers/n8nEngine';
 import { kurierTriggerSubject, submitProofOverRest } from './helpers/kurier';
@@ -19,6 +25,13 @@ import { staysTrue } from './helpers/wait';
 
 function statusesAndSequences(items: IDataObject[]): string[] {
 	return items.map((item) => `${String(item.status)}#${String(item.sequence)}`);
+}
+
+/** The checkpoints of the trigger whose static data this is: n8n keeps it under its node ("node:<name>"). */
+function checkpointsIn(staticData: IDataObject): CheckpointStore {
+	const nodes = Object.values(staticData) as Array<Record<string, unknown>>;
+	expect(nodes.length).toBeLessThanOrEqual(1);
+	return checkpointStoreOver(nodes[0] ?? {});
 }
 
 describe('Kurier Trigger (All Jobs) across a restart', () => {
@@ -58,6 +71,33 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		await staysTrue(() => expect(third.items()).toEqual([]));
 		await third.deactivate();
 		expect(third.items()).toEqual([]);
+	});
+
+	test('upgraded from the format before issue 21: every checkpoint kept, nothing emitted again, the old format gone', async () => {
+		const staticData: IDataObject = {};
+		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, staticData);
+		const first = await activateTrigger(subject);
+		const jobId = await submit();
+		await first.waitForItems(1);
+		emulator.advance(jobId);
+		await first.waitForItems(2);
+		await first.deactivate();
+		expect(statusesAndSequences(first.items())).toEqual(['Queued#1', 'Valid#2']);
+
+		// What the previous version saved instead: the same progress in its own format.
+		const [node] = Object.values(staticData) as Array<Record<string, unknown>>;
+		node.checkpoints = oldFormatOf(checkpointStoreOver(node).entries());
+		delete node.ckpt;
+		expect(node.checkpoints).toEqual({ [jobId]: { k: 'Valid', r: 1, f: 0, s: 2 } });
+
+		emulator.advance(jobId);
+		const upgraded = await activateTrigger(subject);
+		await upgraded.waitForItems(1);
+		await staysTrue(() => expect(upgraded.items()).toHaveLength(1));
+		await upgraded.deactivate();
+		expect(statusesAndSequences(upgraded.items())).toEqual(['Submitted#3']);
+		expect(Object.keys(node)).not.toContain('checkpoints');
+		expect(checkpointStoreOver(node).get(jobId)).toEqual({ key: 'Submitted', rank: 2, final: false, sequence: 3 });
 	});
 
 	test('One Job: a job already final and emitted is not emitted again after a restart', async () => {
@@ -123,12 +163,12 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'job', jobId, statuses: [] }, staticData);
 		const manual = await runManually(subject);
 		expect(manual.items.map((item) => item.status)).toEqual(['Finalized']);
-		expect(JSON.stringify(staticData)).not.toContain(jobId);
+		expect(checkpointsIn(staticData).get(jobId)).toBeUndefined();
 		// The active workflow still delivers the job's final status once.
 		const active = await activateTrigger(subject);
 		await active.waitForItems(1);
 		await active.deactivate();
-		expect(JSON.stringify(staticData)).toContain(jobId);
+		expect(checkpointsIn(staticData).get(jobId)).toMatchObject({ key: 'Finalized', final: true, sequence: 1 });
 	});
 });
 
@@ -237,4 +277,155 @@ test('the store stays within its bounds, dropping the oldest finished ids first'
 	for (let i = 0; i < 4; i++) store.set(`done-${i}`, { key: 'Finalized', rank: 4, final: true, sequence: 5 });
 	for (let i = 0; i < 5; i++) store.set(`open-${i}`, { key: 'Queued', rank: 0, final: false, sequence: 1 });
 	expect(store.entries().map(([id]) => id)).toEqual(['done-2', 'done-3', 'open-2', 'open-3', 'open-4']);
+});
+
+/** The checkpoints in the JSON format before issue 21, as the previous version saved them. */
+function oldFormatOf(entries: Array<[string, IdCheckpoint]>): Record<string, { k: string; r: number | null; f: 0 | 1; s: number }> {
+	return Object.fromEntries(entries.map(([id, checkpoint]) => [id, { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence }]));
+}
+
+/** Through JSON, as n8n saves static data and hands it back at the next activation. */
+function savedAndLoaded(container: Record<string, unknown>): Record<string, unknown> {
+	return JSON.parse(JSON.stringify(container)) as Record<string, unknown>;
+}
+
+describe('the stored format', () => {
+	const ids = [
+		'2f1c9a4e-8b3d-4c7a-9e21-5d6f7a8b9c0d', // Kurier and Allfeat: lowercase UUIDs
+		'68fa3450539a3c9d28bbca33', // Tachyon: 24-hex ObjectIds
+		'2F1C9A4E-8B3D-4C7A-9E21-5D6F7A8B9C0D', // an uppercase UUID comes back uppercase
+		'2f1c9a4e8b3d4c7a9e215d6f7a8b9c0d', // a UUID's hex without dashes is another id
+		'job-1',
+		'42',
+		'0',
+		'007',
+		'abc',
+		'',
+		'~2f1c9a4e',
+		'.aa',
+		'with "quotes", \\ and é',
+	];
+	const checkpointOf = (i: number): IdCheckpoint => ({ key: `S${i % 3}`, rank: i % 2 === 0 ? i : null, final: i % 4 === 0, sequence: i + 1 });
+
+	test('every id comes back exactly, in write order, also after a save and a load', () => {
+		const container: Record<string, unknown> = {};
+		const store = checkpointStoreOver(container);
+		ids.forEach((id, i) => store.set(id, checkpointOf(i)));
+		const expected = ids.map((id, i) => [id, checkpointOf(i)]);
+		expect(store.entries()).toEqual(expected);
+		for (const [id, checkpoint] of expected) expect(store.get(id as string)).toEqual(checkpoint);
+		expect(checkpointStoreOver(savedAndLoaded(container)).entries()).toEqual(expected);
+		expect(store.get('2f1c9a4e-8b3d-4c7a-9e21-5d6f7a8b9c0e')).toBeUndefined();
+	});
+
+	test('integer-like ids keep their place in write order, so eviction still drops the oldest', () => {
+		const container: Record<string, unknown> = {};
+		const store = checkpointStoreOver(container, { unfinished: 3, finished: 2 });
+		for (const id of ['x', '7', 'y', '3', 'z']) store.set(id, { key: 'Queued', rank: 0, final: false, sequence: 1 });
+		expect(store.entries().map(([id]) => id)).toEqual(['y', '3', 'z']);
+		// Written again: last in order.
+		store.set('y', { key: 'Valid', rank: 1, final: false, sequence: 2 });
+		store.set('12', { key: 'Queued', rank: 0, final: false, sequence: 1 });
+		expect(checkpointStoreOver(savedAndLoaded(container), { unfinished: 3, finished: 2 }).entries().map(([id]) => id)).toEqual(['z', 'y', '12']);
+	});
+
+	test('checkpoints in the format before issue 21 are read, refuse the transitions already emitted, and count on', () => {
+		const uuid = '5b2e0f7c-3d4a-4e1b-8c9d-0a1b2c3d4e5f';
+		const saved = { checkpoints: { [uuid]: { k: 'Valid', r: 1, f: 0, s: 2 }, '17': { k: 'Finalized', r: 4, f: 1, s: 5 }, '68fa3450539a3c9d28bbca33': { k: 'PENDING#1', r: null, f: 0, s: 3 } } };
+		const container: Record<string, unknown> = savedAndLoaded(saved);
+		const store = checkpointStoreOver(container);
+		expect(store.get(uuid)).toEqual({ key: 'Valid', rank: 1, final: false, sequence: 2 });
+		expect(store.get('17')).toEqual({ key: 'Finalized', rank: 4, final: true, sequence: 5 });
+		expect(store.get('68fa3450539a3c9d28bbca33')).toEqual({ key: 'PENDING#1', rank: null, final: false, sequence: 3 });
+
+		const tracker = new TransitionTracker({ checkpoints: store });
+		expect(tracker.unfinishedIds().sort()).toEqual([uuid, '68fa3450539a3c9d28bbca33'].sort());
+		expect(tracker.accept({ id: uuid, transitionKey: 'Valid', rank: 1, isFinal: false })).toBeNull();
+		expect(tracker.accept({ id: uuid, transitionKey: 'Queued', rank: 0, isFinal: false })).toBeNull();
+		expect(tracker.accept({ id: '17', transitionKey: 'Finalized', rank: 4, isFinal: true })).toBeNull();
+		expect(tracker.accept({ id: '68fa3450539a3c9d28bbca33', transitionKey: 'PENDING#1', isFinal: false })).toBeNull();
+		expect(tracker.accept({ id: uuid, transitionKey: 'Submitted', rank: 2, isFinal: false })).toMatchObject({ key: 'Submitted', sequence: 3 });
+		expect(tracker.accept({ id: '68fa3450539a3c9d28bbca33', transitionKey: 'EXECUTED#1', isFinal: true })).toMatchObject({ sequence: 4 });
+
+		// n8n stopped before it saved again: its database still has the old format, read the same way.
+		expect(checkpointStoreOver(savedAndLoaded(saved)).get(uuid)).toEqual({ key: 'Valid', rank: 1, final: false, sequence: 2 });
+	});
+
+	test('the old format is moved into the new one at first use: one workflow never keeps both', () => {
+		const old = { k: 'Queued', r: 0, f: 0, s: 1 } as const;
+		const container: Record<string, unknown> = { checkpoints: { a: old, b: { ...old, s: 2 }, c: { ...old, k: 'Finalized', r: 4, f: 1 } }, handed: [] };
+		checkpointStoreOver(container, { unfinished: 1, finished: 1 }).entries();
+		expect(Object.keys(container).sort()).toEqual(['ckpt', 'handed']);
+		// Over the limits: the oldest unfinished one goes, as with any write.
+		const loaded = checkpointStoreOver(savedAndLoaded(container), { unfinished: 1, finished: 1 });
+		expect(loaded.entries()).toEqual([
+			['b', { key: 'Queued', rank: 0, final: false, sequence: 2 }],
+			['c', { key: 'Finalized', rank: 4, final: true, sequence: 1 }],
+		]);
+		loaded.set('d', { key: 'Valid', rank: 1, final: false, sequence: 1 });
+		expect(loaded.entries().map(([id]) => id)).toEqual(['c', 'd']);
+
+		// Both formats only if an older version ran after an upgrade: the higher count wins.
+		const both: Record<string, unknown> = savedAndLoaded(container);
+		both.checkpoints = { b: { k: 'Valid', r: 1, f: 0, s: 3 }, c: { k: 'Queued', r: 0, f: 0, s: 0 } };
+		const merged = checkpointStoreOver(both);
+		expect(merged.get('b')).toEqual({ key: 'Valid', rank: 1, final: false, sequence: 3 });
+		expect(merged.get('c')).toEqual({ key: 'Finalized', rank: 4, final: true, sequence: 1 });
+		expect(both.checkpoints).toBeUndefined();
+	});
+
+	test('keys no checkpoint uses any more are dropped, so they do not pile up', () => {
+		const container: Record<string, unknown> = {};
+		const store = checkpointStoreOver(container);
+		store.set('kept', { key: 'PENDING#0', rank: null, final: false, sequence: 1 });
+		for (let retry = 1; retry <= 2_000; retry++) store.set('retried', { key: `PENDING#${retry}`, rank: null, final: false, sequence: retry });
+		expect((container.ckpt as { keys: unknown[] }).keys.length).toBeLessThanOrEqual(256);
+		const loaded = checkpointStoreOver(savedAndLoaded(container));
+		expect(loaded.entries()).toEqual([
+			['kept', { key: 'PENDING#0', rank: null, final: false, sequence: 1 }],
+			['retried', { key: 'PENDING#2000', rank: null, final: false, sequence: 2_000 }],
+		]);
+	});
+
+	test('at most half the bytes per id of the format before issue 21, for each service\'s ids', () => {
+		const kurier = ['Queued', 'Valid', 'Submitted', 'IncludedInBlock', 'Finalized', 'Aggregated'].map((status) => ({ key: status, rank: kurierStatusRank(status) ?? null, final: status === 'Aggregated' }));
+		const allfeat = ['validating', 'preparing_transaction', 'signing', 'submitting', 'confirming', 'completed'].map((step) => ({ key: step, rank: allfeatStepRank(step) ?? null, final: step === 'completed' }));
+		const tachyon = ['NOT_PICKED_UP#0', 'PENDING#0', 'NEEDS_TO_BE_RETRIED#1', 'PENDING#1', 'EXECUTED#1'].map((key) => ({ key, rank: null, final: key.startsWith('EXECUTED') }));
+		const services = [
+			{ service: 'Kurier', newId: () => randomUUID(), transitions: kurier },
+			{ service: 'Allfeat', newId: () => randomUUID(), transitions: allfeat },
+			{ service: 'Tachyon', newId: () => randomBytes(12).toString('hex'), transitions: tachyon },
+		];
+		// Each service's transitions in turn, and its shortest key alone: where the old format was smallest.
+		const shapes = services.flatMap((shape) => {
+			const shortest = [...shape.transitions].sort((a, b) => a.key.length - b.key.length)[0];
+			return [shape, { ...shape, service: `${shape.service}, ${shortest.key} only`, transitions: [shortest] }];
+		});
+		const count = 10_000;
+		const sizes = shapes.map(({ service, newId, transitions }) => {
+			const checkpoints = Array.from({ length: count }, (_, i): [string, IdCheckpoint] => [newId(), { ...transitions[i % transitions.length], sequence: (i % transitions.length) + 1 }]);
+			const container: Record<string, unknown> = {};
+			const store = checkpointStoreOver(container, { unfinished: count, finished: count });
+			for (const [id, checkpoint] of checkpoints) store.set(id, checkpoint);
+			expect(store.entries()).toEqual(checkpoints);
+			const bytesPerId = (stored: unknown) => Buffer.byteLength(JSON.stringify(stored)) / count;
+			return { service, old: bytesPerId({ checkpoints: oldFormatOf(checkpoints) }), new: bytesPerId(container) };
+		});
+		expect(sizes.filter((size) => size.new > size.old / 2)).toEqual([]);
+	});
+});
+
+test('when the trigger last heard from its service: whole seconds, kept through a save', () => {
+	const container: Record<string, unknown> = {};
+	const lastHeard = lastHeardOver(container);
+	expect(lastHeard.get()).toBeNull();
+	lastHeard.note(1_760_000_123_987);
+	expect(lastHeard.get()).toBe(1_760_000_123_000);
+	lastHeard.note(1_760_000_200_001);
+	expect(lastHeardOver(savedAndLoaded(container)).get()).toBe(1_760_000_200_000);
+	// Beside the checkpoints, neither in the other's way.
+	checkpointStoreOver(container).set('job-1', { key: 'Queued', rank: 0, final: false, sequence: 1 });
+	const loaded = savedAndLoaded(container);
+	expect(lastHeardOver(loaded).get()).toBe(1_760_000_200_000);
+	expect(checkpointStoreOver(loaded).entries()).toEqual([['job-1', { key: 'Queued', rank: 0, final: false, sequence: 1 }]]);
 });

@@ -25,71 +25,222 @@ export interface CheckpointStore {
 /** Bounds of a store: unfinished ids are what a restart must reconcile; finished ones stop repeats of a final item. */
 export const CHECKPOINT_LIMITS = { unfinished: 10_000, finished: 2_000 } as const;
 
-/** The JSON kept in static data: short keys, as it is saved with every emit. */
-interface StoredCheckpoint {
+/**
+ * The JSON kept in static data, under `container.ckpt`. n8n saves the whole static data with every
+ * emit, so an id costs as few bytes as it can: each distinct (key, rank, final) is kept once in
+ * `keys`, and each id, encoded by `encodeId`, holds `"<index in keys>.<sequence>"`, both in base 36.
+ * Key order of `ids` is write order (oldest first), for eviction.
+ * Example, Kurier job 2f1c9a4e-8b3d-4c7a-9e21-5d6f7a8b9c0d at Valid#2, Tachyon transaction
+ * 68fa3450539a3c9d28bbca33 at PENDING#0 (sequence 2) and an id "Job-7" at Valid#11:
+ * `{"keys":[["Queued",0,0],["Valid",1,0],["PENDING#0",null,0]],"ids":{"LxyaTos9THqeIV1veoucDQ":"1.2",".aPo0UFOaPJ0ou8oz":"2.2","~Job-7":"1.b"}}`
+ * (Queued is no id's any more: `keys` drops such entries once it grows long, see keyIndex).
+ */
+interface StoredCheckpoints {
+	keys: StoredKey[];
+	ids: Record<string, string>;
+}
+
+type StoredKey = [key: string, rank: number | null, final: 0 | 1];
+
+/** The format before issue 21, under `container.checkpoints`: id → {k, r, f, s}. Still read, and moved into `ckpt`. */
+interface OldStoredCheckpoint {
 	k: string;
 	r: number | null;
 	f: 0 | 1;
 	s: number;
 }
 
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LOWERCASE_HEX = /^(?:[0-9a-f]{2})+$/;
+/** Marks an id kept as the base64url of the bytes its lowercase hex spells (Tachyon's 24-hex ObjectIds). */
+const HEX_PREFIX = '.';
+/**
+ * Marks an id kept as it is. Neither prefix is in base64url's alphabet or a digit: no encoded id
+ * equals another's, and none is integer-like (JS lists those first, which would break write order).
+ */
+const RAW_PREFIX = '~';
+
+/**
+ * An id as a key of `ids`: a canonical (lowercase) UUID as the 22-character base64url of its 16
+ * bytes, unprefixed (too long to be integer-like); other lowercase hex of even length as HEX_PREFIX
+ * and the base64url of its bytes; anything else (an uppercase UUID too, which bytes would not give
+ * back as it was) as RAW_PREFIX and the id. `decodeId` gives back exactly the id.
+ */
+export function encodeId(id: string): string {
+	if (CANONICAL_UUID.test(id)) return Buffer.from(id.replace(/-/g, ''), 'hex').toString('base64url');
+	if (LOWERCASE_HEX.test(id)) return HEX_PREFIX + Buffer.from(id, 'hex').toString('base64url');
+	return RAW_PREFIX + id;
+}
+
+export function decodeId(encoded: string): string {
+	if (encoded.startsWith(RAW_PREFIX)) return encoded.slice(RAW_PREFIX.length);
+	if (encoded.startsWith(HEX_PREFIX)) return Buffer.from(encoded.slice(HEX_PREFIX.length), 'base64url').toString('hex');
+	const hex = Buffer.from(encoded, 'base64url').toString('hex');
+	return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** `keys` is not compacted below this many entries: the services have a few dozen distinct keys. */
+const KEYS_COMPACTED_FROM = 256;
+
+/** What a store derives from the stored object and keeps while that object is the container's. */
+interface Derived {
+	checkpoints: StoredCheckpoints;
+	/** Each (key, rank, final) of `keys` (as JSON) → its index. */
+	indexOf: Map<string, number>;
+	/** Counted once, then kept up to date, so a write (one per emitted transition) does not walk every id unless a bound is passed. */
+	counts: { finished: number; unfinished: number };
+	/** `keys` is compacted when a new key would make it this long. */
+	compactAt: number;
+}
+
 /**
  * A store over a plain object (n8n's static data for the node, or `{}` in memory), changed in
- * place; n8n saves its static data with the next emit when it saw a change.
+ * place; n8n saves its static data with the next emit when it saw a change. Checkpoints in the
+ * format before issue 21 are moved into the current one at the store's first use: an upgrade keeps
+ * every checkpoint, and until n8n saves again its database holds the old format, read the same way.
  */
 export function checkpointStoreOver(container: Record<string, unknown>, limits: { unfinished: number; finished: number } = CHECKPOINT_LIMITS): CheckpointStore {
-	const stored = (): Record<string, StoredCheckpoint> => {
-		const current = container.checkpoints;
-		if (current !== null && typeof current === 'object' && !Array.isArray(current)) return current as Record<string, StoredCheckpoint>;
-		const fresh: Record<string, StoredCheckpoint> = {};
-		container.checkpoints = fresh;
-		return fresh;
-	};
-	const decode = (value: StoredCheckpoint | undefined): IdCheckpoint | undefined =>
-		value && typeof value.k === 'string' && typeof value.s === 'number'
-			? { key: value.k, rank: typeof value.r === 'number' ? value.r : null, final: value.f === 1, sequence: value.s }
-			: undefined;
-	// How many finished and unfinished ids the object holds: counted once, then kept up to date, so
-	// a write (one per emitted transition) does not walk every id unless a bound is passed.
-	let counts: { finished: number; unfinished: number } | null = null;
-	const countsOf = (all: Record<string, StoredCheckpoint>) => {
-		if (counts === null) {
-			const values = Object.values(all);
-			const finished = values.filter((value) => value.f === 1).length;
-			counts = { finished, unfinished: values.length - finished };
+	let derived: Derived | null = null;
+
+	const load = (): Derived => {
+		const current = container.ckpt;
+		const valid = isPlainObject(current) && Array.isArray(current.keys) && isPlainObject(current.ids);
+		const old = container.checkpoints;
+		const known: Derived | null = derived;
+		if (valid && known !== null && (known.checkpoints as unknown) === current && !isPlainObject(old)) {
+			// Another store over the same container may have added keys.
+			if (known.indexOf.size !== known.checkpoints.keys.length) known.indexOf = indexOfKeys(known.checkpoints.keys);
+			return known;
 		}
-		return counts;
+		const checkpoints: StoredCheckpoints = valid ? (current as unknown as StoredCheckpoints) : { keys: [], ids: {} };
+		const state: Derived = { checkpoints, indexOf: indexOfKeys(checkpoints.keys), counts: countsOf(checkpoints), compactAt: KEYS_COMPACTED_FROM };
+		derived = state;
+		if (isPlainObject(old)) {
+			for (const [id, value] of Object.entries(old)) {
+				const checkpoint = decodeOld(value);
+				// Both formats at once only if an older version ran in between: the higher count wins.
+				const kept = decodeValue(checkpoints, checkpoints.ids[encodeId(id)]);
+				if (checkpoint && (!kept || kept.sequence < checkpoint.sequence)) write(state, id, checkpoint);
+			}
+			delete container.checkpoints;
+			container.ckpt = checkpoints;
+		}
+		return state;
 	};
+
+	const write = (state: Derived, id: string, checkpoint: IdCheckpoint): void => {
+		const { checkpoints, counts } = state;
+		const encoded = encodeId(id);
+		const previous = decodeValue(checkpoints, checkpoints.ids[encoded]);
+		if (previous) counts[previous.final ? 'finished' : 'unfinished'] -= 1;
+		const index = keyIndex(state, checkpoint);
+		// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
+		delete checkpoints.ids[encoded];
+		checkpoints.ids[encoded] = `${index.toString(36)}.${checkpoint.sequence.toString(36)}`;
+		counts[checkpoint.final ? 'finished' : 'unfinished'] += 1;
+		if (counts.finished > limits.finished || counts.unfinished > limits.unfinished) evictOverLimits(checkpoints, limits, counts);
+		// n8n notices changes of its static data only through the object it handed out (a
+		// proxy), not inside objects added later: assigning again marks the data as changed.
+		container.ckpt = checkpoints;
+	};
+
 	return {
-		get: (id) => decode(stored()[id]),
-		set: (id, checkpoint) => {
-			const all = stored();
-			const tally = countsOf(all);
-			const previous = all[id];
-			if (previous) tally[previous.f === 1 ? 'finished' : 'unfinished'] -= 1;
-			// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
-			delete all[id];
-			all[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence };
-			tally[checkpoint.final ? 'finished' : 'unfinished'] += 1;
-			if (tally.finished > limits.finished || tally.unfinished > limits.unfinished) evictOverLimits(all, limits, tally);
-			// n8n notices changes of its static data only through the object it handed out (a
-			// proxy), not inside objects added later: assigning again marks the data as changed.
-			container.checkpoints = all;
+		get: (id) => {
+			const { checkpoints } = load();
+			return decodeValue(checkpoints, checkpoints.ids[encodeId(id)]);
 		},
-		entries: () => Object.entries(stored()).flatMap(([id, value]) => {
-			const checkpoint = decode(value);
-			return checkpoint ? [[id, checkpoint] as [string, IdCheckpoint]] : [];
-		}),
+		set: (id, checkpoint) => write(load(), id, checkpoint),
+		entries: () => {
+			const { checkpoints } = load();
+			return Object.entries(checkpoints.ids).flatMap(([encoded, value]) => {
+				const checkpoint = decodeValue(checkpoints, value);
+				return checkpoint ? [[decodeId(encoded), checkpoint] as [string, IdCheckpoint]] : [];
+			});
+		},
 	};
 }
 
+/** The index of the checkpoint's (key, rank, final) in `keys`, added if new. */
+function keyIndex(state: Derived, checkpoint: IdCheckpoint): number {
+	const tuple: StoredKey = [checkpoint.key, checkpoint.rank, checkpoint.final ? 1 : 0];
+	const known = state.indexOf.get(JSON.stringify(tuple));
+	if (known !== undefined) return known;
+	if (state.checkpoints.keys.length >= state.compactAt) {
+		compactKeys(state.checkpoints);
+		state.indexOf = indexOfKeys(state.checkpoints.keys);
+		// Compacted again only after as many new keys as are left: one walk of the ids per that many writes.
+		state.compactAt = Math.max(KEYS_COMPACTED_FROM, 2 * state.checkpoints.keys.length);
+	}
+	state.checkpoints.keys.push(tuple);
+	state.indexOf.set(JSON.stringify(tuple), state.checkpoints.keys.length - 1);
+	return state.checkpoints.keys.length - 1;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+	return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function indexOfKeys(keys: StoredKey[]): Map<string, number> {
+	return new Map(keys.map((tuple, index) => [JSON.stringify([tuple[0], tuple[1], tuple[2]]), index]));
+}
+
+function countsOf(checkpoints: StoredCheckpoints): { finished: number; unfinished: number } {
+	const counts = { finished: 0, unfinished: 0 };
+	for (const value of Object.values(checkpoints.ids)) {
+		const checkpoint = decodeValue(checkpoints, value);
+		if (checkpoint) counts[checkpoint.final ? 'finished' : 'unfinished'] += 1;
+	}
+	return counts;
+}
+
+/** The index in `keys` an id's value points to, and its sequence. */
+function splitValue(value: unknown): { index: number; sequence: number } | undefined {
+	if (typeof value !== 'string') return undefined;
+	const dot = value.indexOf('.');
+	const index = parseInt(value.slice(0, dot), 36);
+	const sequence = parseInt(value.slice(dot + 1), 36);
+	return dot > 0 && Number.isInteger(index) && Number.isInteger(sequence) ? { index, sequence } : undefined;
+}
+
+function decodeValue(checkpoints: StoredCheckpoints, value: string | undefined): IdCheckpoint | undefined {
+	const split = splitValue(value);
+	const tuple = split ? checkpoints.keys[split.index] : undefined;
+	if (!split || !Array.isArray(tuple) || typeof tuple[0] !== 'string') return undefined;
+	return { key: tuple[0], rank: typeof tuple[1] === 'number' ? tuple[1] : null, final: tuple[2] === 1, sequence: split.sequence };
+}
+
+function decodeOld(value: unknown): IdCheckpoint | undefined {
+	if (!isPlainObject(value)) return undefined;
+	const { k, r, f, s } = value as Partial<OldStoredCheckpoint>;
+	return typeof k === 'string' && typeof s === 'number' ? { key: k, rank: typeof r === 'number' ? r : null, final: f === 1, sequence: s } : undefined;
+}
+
+/** Drops the keys no id points to any more (evicted, or moved on), renumbering the ids' values in place (their order stays). */
+function compactKeys(checkpoints: StoredCheckpoints): void {
+	const renumbered = new Map<number, number>();
+	const keys: StoredKey[] = [];
+	for (const [encoded, value] of Object.entries(checkpoints.ids)) {
+		const split = splitValue(value);
+		if (!split || !Array.isArray(checkpoints.keys[split.index])) continue;
+		let index = renumbered.get(split.index);
+		if (index === undefined) {
+			index = keys.push(checkpoints.keys[split.index]) - 1;
+			renumbered.set(split.index, index);
+		}
+		if (index !== split.index) checkpoints.ids[encoded] = `${index.toString(36)}.${split.sequence.toString(36)}`;
+	}
+	checkpoints.keys = keys;
+}
+
 /** Drops the oldest ids of whichever kind is over its bound (key order is write order). */
-function evictOverLimits(all: Record<string, StoredCheckpoint>, limits: { unfinished: number; finished: number }, tally: { finished: number; unfinished: number }): void {
-	for (const id of Object.keys(all)) {
+function evictOverLimits(checkpoints: StoredCheckpoints, limits: { unfinished: number; finished: number }, tally: { finished: number; unfinished: number }): void {
+	for (const encoded of Object.keys(checkpoints.ids)) {
 		if (tally.finished <= limits.finished && tally.unfinished <= limits.unfinished) return;
-		const kind = all[id].f === 1 ? 'finished' : 'unfinished';
-		if (tally[kind] > limits[kind]) {
-			delete all[id];
+		const checkpoint = decodeValue(checkpoints, checkpoints.ids[encoded]);
+		const kind = checkpoint?.final ? 'finished' : 'unfinished';
+		if (!checkpoint) delete checkpoints.ids[encoded];
+		else if (tally[kind] > limits[kind]) {
+			delete checkpoints.ids[encoded];
 			tally[kind] -= 1;
 		}
 	}
@@ -147,12 +298,25 @@ export function handedTailOver(container: Record<string, unknown>, length = HAND
 	};
 }
 
-/** TEMPORARY (replaced by the compact-checkpoints branch): when the trigger last heard from its service. */
-export function lastHeardOver(container: Record<string, unknown>): { note(epochMs: number): void; get(): number | null } {
+/** When a trigger last heard from its service, kept beside its checkpoints (see lastHeardOver). */
+export interface LastHeard {
+	note(epochMs: number): void;
+	/** Epoch milliseconds, in whole seconds; null before the first note. */
+	get(): number | null;
+}
+
+/**
+ * When the trigger last heard from its service, in whole seconds under `container.heard`: noted at
+ * each emit and each connection, so n8n's save of the static data at an emit holds it. After a
+ * restart it tells from when to list what was created while n8n was down.
+ */
+export function lastHeardOver(container: Record<string, unknown>): LastHeard {
 	return {
 		note: (epochMs) => {
-			container.heard = Math.floor(epochMs / 1000);
+			const seconds = Math.floor(epochMs / 1000);
+			// Assigned only when it changes: every assignment marks n8n's static data as changed.
+			if (Number.isFinite(seconds) && container.heard !== seconds) container.heard = seconds;
 		},
-		get: () => (typeof container.heard === 'number' ? container.heard * 1000 : null),
+		get: () => (typeof container.heard === 'number' && Number.isFinite(container.heard) ? container.heard * 1000 : null),
 	};
 }

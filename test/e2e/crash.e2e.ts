@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import { checkpointStoreOver } from '../../nodes/shared/checkpoints';
+
 import type { ExecutionSummary } from './harness/N8nInstance';
 import { selectedLines } from './harness/n8nLines';
 import { waitUntil } from './harness/processes';
@@ -124,8 +126,8 @@ function describeFigures(f: Figures): string {
 
 /** The ids a Kurier trigger's saved static data holds checkpoints for. */
 function savedJobIds(staticData: unknown): Set<string> {
-	const nodes = (staticData ?? {}) as Record<string, { checkpoints?: Record<string, unknown> } | undefined>;
-	return new Set(Object.values(nodes).flatMap((node) => Object.keys(node?.checkpoints ?? {})));
+	const nodes = (staticData ?? {}) as Record<string, Record<string, unknown> | undefined>;
+	return new Set(Object.values(nodes).flatMap((node) => checkpointStoreOver(node ?? {}).entries().map(([id]) => id)));
 }
 
 describe.each(selectedLines())('n8n %s: killed with SIGKILL while jobs move', (lineName) => {

@@ -57,8 +57,8 @@ describe.each(selectedLines())('n8n %s: restarts and saves', (lineName) => {
 		const savedSequence = async (id: string) => {
 			let highest = 0;
 			for (const workflow of deployed) {
-				const nodes = ((await n8n.savedStaticData(workflow)) ?? {}) as Record<string, { checkpoints?: Record<string, { s?: number }> }>;
-				for (const node of Object.values(nodes)) highest = Math.max(highest, node?.checkpoints?.[id]?.s ?? 0);
+				const nodes = ((await n8n.savedStaticData(workflow)) ?? {}) as Record<string, Record<string, unknown> | undefined>;
+				for (const node of Object.values(nodes)) highest = Math.max(highest, checkpointStoreOver(node ?? {}).get(id)?.sequence ?? 0);
 			}
 			return highest;
 		};
