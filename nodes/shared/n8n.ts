@@ -469,7 +469,7 @@ export const restCheckOptionsProperty: INodeProperties = {
 			typeOptions: { minValue: 0, numberPrecision: 2 },
 			default: 5,
 			description:
-				'While connected, how often every item not final yet is also read over the REST API (give or take a fifth), so a status whose WebSocket message never came is still delivered. 0 turns it off. Reads are paced per API key and wait when the service says "too many requests".',
+				'While connected, how often the trigger looks for items not final yet that have been quiet longer than their status normally lasts, and reads those over the REST API (each less often while it stays the same, up to once every 12 checks), so a status whose WebSocket message never came is still delivered. 0 turns it off. Reads are paced per API key and slow down when the service says "too many requests".',
 		},
 	],
 };
