@@ -338,6 +338,38 @@ describe.each(selectedLines())('n8n %s: killed with SIGKILL while jobs move', (l
 	});
 
 	/**
+	 * Jobs created, and finished, while n8n was dead: the socket never showed them and no checkpoint
+	 * names them. Where Kurier's `GET /jobs` answers, All Jobs lists at its start the jobs updated
+	 * since it last emitted (kept with its checkpoints), so each arrives once, at its final status.
+	 */
+	test('jobs created and finished while n8n was dead arrive after its start, where GET /jobs lists them', async () => {
+		const { n8n, world, deployed } = scenario;
+		const [, quick, slow] = deployed;
+		const statusOf = (jobId: string) => world.kurier.getJob(jobId)!.status;
+		const arrivals = (path: string, jobId: string) => world.sink.requestsTo(path).filter((request) => (request.body as CrashItem).id === jobId).map((request) => (request.body as CrashItem).status);
+		world.kurier.setJobListing('on');
+		try {
+			await n8n.kill();
+			const whileDead = Array.from({ length: 40 }, () => world.kurier.createJob(world.secrets.kurierApiKey).jobId);
+			for (const jobId of whileDead) world.kurier.advanceToEnd(jobId);
+			const logFrom = n8n.main?.log().length ?? 0;
+			await n8n.start();
+			await waitUntil('n8n to activate both Kurier workflows', () => triggersActivated(n8n.main?.log().slice(logFrom) ?? '', [quick, slow]), DELIVERY_TIMEOUT_MS);
+			await waitUntil(
+				'the 40 jobs created and finished while n8n was dead, at both workflows',
+				() => whileDead.every((jobId) => arrivals(QUICK_PATH, jobId).length > 0 && arrivals(SLOW_PATH, jobId).length > 0),
+				DELIVERY_TIMEOUT_MS,
+			);
+			for (const jobId of whileDead) {
+				expect(arrivals(QUICK_PATH, jobId)).toEqual([statusOf(jobId)]);
+				expect(arrivals(SLOW_PATH, jobId)).toEqual([statusOf(jobId)]);
+			}
+		} finally {
+			world.kurier.setJobListing('off');
+		}
+	});
+
+	/**
 	 * n8n can deactivate, at its start, a workflow whose last executions all crashed
 	 * (N8N_WORKFLOW_AUTODEACTIVATION_ENABLED, off by default; the last
 	 * N8N_WORKFLOW_AUTODEACTIVATION_MAX_LAST_EXECUTIONS, default 3, in ExecutionRecoveryService).
