@@ -83,8 +83,8 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	protected followsOnly: readonly string[] | null = null;
 	// Ids whose REST read is in flight; true once the socket spoke for the id meanwhile.
 	private readonly reconciling = new Map<string, boolean>();
-	/** Which open ids the REST check reads, and when. */
-	private readonly quiet: QuietIdSchedule;
+	/** Which open ids the REST check reads, and when (null: the check is off, nothing to keep). */
+	private readonly quiet: QuietIdSchedule | null;
 
 	protected constructor(
 		protected readonly base: FollowingStreamOptions,
@@ -92,7 +92,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		trackerOptions: Omit<TransitionTrackerOptions, 'checkpoints'> = {},
 	) {
 		this.tracker = new TransitionTracker({ ...trackerOptions, checkpoints: base.checkpoints });
-		this.quiet = new QuietIdSchedule(base.sweepIntervalMs || DEFAULT_REST_CHECK_INTERVAL_MS);
+		this.quiet = base.sweepIntervalMs === 0 ? null : new QuietIdSchedule(base.sweepIntervalMs ?? DEFAULT_REST_CHECK_INTERVAL_MS);
 	}
 
 	/** The socket's counters (connections, reconnects), for tests and diagnostics; null before start. */
@@ -216,7 +216,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 
 	/** Ids a catch-up learnt are unchanged without reading them (a complete listing of what moved): their quiet clock starts now. */
 	protected heardOf(ids: readonly string[]): void {
-		for (const id of ids) this.quiet.heard(id);
+		for (const id of ids) this.quiet?.heard(id);
 	}
 
 	/**
@@ -254,9 +254,10 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	 * the next ready connection starts it again (and its reconcile reads every open id).
 	 */
 	protected scheduleSweep(): void {
-		if (this.socket === null) return;
+		const quiet = this.quiet;
+		if (this.socket === null || quiet === null) return;
 		scheduleRestChecks(this.socket, this.base.sweepIntervalMs, async () => {
-			const due = this.quiet.due(this.idsToReconcile(), (id) => this.quietChecksOf(this.tracker.lastKeyOf(id) ?? ''));
+			const due = quiet.due(this.idsToReconcile(), (id) => this.quietChecksOf(this.tracker.lastKeyOf(id) ?? ''));
 			if (due.length > 0) await this.reconcile(due, 'sweep');
 		});
 	}
@@ -289,7 +290,7 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 			// The socket spoke for this id while REST was answering: its word is at least as new, and
 			// anything after it comes over the socket too. An older REST state would be out of order.
 			if (this.reconciling.get(id) === false) this.applyRead(record, 'rest');
-			if (!this.tracker.isFinal(id)) {
+			if (this.quiet !== null && !this.tracker.isFinal(id)) {
 				// A check that found the id as it was reads it later next time; any other read starts its quiet clock.
 				if (why === 'sweep' && this.tracker.sequenceOf(id) === sequenceBefore) this.quiet.unchanged(id);
 				else this.quiet.heard(id);
@@ -325,8 +326,8 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 		if (via !== 'rest' && this.reconciling.has(transition.id)) this.reconciling.set(transition.id, true);
 		const accepted = this.tracker.accept(transition);
 		// A frame (even a repeated one) shows the socket follows the id; REST counts where it moved it.
-		if (transition.isFinal) this.quiet.forget(transition.id);
-		else if (via !== 'rest' || accepted !== null) this.quiet.heard(transition.id);
+		if (transition.isFinal) this.quiet?.forget(transition.id);
+		else if (via !== 'rest' || accepted !== null) this.quiet?.heard(transition.id);
 		this.afterAccept(record, transition, accepted);
 		if (accepted === null) return;
 		// Normalized once per new transition (the filters read the item).
