@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { EmulatorServer } from '../shared/EmulatorServer';
-import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import type { ListeningServer, RestRateLimit, UpgradeRoute } from '../shared/EmulatorServer';
 import { isFrozen, laterIsoTimestamp, randomHash, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 import { AllfeatRegistration } from './AllfeatRegistration';
@@ -70,6 +70,12 @@ export interface AllfeatEmulatorOptions {
 	terminalFrameDetails?: boolean;
 	/** The organization registration API (init / upload / prepare / confirm): organization, scopes, credits, quota. */
 	registration?: RegistrationOptions;
+	/**
+	 * Per-key REST limit (rate-limits.mdx gives no numbers here), tracking and registration alike; the
+	 * key is the `Authorization: Bearer` one. Tracking needs no key: requests without one share a single
+	 * bucket, as loopback clients limited by address would. Default: none. See `setRestRateLimit`.
+	 */
+	restRateLimit?: RestRateLimit;
 }
 
 export interface CreateTransactionOptions {
@@ -124,6 +130,10 @@ export interface AllfeatEmulatorStats {
 	webhooksDelivered: number;
 	/** Tracking requests (REST and WebSocket upgrades) that carried an `Authorization` header. */
 	trackingRequestsWithAuthorization: number;
+	/** GET /v1/transactions/{id} that got past the bearer check, injected failures and the rate limit, found or not. */
+	transactionReads: number;
+	/** REST requests answered 429 by `restRateLimit`. */
+	rateLimited: number;
 }
 
 interface TransactionRecord {
@@ -152,7 +162,15 @@ const WEBHOOK_TIMEOUT_MS = 5_000;
 export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	/** The credential's base URL (without `/v1`). */
 	readonly baseUrl: string;
-	readonly stats: AllfeatEmulatorStats = { connectionsAccepted: 0, connectionsRefused: 0, restRequests: 0, webhooksDelivered: 0, trackingRequestsWithAuthorization: 0 };
+	readonly stats: AllfeatEmulatorStats = {
+		connectionsAccepted: 0,
+		connectionsRefused: 0,
+		restRequests: 0,
+		webhooksDelivered: 0,
+		trackingRequestsWithAuthorization: 0,
+		transactionReads: 0,
+		rateLimited: 0,
+	};
 	readonly webhookDeliveries: WebhookDelivery[] = [];
 	/** init → upload → prepare → confirm; `confirm` creates the transactions tracked here. */
 	readonly registration: AllfeatRegistration;
@@ -175,7 +193,7 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 	}
 
 	private constructor(listening: ListeningServer, options: AllfeatEmulatorOptions) {
-		super(listening, { stepMs: options.stepMs, webSocket: { maxPayload: 64 * 1024 } });
+		super(listening, { stepMs: options.stepMs, webSocket: { maxPayload: 64 * 1024 }, restRateLimit: options.restRateLimit });
 		this.baseUrl = `http://127.0.0.1:${listening.port}`;
 		this.apiKeys = new Set(options.apiKeys ?? []);
 		this.bearerOnTracking = options.bearerOnTracking ?? 'checked';
@@ -459,9 +477,20 @@ export class AllfeatEmulator extends EmulatorServer<TransactionFollower> {
 			if (status === 429) return { ...errorReply(status, 'common.rate_limited', 'Too many requests'), headers };
 			return { ...errorReply(status, 'common.service_unavailable', 'Service temporarily unavailable'), headers };
 		}
+		this.stats.transactionReads += 1;
 		const record = this.transactions.get(decodeURIComponent(match[1]));
 		if (!record) return errorReply(404, 'common.not_found', 'Transaction not found');
 		return { status: 200, body: record.transaction };
+	}
+
+	/** The bearer as sent (valid or not); '' for a request without one. */
+	protected restRateLimitKey(req: IncomingMessage): string {
+		return /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+	}
+
+	/** The unified envelope with the code `failNextRestRequests` uses for 429 (the docs name none for rate limits). */
+	protected rateLimitedReply(): Reply {
+		return errorReply(429, 'common.rate_limited', 'Too many requests');
 	}
 
 	/** A tracking request's bearer, per `bearerOnTracking`; null when it may go on. */

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { EmulatorServer } from '../shared/EmulatorServer';
-import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import type { ListeningServer, RestRateLimit, UpgradeRoute } from '../shared/EmulatorServer';
 import { isFrozen, laterIsoTimestamp, parseRequestUrl, randomHash, rawDataToText, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
@@ -83,6 +83,11 @@ export interface KurierEmulatorOptions {
 	jobListing?: JobListingMode;
 	/** What `GET /status` lists; default the live testnet list (kurier.md §3.4). */
 	supportedProofs?: readonly string[];
+	/**
+	 * Per-key REST limit (kurier.md §3.8: limits are per API key, numbers unpublished); the key is the
+	 * one in the path or the `apiKey` query. Default: none. See `setRestRateLimit`.
+	 */
+	restRateLimit?: RestRateLimit;
 }
 
 export type JobListingMode = 'off' | 'on' | 'unauthorized';
@@ -114,8 +119,12 @@ export interface KurierEmulatorStats {
 	subscribeMessages: number;
 	restRequests: number;
 	pingsReceived: number;
-	/** `GET /jobs` requests, answered or not. */
+	/** `GET /jobs` requests that got past the rate limit, answered with jobs or refused. */
 	jobListRequests: number;
+	/** `GET /job-status` requests of a valid key that got past the rate limit, found or not. */
+	jobStatusReads: number;
+	/** REST requests answered 429 by `restRateLimit`. */
+	rateLimited: number;
 }
 
 const DEFAULT_API_KEY = 'kurier-test-key';
@@ -157,6 +166,8 @@ interface JobRecord {
 	sequence: readonly KurierStatus[];
 	/** Index of `job.status` in `sequence`. */
 	position: number;
+	/** Creation order: breaks ties between jobs created (or updated) in the same millisecond. */
+	serial: number;
 	autoStepTimer?: NodeJS.Timeout;
 	submissionMode: 'attestation' | 'direct';
 	/** No socket hears of this job any more (`subscriptionEndsAtFinalized`). */
@@ -175,6 +186,13 @@ interface ClientMessage {
 	jobId?: unknown;
 }
 
+
+interface JobInit {
+	proofType?: string;
+	chainId?: number | null;
+	willFail?: boolean;
+	submissionMode?: 'attestation' | 'direct';
+}
 
 type Validated<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -196,6 +214,8 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		restRequests: 0,
 		pingsReceived: 0,
 		jobListRequests: 0,
+		jobStatusReads: 0,
+		rateLimited: 0,
 	};
 
 	private readonly apiKeys: ReadonlySet<string>;
@@ -216,6 +236,9 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	private reportSubmissionMode: boolean;
 	private jobListing: JobListingMode;
 	private supportedProofs: readonly string[] | 'error';
+	private nextJobSerial = 0;
+	/** Job ids REST has shown since `startCoverage()`; null until then, so nothing is recorded for free. */
+	private coveredIds: Set<string> | null = null;
 
 	static async start(options: KurierEmulatorOptions = {}): Promise<KurierEmulator> {
 		return new KurierEmulator(await EmulatorServer.listen(options.port), options);
@@ -223,7 +246,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 
 	private constructor(listening: ListeningServer, options: KurierEmulatorOptions) {
 		// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
-		super(listening, { stepMs: options.stepMs, webSocket: { autoPong: false, maxPayload: MAX_WS_PAYLOAD_BYTES } });
+		super(listening, {
+			stepMs: options.stepMs,
+			webSocket: { autoPong: false, maxPayload: MAX_WS_PAYLOAD_BYTES },
+			restRateLimit: options.restRateLimit,
+		});
 		this.restBaseUrl = `http://127.0.0.1:${listening.port}/api/v1`;
 		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_API_KEY]);
@@ -238,18 +265,47 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	// ----- jobs -----------------------------------------------------------------------------------
 
 	/** Creates a Queued job owned by `apiKey` and announces it to that key's subscribe-all sockets. */
-	createJob(
-		apiKey: string,
-		init: { proofType?: string; chainId?: number | null; willFail?: boolean; submissionMode?: 'attestation' | 'direct' } = {},
-	): EmulatedJob {
+	createJob(apiKey: string, init: JobInit = {}): EmulatedJob {
 		if (!this.apiKeys.has(apiKey)) throw new Error('KurierEmulator.createJob: unknown API key');
+		const record = this.addJob(apiKey, init, new Date().toISOString());
+		this.broadcastStatus(record);
+		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.job.jobId));
+		return this.publicJob(record);
+	}
+
+	/**
+	 * For benchmarks: `count` jobs of `apiKey` at once, announced on no socket, each already at
+	 * `status` (default Queued) of its sequence, as if it had stepped there (`Failed` gives the failing
+	 * sequence). Jobs not final get an auto-step timer only when `stepMs` is on. Returns their ids in
+	 * creation order.
+	 */
+	createJobs(apiKey: string, count: number, options: { status?: KurierStatus; chainId?: number | null } = {}): string[] {
+		if (!this.apiKeys.has(apiKey)) throw new Error('KurierEmulator.createJobs: unknown API key');
+		if (!Number.isInteger(count) || count < 0) throw new RangeError(`KurierEmulator.createJobs: count must be a whole number >= 0, got ${count}`);
+		const status = options.status ?? 'Queued';
+		const init: JobInit = { chainId: options.chainId ?? null, willFail: status === 'Failed' };
+		const target = statusSequence(init.chainId ?? null, init.willFail === true, 'attestation', this.subscriptionEndsAtFinalized).indexOf(status);
+		if (target < 0) throw new Error(`KurierEmulator.createJobs: ${status} is not in the sequence of a job with chainId ${String(init.chainId)}`);
+		// One timestamp for the batch: Date and ISO formatting per job would dominate at 10,000 jobs.
 		const now = new Date().toISOString();
+		const ids: string[] = [];
+		for (let i = 0; i < count; i += 1) {
+			const record = this.addJob(apiKey, init, now);
+			while (record.position < target) this.step(record, true);
+			if (!isFinal(record)) record.autoStepTimer = this.startAutoSteps(() => this.advance(record.job.jobId));
+			ids.push(record.job.jobId);
+		}
+		return ids;
+	}
+
+	private addJob(apiKey: string, init: JobInit, now: string): JobRecord {
 		const chainId = init.chainId ?? null;
 		const submissionMode = init.submissionMode ?? 'attestation';
 		const record: JobRecord = {
 			ownerKey: apiKey,
 			sequence: statusSequence(chainId, init.willFail === true, submissionMode, this.subscriptionEndsAtFinalized),
 			position: 0,
+			serial: this.nextJobSerial++,
 			submissionMode,
 			silenced: false,
 			job: {
@@ -271,22 +327,23 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 			},
 		};
 		this.jobs.set(record.job.jobId, record);
-		this.broadcastStatus(record);
-		record.autoStepTimer = this.startAutoSteps(() => this.advance(record.job.jobId));
+		return record;
+	}
+
+	/**
+	 * Moves the job one status forward and broadcasts it; a job already final is left alone.
+	 * `silent`: the frame is lost on the way (REST has the new status, no socket hears it).
+	 */
+	advance(jobId: string, options: { silent?: boolean } = {}): EmulatedJob {
+		const record = this.requireJob(jobId);
+		this.step(record, options.silent === true);
 		return this.publicJob(record);
 	}
 
-	/** Moves the job one status forward and broadcasts it; a job already final is left alone. */
-	advance(jobId: string): EmulatedJob {
-		const record = this.requireJob(jobId);
-		if (!isFinal(record)) {
-			record.position += 1;
-			this.applyStatus(record.job, record.sequence[record.position]);
-			this.broadcastStatus(record);
-			if (isFinal(record)) this.finishJob(record);
-			else if (this.subscriptionEndsAtFinalized && record.job.status === 'Finalized') this.silence(record);
-		}
-		return this.publicJob(record);
+	/** `advance` for each job, without building a snapshot of each (for benchmarks moving thousands). */
+	advanceMany(jobIds: string[], options: { silent?: boolean } = {}): void {
+		const records = jobIds.map((jobId) => this.requireJob(jobId));
+		for (const record of records) this.step(record, options.silent === true);
 	}
 
 	advanceToEnd(jobId: string): EmulatedJob {
@@ -306,6 +363,19 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		const job = structuredClone(record.job);
 		if (this.reportSubmissionMode) job.submissionMode = record.submissionMode;
 		return job;
+	}
+
+	/**
+	 * (Re)starts, empty, the record of which job ids REST has told a client about: those in a 200
+	 * job-status answer or a `GET /jobs` page, recorded when the answer is made (before any REST delay).
+	 */
+	startCoverage(): void {
+		this.coveredIds = new Set();
+	}
+
+	/** The live set (it keeps growing); empty when `startCoverage()` was never called. */
+	coveredJobIds(): ReadonlySet<string> {
+		return this.coveredIds ?? new Set();
 	}
 
 	/** The blog's "subscription is automatically cleaned up" at Finalized, for a job that is not done. */
@@ -410,6 +480,16 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		return record?.ownerKey === apiKey ? record : undefined;
 	}
 
+	/** One status on; updatedAt moves with it (in `applyStatus`), so `updatedAfter` listings see every step. */
+	private step(record: JobRecord, silent: boolean): void {
+		if (isFinal(record)) return;
+		record.position += 1;
+		this.applyStatus(record.job, record.sequence[record.position]);
+		if (!silent) this.broadcastStatus(record);
+		if (isFinal(record)) this.finishJob(record);
+		else if (this.subscriptionEndsAtFinalized && record.job.status === 'Finalized') this.silence(record);
+	}
+
 	private applyStatus(job: EmulatedJob, status: KurierStatus): void {
 		job.status = status;
 		job.statusId = KURIER_STATUS_IDS[status];
@@ -476,12 +556,28 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 					withJsonBody(req, (body) => this.submitProof(apiKey, body)),
 				);
 			case 'GET job-status/2':
-				return this.authorized(params[0], (apiKey) => this.jobStatus(apiKey, params[1]));
+				return this.authorized(params[0], (apiKey) => {
+					this.stats.jobStatusReads += 1;
+					return this.jobStatus(apiKey, params[1]);
+				});
 			case 'GET jobs/0':
 				return this.listJobs(parseRequestUrl(req.url)?.searchParams ?? new URLSearchParams());
 			default:
 				return routeNotFound();
 		}
+	}
+
+	/** The key of the path (`/{route}/{apiKey}/…`) or, for `GET /jobs`, of the `apiKey` query. */
+	protected restRateLimitKey(req: IncomingMessage): string {
+		const [name, pathKey] = apiPathSegments(req.url) ?? [];
+		if (name === 'register-vk' || name === 'submit-proof' || name === 'job-status') return pathKey ?? '';
+		return parseRequestUrl(req.url)?.searchParams.get('apiKey') ?? '';
+	}
+
+	/** As @fastify/rate-limit answers: `error` is "Too Many Requests" (kurier.md §3.8). */
+	protected rateLimitedReply(retryAfterSeconds: number): Reply {
+		const message = `Rate limit exceeded, retry in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}`;
+		return { status: 429, body: fastifyError(429, 'FST_ERR_RATE_LIMIT', message) };
 	}
 
 	private authorized(
@@ -496,8 +592,11 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 	}
 
 	/**
-	 * `GET /jobs?apiKey=…` with `status`, `createdAfter`, `createdBefore`, `page`, `pageSize` (the
-	 * workshop knowledge base names the filters, not the auth or the body; this is one guess).
+	 * `GET /jobs?apiKey=…` with `status`, `createdAfter`, `createdBefore`, `updatedAfter`, `sortBy`
+	 * (`createdAt` | `updatedAt`), `sortOrder` (`asc` | `desc`), `page`, `pageSize` ≤ 100 (the workshop
+	 * knowledge base names the filters, not the auth or the body; this is one guess). Jobs with the
+	 * same timestamp keep their creation order (reversed with `desc`): the order is total, so pages of
+	 * an unchanged listing never overlap.
 	 */
 	private listJobs(query: URLSearchParams): Reply {
 		this.stats.jobListRequests += 1;
@@ -506,18 +605,31 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		if (this.jobListing === 'unauthorized' || !this.apiKeys.has(apiKey)) {
 			return { status: 401, body: fastifyError(401, 'UNAUTHORIZED', 'Unauthorized or disabled API key') };
 		}
+		const sortBy = query.get('sortBy') ?? 'createdAt';
+		if (sortBy !== 'createdAt' && sortBy !== 'updatedAt') return validationError('querystring/sortBy must be equal to one of the allowed values: createdAt, updatedAt');
+		const sortOrder = query.get('sortOrder') ?? 'asc';
+		if (sortOrder !== 'asc' && sortOrder !== 'desc') return validationError('querystring/sortOrder must be equal to one of the allowed values: asc, desc');
 		const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
 		const pageSize = Math.min(100, Math.max(1, Number(query.get('pageSize') ?? 20) || 20));
-		const after = Date.parse(query.get('createdAfter') ?? '');
-		const before = Date.parse(query.get('createdBefore') ?? '');
+		const createdAfter = Date.parse(query.get('createdAfter') ?? '');
+		const createdBefore = Date.parse(query.get('createdBefore') ?? '');
+		const updatedAfter = Date.parse(query.get('updatedAfter') ?? '');
 		const status = query.get('status');
-		const matching = [...this.jobs.values()]
-			.filter((record) => record.ownerKey === apiKey)
-			.filter((record) => Number.isNaN(after) || Date.parse(record.job.createdAt) > after)
-			.filter((record) => Number.isNaN(before) || Date.parse(record.job.createdAt) < before)
-			.filter((record) => !status || record.job.status === status)
-			.map((record) => this.publicJob(record));
-		const jobs = matching.slice((page - 1) * pageSize, page * pageSize);
+		// An absent or unparsable bound is NaN, which no comparison below matches: no filter.
+		const matching: Array<{ record: JobRecord; sortTime: number }> = [];
+		for (const record of this.jobs.values()) {
+			const { job } = record;
+			if (record.ownerKey !== apiKey || (status && job.status !== status)) continue;
+			const created = Date.parse(job.createdAt);
+			const updated = Date.parse(job.updatedAt);
+			if (created <= createdAfter || created >= createdBefore || updated <= updatedAfter) continue;
+			matching.push({ record, sortTime: sortBy === 'createdAt' ? created : updated });
+		}
+		const direction = sortOrder === 'asc' ? 1 : -1;
+		matching.sort((a, b) => direction * (a.sortTime - b.sortTime || a.record.serial - b.record.serial));
+		// Snapshots only for the page: a listing over 10,000 jobs must not clone them all.
+		const jobs = matching.slice((page - 1) * pageSize, page * pageSize).map(({ record }) => this.publicJob(record));
+		if (this.coveredIds) for (const job of jobs) this.coveredIds.add(job.jobId);
 		return ok({ jobs, page, pageSize, total: matching.length });
 	}
 
@@ -582,6 +694,7 @@ export class KurierEmulator extends EmulatorServer<ClientConnection> {
 		}
 		const record = this.ownedJob(apiKey, jobId);
 		if (!record) return { status: 404, body: fastifyError(404, 'JOB_NOT_FOUND', 'Job not found') };
+		this.coveredIds?.add(jobId);
 		// Snapshot now: with a REST delay the job may move on before the reply is written.
 		return ok(this.publicJob(record));
 	}

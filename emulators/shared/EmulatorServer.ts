@@ -1,4 +1,5 @@
 import { createServer, STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ServerOptions } from 'ws';
@@ -13,6 +14,18 @@ export interface EmulatorServerStats {
 	connectionsAccepted: number;
 	connectionsRefused: number;
 	restRequests: number;
+	/** REST requests answered 429 by the per-key rate limit (`restRateLimit`). */
+	rateLimited: number;
+}
+
+/**
+ * A per-key REST rate limit: a token bucket refilled at `perSecond` tokens a second that holds at
+ * most `perSecond` (at least 1), so a key may burst that many requests and then keeps that pace.
+ */
+export interface RestRateLimit {
+	perSecond: number;
+	/** The `Retry-After` of a 429, in whole seconds; default 1. */
+	retryAfterSeconds?: number;
 }
 
 /** An HTTP server already bound to loopback, handed from `listen()` to an emulator's constructor. */
@@ -26,6 +39,14 @@ export interface EmulatorServerOptions {
 	stepMs?: number;
 	/** For the WebSocket server; it is always attached to the HTTP server by hand (`noServer`). */
 	webSocket?: Omit<ServerOptions, 'noServer' | 'server' | 'port'>;
+	/** Absent: no rate limit (see `setRestRateLimit`). */
+	restRateLimit?: RestRateLimit;
+}
+
+interface TokenBucket {
+	tokens: number;
+	/** `performance.now()` of the last refill: a monotonic clock, so a wall-clock jump cannot refill it. */
+	refilledAt: number;
 }
 
 /** Where a WebSocket upgrade goes: the handler of the opened socket, or a plain HTTP status refusing it. */
@@ -53,6 +74,8 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	private restDelayMs = 0;
 	private restFailureStatus: number | null = null;
 	private upgradeRefusal: { status: number; retryAfterSeconds?: number } | null = null;
+	private restRateLimit: { perSecond: number; burst: number; retryAfterSeconds: number } | null = null;
+	private readonly restBuckets = new Map<string, TokenBucket>();
 	private closing: Promise<void> | undefined;
 
 	/** Binds a fresh HTTP server to 127.0.0.1 (`port` 0 or absent: a random free port). */
@@ -67,6 +90,7 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 		this.port = port;
 		this.stepMs = options.stepMs ?? 0;
 		this.wss = new WebSocketServer({ ...options.webSocket, noServer: true });
+		if (options.restRateLimit) this.setRestRateLimit(options.restRateLimit);
 		server.on('request', (req, res) => this.onHttpRequest(req, res));
 		server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
 	}
@@ -82,6 +106,15 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 
 	/** The body of the plain HTTP answer to a refused upgrade (and of an injected REST failure): the service's error format. */
 	protected abstract upgradeRefusalBody(status: number): object;
+
+	/**
+	 * The credential a REST request presents, whatever its validity: the key its rate-limit bucket
+	 * belongs to. Requests presenting none share the bucket of ''.
+	 */
+	protected abstract restRateLimitKey(req: IncomingMessage): string;
+
+	/** The service's own 429 answer (without the `Retry-After` header, which the base adds). */
+	protected abstract rateLimitedReply(retryAfterSeconds: number): Reply;
 
 	/** Sees every WebSocket upgrade request as it arrives (its headers), before it is routed. */
 	onUpgradeRequest: ((req: IncomingMessage) => void) | undefined;
@@ -132,6 +165,26 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 	 */
 	setRestFailure(status: number | null): void {
 		this.restFailureStatus = status;
+	}
+
+	/**
+	 * Non-null: each key's REST requests over the limit get 429 with `Retry-After` and the service's
+	 * error body; every key starts with a full bucket. null: no limit (the default). WebSocket upgrades
+	 * are never limited, and an injected `setRestFailure` answers first without taking a token.
+	 */
+	setRestRateLimit(limit: RestRateLimit | null): void {
+		this.restBuckets.clear();
+		if (limit === null) {
+			this.restRateLimit = null;
+			return;
+		}
+		const { perSecond, retryAfterSeconds = 1 } = limit;
+		if (!Number.isFinite(perSecond) || perSecond <= 0) throw new RangeError(`restRateLimit.perSecond must be a positive number, got ${perSecond}`);
+		// Retry-After takes whole seconds (RFC 9110 delay-seconds).
+		if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) {
+			throw new RangeError(`restRateLimit.retryAfterSeconds must be a whole number of seconds, got ${retryAfterSeconds}`);
+		}
+		this.restRateLimit = { perSecond, burst: Math.max(1, perSecond), retryAfterSeconds };
 	}
 
 	/** Non-null: every WebSocket upgrade is answered with that plain HTTP status, before the handshake. */
@@ -203,9 +256,36 @@ export abstract class EmulatorServer<Client extends { socket: WebSocket }> {
 		this.onRestRequest?.(req);
 		// Via then() so that even a synchronous bug becomes a 500 reply instead of a crash.
 		Promise.resolve()
-			.then(() => (this.restFailureStatus === null ? this.route(req) : { status: this.restFailureStatus, body: this.upgradeRefusalBody(this.restFailureStatus) }))
+			.then(() => {
+				if (this.restFailureStatus !== null) return { status: this.restFailureStatus, body: this.upgradeRefusalBody(this.restFailureStatus) };
+				return this.takeRestToken(req) ? this.route(req) : this.refuseOverRateLimit(req);
+			})
 			.catch((error: unknown) => this.internalErrorReply(error))
 			.then((reply) => this.sendAfterDelay(res, reply));
+	}
+
+	/** false: the key's bucket is empty (requests refused take no token, so a client that keeps retrying still gets through). */
+	private takeRestToken(req: IncomingMessage): boolean {
+		const limit = this.restRateLimit;
+		if (limit === null) return true;
+		const key = this.restRateLimitKey(req);
+		const now = performance.now();
+		const bucket = this.restBuckets.get(key) ?? { tokens: limit.burst, refilledAt: now };
+		bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * limit.perSecond);
+		bucket.refilledAt = now;
+		this.restBuckets.set(key, bucket);
+		if (bucket.tokens < 1) return false;
+		bucket.tokens -= 1;
+		return true;
+	}
+
+	private refuseOverRateLimit(req: IncomingMessage): Reply {
+		this.stats.rateLimited += 1;
+		// Drain an unread body so the keep-alive connection stays usable for the retry.
+		req.resume();
+		const retryAfterSeconds = this.restRateLimit?.retryAfterSeconds ?? 1;
+		const reply = this.rateLimitedReply(retryAfterSeconds);
+		return { ...reply, headers: { ...reply.headers, 'retry-after': String(retryAfterSeconds) } };
 	}
 
 	private sendAfterDelay(res: ServerResponse, reply: Reply): void {

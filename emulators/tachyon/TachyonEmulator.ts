@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { EmulatorServer } from '../shared/EmulatorServer';
-import type { ListeningServer, UpgradeRoute } from '../shared/EmulatorServer';
+import type { ListeningServer, RestRateLimit, UpgradeRoute } from '../shared/EmulatorServer';
 import { laterIsoTimestamp, randomHash, rawDataToText, sendText } from '../shared/serverKit';
 import type { Reply } from '../shared/serverKit';
 
@@ -47,6 +47,11 @@ export interface TachyonEmulatorOptions {
 	echo?: boolean;
 	/** What POST /api/user/register-websocket accepts: 'both' (default), only the 'jwt', or only the 'apiKey'. */
 	registerWith?: RegisterAuth;
+	/**
+	 * Per-key REST limit (undocumented; the account config only names a `rateLimit`); the key is the
+	 * `api-key` header, else `apikey`, else the bearer of register-websocket. Default: none. See `setRestRateLimit`.
+	 */
+	restRateLimit?: RestRateLimit;
 }
 
 export type RegisterAuth = 'both' | 'jwt' | 'apiKey';
@@ -95,8 +100,10 @@ export interface TachyonEmulatorStats {
 	/** Unauthorized sockets plus upgrades refused by `setRefuseUpgrades`. */
 	connectionsRefused: number;
 	restRequests: number;
-	/** GET /api/tx calls. */
+	/** GET /api/tx calls of a valid key that got past the rate limit, found or not. */
 	transactionReads: number;
+	/** REST requests answered 429 by `restRateLimit`. */
+	rateLimited: number;
 	registrations: number;
 	registrationsByJwt: number;
 	registrationsByApiKey: number;
@@ -148,6 +155,7 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 		connectionsRefused: 0,
 		restRequests: 0,
 		transactionReads: 0,
+		rateLimited: 0,
 		registrations: 0,
 		registrationsByJwt: 0,
 		registrationsByApiKey: 0,
@@ -176,7 +184,11 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 
 	private constructor(listening: ListeningServer, options: TachyonEmulatorOptions) {
 		// autoPong off: pings must go unanswered when a test asks for it, so we pong ourselves.
-		super(listening, { stepMs: options.stepMs, webSocket: { autoPong: false, maxPayload: MAX_BODY_BYTES } });
+		super(listening, {
+			stepMs: options.stepMs,
+			webSocket: { autoPong: false, maxPayload: MAX_BODY_BYTES },
+			restRateLimit: options.restRateLimit,
+		});
 		this.baseUrl = `http://127.0.0.1:${listening.port}`;
 		this.wsUrl = `ws://127.0.0.1:${listening.port}${WS_PATH}`;
 		this.frameShape = options.frameShape ?? 'bare';
@@ -385,6 +397,18 @@ export class TachyonEmulator extends EmulatorServer<ClientConnection> {
 			default:
 				return failure(404, 'ROUTE_NOT_FOUND', `Route ${req.method} ${url.pathname} not found`, 'NOT_FOUND');
 		}
+	}
+
+	/** The credential the request presents: the `api-key` (or `apikey`) header, else register-websocket's bearer. */
+	protected restRateLimitKey(req: IncomingMessage): string {
+		const apiKey = req.headers['api-key'] ?? req.headers.apikey;
+		if (typeof apiKey === 'string') return apiKey;
+		return /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+	}
+
+	/** Emulator choice in the A.2 envelope: the A.3 catalogue as read has no rate-limit code. */
+	protected rateLimitedReply(retryAfterSeconds: number): Reply {
+		return failure(429, 'RATE_LIMIT_EXCEEDED', `Too many requests for this API key; retry in ${retryAfterSeconds} s`, 'RATE_LIMIT');
 	}
 
 	private byApiKey(req: IncomingMessage): AccountRecord | undefined {
