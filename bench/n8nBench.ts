@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -97,94 +96,11 @@ const median = (values: number[]) => {
 	return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 const log = (line: string) => console.log(line);
-
-// ---- the emulator's bench API, with a stand-in until the emulator branch (i21-emu) is merged ----
-
-interface RestRateLimit {
-	perSecond: number;
-	retryAfterSeconds?: number;
-}
-
-/** What the bench needs of the Kurier emulator beyond its long-standing API. */
-interface BenchEmulator {
-	createJobs(apiKey: string, count: number, options?: { status?: string; chainId?: number | null }): string[];
-	setRestRateLimit(limit: RestRateLimit | null): void;
-	startCoverage(): void;
-	coveredJobIds(): ReadonlySet<string>;
-	rateLimited(): number;
-}
-
-interface Reply {
-	status: number;
-	body: unknown;
-	headers?: Record<string, string>;
-}
-
-function benchApiOf(emulator: KurierEmulator): BenchEmulator {
-	const native = emulator as unknown as Partial<Omit<BenchEmulator, 'rateLimited'>> & { stats: { rateLimited?: number } };
-	if (typeof native.createJobs === 'function' && typeof native.startCoverage === 'function' && typeof native.coveredJobIds === 'function' && typeof native.setRestRateLimit === 'function') {
-		return {
-			createJobs: native.createJobs.bind(emulator),
-			setRestRateLimit: native.setRestRateLimit.bind(emulator),
-			startCoverage: native.startCoverage.bind(emulator),
-			coveredJobIds: native.coveredJobIds.bind(emulator),
-			rateLimited: () => native.stats.rateLimited ?? 0,
-		};
-	}
-	return standInApi(emulator);
-}
-
 /**
- * The same behaviour from outside an emulator without it: jobs created one by one and advanced
- * (silent only while no socket listens, which is when the bench creates them), and the REST route
- * wrapped for the per-key limit and for the ids its answers show.
+ * `count` of `ids`, evenly spaced: a trigger that reads its ids in the order it stored them would
+ * find the first ones at once, which would flatter it.
  */
-function standInApi(emulator: KurierEmulator): BenchEmulator {
-	const internals = emulator as unknown as { route(req: IncomingMessage): Reply | Promise<Reply> };
-	const route = internals.route.bind(emulator);
-	let limit: Required<RestRateLimit> | null = null;
-	const buckets = new Map<string, { tokens: number; at: number }>();
-	let covered: Set<string> | null = null;
-	let rateLimited = 0;
-	const keyOf = (url: string) => /job-status\/([^/?]+)/.exec(url)?.[1] ?? new URL(url, 'http://x').searchParams.get('apiKey') ?? '';
-	internals.route = async (req) => {
-		if (limit) {
-			const key = keyOf(req.url ?? '');
-			const now = Date.now();
-			const bucket = buckets.get(key) ?? { tokens: limit.perSecond, at: now };
-			bucket.tokens = Math.min(limit.perSecond, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond);
-			bucket.at = now;
-			buckets.set(key, bucket);
-			if (bucket.tokens < 1) {
-				rateLimited += 1;
-				return { status: 429, body: { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: 'Rate limit exceeded' }, headers: { 'retry-after': String(limit.retryAfterSeconds) } };
-			}
-			bucket.tokens -= 1;
-		}
-		const reply = await route(req);
-		if (covered && reply.status === 200) {
-			const body = reply.body as { jobId?: unknown; jobs?: Array<{ jobId?: unknown }> };
-			if (typeof body.jobId === 'string') covered.add(body.jobId);
-			for (const job of body.jobs ?? []) if (typeof job.jobId === 'string') covered.add(job.jobId);
-		}
-		return reply;
-	};
-	return {
-		createJobs: (apiKey, count, options = {}) =>
-			Array.from({ length: count }, () => {
-				const { jobId } = emulator.createJob(apiKey, { chainId: options.chainId ?? null });
-				while (options.status && emulator.getJob(jobId)?.status !== options.status) emulator.advance(jobId);
-				return jobId;
-			}),
-		setRestRateLimit: (next) => {
-			buckets.clear();
-			limit = next && { perSecond: next.perSecond, retryAfterSeconds: next.retryAfterSeconds ?? 1 };
-		},
-		startCoverage: () => (covered = new Set()),
-		coveredJobIds: () => covered ?? new Set(),
-		rateLimited: () => rateLimited,
-	};
-}
+const spread = (ids: readonly string[], count: number) => Array.from({ length: Math.min(count, ids.length) }, (_, i) => ids[Math.floor((i * ids.length) / count)]);
 
 // ---- one n8n, one sink; a Kurier emulator, credential and workflow per scenario ---------------
 
@@ -192,13 +108,16 @@ function standInApi(emulator: KurierEmulator): BenchEmulator {
 interface Scenario {
 	name: string;
 	emulator: KurierEmulator;
-	api: BenchEmulator;
 	apiKey: string;
 	workflow: CreatedWorkflow;
 	/** The sink path the workflow posts its items to. */
 	path: string;
-	/** REST requests that read jobs: job-status reads and `GET /jobs` pages (answered or refused). */
-	reads: { status: number; listing: number };
+}
+
+/** REST requests that read jobs so far: job-status reads and `GET /jobs` pages (past the rate limit), and those refused with 429. */
+function readsOf(scenario: Scenario): { status: number; listing: number; rateLimited: number } {
+	const { jobStatusReads, jobListRequests, rateLimited } = scenario.emulator.stats;
+	return { status: jobStatusReads, listing: jobListRequests, rateLimited };
 }
 
 interface TriggerSettings {
@@ -256,14 +175,8 @@ class Bench {
 		}
 		const apiKey = `bench-${randomUUID()}`;
 		const emulator = await KurierEmulator.start({ apiKeys: [apiKey], stepMs: 0, jobListing: options.jobListing ?? 'off' });
-		const reads = { status: 0, listing: 0 };
-		emulator.onRestRequest = (req) => {
-			const path = (req.url ?? '').split('?')[0];
-			if (path.includes('/job-status/')) reads.status += 1;
-			else if (path.endsWith('/jobs')) reads.listing += 1;
-		};
 		const path = `/bench/${name}`;
-		const partial = { name, emulator, api: benchApiOf(emulator), apiKey, path, reads };
+		const partial = { name, emulator, apiKey, path };
 		options.prepare?.(partial);
 		const credentialId = await this.n8n.createCredential(`Kurier (bench ${name})`, 'kurierApi', { environment: 'custom', baseUrl: emulator.restBaseUrl, apiKey });
 		const nodes = [
@@ -333,6 +246,10 @@ function withOpenCheckpoints(base: unknown, ids: readonly string[], status: stri
 	return nodes;
 }
 
+function difference(after: ReturnType<typeof readsOf>, before: ReturnType<typeof readsOf>): ReturnType<typeof readsOf> {
+	return { status: after.status - before.status, listing: after.listing - before.listing, rateLimited: after.rateLimited - before.rateLimited };
+}
+
 interface CatchUp {
 	/** What ended the wait: every id covered, REST quiet, or the time limit. */
 	outcome: 'covered' | 'quiet' | 'limit';
@@ -342,7 +259,7 @@ interface CatchUp {
 
 /** Waits (from `since`) until REST has told every id, or REST reads stop for QUIET_MS after some, or `limitMs`. */
 async function catchUp(scenario: Scenario, ids: readonly string[], since: number, limitMs: number): Promise<CatchUp> {
-	const readsSoFar = () => scenario.reads.status + scenario.reads.listing;
+	const readsSoFar = () => readsOf(scenario).status + readsOf(scenario).listing;
 	const readsBefore = readsSoFar();
 	let lastReads = readsBefore;
 	let lastChange = Date.now();
@@ -362,7 +279,7 @@ async function catchUp(scenario: Scenario, ids: readonly string[], since: number
 }
 
 function countCovered(scenario: Scenario, ids: readonly string[]): number {
-	const covered = scenario.api.coveredJobIds();
+	const covered = scenario.emulator.coveredJobIds();
 	let count = 0;
 	for (const id of ids) if (covered.has(id)) count += 1;
 	return count;
@@ -412,7 +329,7 @@ interface ThroughputRun {
 }
 
 async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B', tracked: readonly string[]): Promise<ThroughputRun> {
-	scenario.api.startCoverage();
+	scenario.emulator.startCoverage();
 	const { connectedAt } = await bench.restart(scenario, () => (label === 'A' ? {} : withOpenCheckpoints(undefined, tracked, 'IncludedInBlock')));
 	const run: ThroughputRun = { label, itemsPerSecond: 0 };
 	if (label === 'B') run.catchUp = await catchUp(scenario, tracked, connectedAt, CATCHUP_MAX_MS);
@@ -452,7 +369,7 @@ interface Figure1 {
 async function figure1(bench: Bench): Promise<Figure1> {
 	log(`\n1. Throughput at the sink: ${fmt(IDS)} tracked unfinished ids (B) vs 0 (A); ${PAIRS} pairs, ${seconds(WINDOW_MS)} windows after ${seconds(WARMUP_MS)} warm-up`);
 	let tracked: string[] = [];
-	const scenario = await bench.scenario('throughput', { statuses: [], options: {} }, { prepare: ({ api, apiKey }) => (tracked = api.createJobs(apiKey, IDS, { status: 'IncludedInBlock' })) });
+	const scenario = await bench.scenario('throughput', { statuses: [], options: {} }, { prepare: ({ emulator, apiKey }) => (tracked = emulator.createJobs(apiKey, IDS, { status: 'IncludedInBlock' })) });
 	const runs: ThroughputRun[] = [];
 	const ratios: number[] = [];
 	for (let pair = 1; pair <= PAIRS; pair++) {
@@ -473,27 +390,22 @@ interface Figure2 {
 	connectedMs: number;
 	coverage: { afterMs: number | null; covered: number };
 	delivery: { afterMs: number | null; delivered: number };
-	reads: { status: number; listing: number };
-	rateLimited: number;
+	reads: { status: number; listing: number; rateLimited: number };
 }
 
 async function figure2(bench: Bench, listing: JobListingMode): Promise<Figure2> {
 	let open: string[] = [];
-	const scenario = await bench.scenario(`restart-listing-${listing}`, { statuses: [], options: {} }, { jobListing: listing, prepare: ({ api, apiKey }) => (open = api.createJobs(apiKey, IDS, { status: 'IncludedInBlock' })) });
-	const { emulator, api, apiKey, path } = scenario;
+	const scenario = await bench.scenario(`restart-listing-${listing}`, { statuses: [], options: {} }, { jobListing: listing, prepare: ({ emulator, apiKey }) => (open = emulator.createJobs(apiKey, IDS, { status: 'IncludedInBlock' })) });
+	const { emulator, apiKey, path } = scenario;
 	const expected = new Map<string, string>();
+	let readsBefore = readsOf(scenario);
 	const whileDown = () => {
-		// n8n is stopped: no socket hears these.
-		for (const id of open.slice(0, MOVED_WHILE_DOWN)) expected.set(id, emulator.advance(id).status);
-		for (let i = 0; i < CREATED_WHILE_DOWN; i++) {
-			const { jobId } = emulator.createJob(apiKey);
-			expected.set(jobId, emulator.advanceToEnd(jobId).status);
-		}
-		api.setRestRateLimit(REST_LIMIT);
-		api.startCoverage();
-		scenario.reads.status = scenario.reads.listing = 0;
+		for (const id of spread(open, MOVED_WHILE_DOWN)) expected.set(id, emulator.advance(id, { silent: true }).status);
+		for (const id of emulator.createJobs(apiKey, CREATED_WHILE_DOWN, { status: 'Finalized' })) expected.set(id, 'Finalized');
+		emulator.setRestRateLimit(REST_LIMIT);
+		emulator.startCoverage();
+		readsBefore = readsOf(scenario);
 	};
-	const limitedBefore = api.rateLimited();
 	const { startedAt, restReadyAt, connectedAt } = await bench.restart(scenario, (saved) => withOpenCheckpoints(saved, open, 'IncludedInBlock'), whileDown);
 	const delivered = () => {
 		const seen = new Set(bench.items(path).filter((item) => expected.get(item.id) === item.status).map((item) => item.id));
@@ -512,10 +424,9 @@ async function figure2(bench: Bench, listing: JobListingMode): Promise<Figure2> 
 		connectedMs: connectedAt - startedAt,
 		coverage: { afterMs: coveredAt && coveredAt - startedAt, covered: countCovered(scenario, open) },
 		delivery: { afterMs: deliveredAt && deliveredAt - startedAt, delivered: delivered() },
-		reads: { ...scenario.reads },
-		rateLimited: api.rateLimited() - limitedBefore,
+		reads: difference(readsOf(scenario), readsBefore),
 	};
-	api.setRestRateLimit(null);
+	emulator.setRestRateLimit(null);
 	log(`  GET /jobs ${listing}: ${describeFigure2(result, open.length, expected.size)}`);
 	return result;
 }
@@ -524,7 +435,7 @@ function describeFigure2(r: Figure2, ids: number, expected: number): string {
 	const limit = seconds(RESTART_MAX_MS);
 	const coverage = r.coverage.afterMs !== null ? `all ${fmt(ids)} ids covered ${seconds(r.coverage.afterMs)} after the start` : `${fmt(r.coverage.covered)} of ${fmt(ids)} ids covered within ${limit}`;
 	const delivery = r.delivery.afterMs !== null ? `all ${expected} missed statuses at the sink after ${seconds(r.delivery.afterMs)}` : `${r.delivery.delivered} of ${expected} missed statuses at the sink within ${limit}`;
-	return `${coverage}; ${delivery} (n8n's REST up after ${seconds(r.restReadyMs)}, socket after ${seconds(r.connectedMs)}; ${fmt(r.reads.status)} job-status reads, ${fmt(r.reads.listing)} listing pages, ${fmt(r.rateLimited)} answered 429)`;
+	return `${coverage}; ${delivery} (n8n's REST up after ${seconds(r.restReadyMs)}, socket after ${seconds(r.connectedMs)}; ${fmt(r.reads.status)} job-status reads, ${fmt(r.reads.listing)} listing pages, ${fmt(r.reads.rateLimited)} answered 429)`;
 }
 
 // ---- figure 3: REST reads per hour with a healthy socket ---------------------------------------
@@ -533,7 +444,7 @@ interface Figure3 {
 	stuckShare: number;
 	catchUp: CatchUp;
 	windowMs: number;
-	reads: { status: number; listing: number };
+	reads: { status: number; listing: number; rateLimited: number };
 	moves: number;
 	readsPerHourAtDefault: number;
 }
@@ -568,19 +479,19 @@ async function figure3(bench: Bench, stuckShare: number): Promise<Figure3> {
 	const intervalMs = CHECK_MINUTES * 60_000;
 	let open: string[] = [];
 	// Queued, no chain: four moves to Finalized, no REST follow-up of aggregation in the count.
-	const scenario = await bench.scenario(`reads-stuck-${stuckShare}`, { statuses: ['Failed'], options: { restCheckMinutes: CHECK_MINUTES } }, { prepare: ({ api, apiKey }) => (open = api.createJobs(apiKey, IDS, { status: 'Queued' })) });
-	const stuck = new Set(open.slice(0, Math.round(open.length * stuckShare)));
-	scenario.api.startCoverage();
+	const scenario = await bench.scenario(`reads-stuck-${stuckShare}`, { statuses: ['Failed'], options: { restCheckMinutes: CHECK_MINUTES } }, { prepare: ({ emulator, apiKey }) => (open = emulator.createJobs(apiKey, IDS, { status: 'Queued' })) });
+	const stuck = new Set(spread(open, Math.round(open.length * stuckShare)));
+	scenario.emulator.startCoverage();
 	const { connectedAt } = await bench.restart(scenario, (saved) => withOpenCheckpoints(saved, open, 'Queued'));
 	const mover = moveNormally(scenario, open, stuck, intervalMs);
 	try {
 		const caughtUp = await catchUp(scenario, open, connectedAt, CATCHUP_MAX_MS);
-		const before = { ...scenario.reads };
+		const before = readsOf(scenario);
 		const movesBefore = mover.moves();
 		const openedAt = Date.now();
 		await sleep(CHECK_WINDOWS * intervalMs);
 		const windowMs = Date.now() - openedAt;
-		const reads = { status: scenario.reads.status - before.status, listing: scenario.reads.listing - before.listing };
+		const reads = difference(readsOf(scenario), before);
 		// The window is CHECK_WINDOWS check intervals: at the default interval it stands for that many times 5 minutes.
 		const windowAtDefaultHours = (windowMs / intervalMs) * (DEFAULT_CHECK_MINUTES / 60);
 		const result: Figure3 = { stuckShare, catchUp: caughtUp, windowMs, reads, moves: mover.moves() - movesBefore, readsPerHourAtDefault: (reads.status + reads.listing) / windowAtDefaultHours };
