@@ -324,8 +324,8 @@ interface ThroughputRun {
 	label: 'A' | 'B';
 	itemsPerSecond: number;
 	catchUp?: CatchUp;
-	/** B: the static data n8n had saved at the end (JSON bytes) and the ids it tracks. */
-	saved?: { bytes: number; ids: number };
+	/** B: the static data n8n had saved at the end (JSON bytes), the ids it tracks, and the same checkpoints' bytes in the old format. */
+	saved?: { bytes: number; ids: number; oldBytes: number };
 }
 
 async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B', tracked: readonly string[]): Promise<ThroughputRun> {
@@ -345,17 +345,24 @@ async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B',
 	}
 	if (label === 'B') {
 		const saved = await bench.n8n.savedStaticData(scenario.workflow);
-		run.saved = { bytes: Buffer.byteLength(JSON.stringify(saved ?? {})), ids: checkpointCount(saved) };
+		run.saved = { bytes: Buffer.byteLength(JSON.stringify(saved ?? {})), ids: checkpointCount(saved), oldBytes: oldFormatBytes(saved) };
 	}
-	log(`  run ${label}: ${fmt(run.itemsPerSecond, 1)} items/s${run.catchUp ? ` (${describeCatchUp(run.catchUp, tracked.length)})` : ''}`);
+	const savedText = run.saved ? `; n8n saved ${fmt(run.saved.bytes)} bytes of static data for ${fmt(run.saved.ids)} ids` : '';
+	log(`  run ${label}: ${fmt(run.itemsPerSecond, 1)} items/s${run.catchUp ? ` (${describeCatchUp(run.catchUp, tracked.length)})` : ''}${savedText}`);
 	return run;
 }
 
-/** The format before this work: every id an object of short keys (72 bytes an id with a UUID). */
-function oldFormatBytesPerId(count: number): number {
-	const checkpoints: Record<string, { k: string; r: number; f: number; s: number }> = {};
-	for (let i = 0; i < count; i++) checkpoints[randomUUID()] = { k: 'IncludedInBlock', r: 3, f: 0, s: 4 };
-	return Buffer.byteLength(JSON.stringify({ checkpoints })) / count;
+/**
+ * The same checkpoints in the format before this work, every id an object of short keys: 72 bytes
+ * an id with a UUID at Queued, 81 at IncludedInBlock.
+ */
+function oldFormatBytes(staticData: unknown): number {
+	const checkpoints: Record<string, { k: string; r: number | null; f: 0 | 1; s: number }> = {};
+	for (const node of Object.values((staticData ?? {}) as Record<string, Record<string, unknown> | undefined>)) {
+		if (!node || typeof node !== 'object') continue;
+		for (const [id, checkpoint] of checkpointStoreOver(node).entries()) checkpoints[id] = { k: checkpoint.key, r: checkpoint.rank, f: checkpoint.final ? 1 : 0, s: checkpoint.sequence };
+	}
+	return Buffer.byteLength(JSON.stringify({ checkpoints }));
 }
 
 interface Figure1 {
@@ -363,7 +370,7 @@ interface Figure1 {
 	ratios: number[];
 	bytesPerId: number | null;
 	savedIds: number;
-	oldBytesPerId: number;
+	oldBytesPerId: number | null;
 }
 
 async function figure1(bench: Bench): Promise<Figure1> {
@@ -379,7 +386,8 @@ async function figure1(bench: Bench): Promise<Figure1> {
 		ratios.push(b.itemsPerSecond / a.itemsPerSecond);
 	}
 	const lastB = runs.filter((run) => run.label === 'B').at(-1)?.saved;
-	return { runs, ratios, bytesPerId: lastB && lastB.ids > 0 ? lastB.bytes / lastB.ids : null, savedIds: lastB?.ids ?? 0, oldBytesPerId: oldFormatBytesPerId(IDS) };
+	const perId = (bytes: number | undefined) => (lastB && lastB.ids > 0 && bytes !== undefined ? bytes / lastB.ids : null);
+	return { runs, ratios, bytesPerId: perId(lastB?.bytes), savedIds: lastB?.ids ?? 0, oldBytesPerId: perId(lastB?.oldBytes) };
 }
 
 // ---- figure 2: catch-up after a restart ---------------------------------------------------------
@@ -559,8 +567,8 @@ function summary(f1: Figure1 | undefined, f2: Figure2[], f3: Figure3[]): void {
 		log(`  3. REST reads, ${fmt(r.stuckShare * 100)} % stuck: ${fmt(r.readsPerHourAtDefault)}/h at the default interval, ×${(r.readsPerHourAtDefault / TODAY_READS_PER_HOUR).toFixed(3)} of today's ${fmt(TODAY_READS_PER_HOUR)}/h`);
 	}
 	if (f1) {
-		const now = f1.bytesPerId === null ? 'n/a (no checkpoints saved)' : `${fmt(f1.bytesPerId, 1)} bytes/id (${fmt(f1.savedIds)} ids saved)`;
-		log(`  4. static data: ${now} vs ${fmt(f1.oldBytesPerId, 1)} bytes/id in the old format${f1.bytesPerId === null ? '' : ` (×${(f1.bytesPerId / f1.oldBytesPerId).toFixed(2)})`}`);
+		if (f1.bytesPerId === null || f1.oldBytesPerId === null) log('  4. static data: n/a (no checkpoints saved)');
+		else log(`  4. static data: ${fmt(f1.bytesPerId, 1)} bytes per tracked id as n8n saved it (${fmt(f1.savedIds)} ids), vs ${fmt(f1.oldBytesPerId, 1)} bytes/id for the same checkpoints in the old format (×${(f1.bytesPerId / f1.oldBytesPerId).toFixed(2)})`);
 	}
 }
 
