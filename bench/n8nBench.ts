@@ -46,6 +46,7 @@ import { linear, packageNode, postItemNode } from '../test/e2e/harness/workflows
  *   BENCH_N8N_RESTART_S=100    figure 2: longest wait for coverage and delivery after a start
  *   BENCH_N8N_CHECK_MINUTES=0.5  figure 3: the trigger's REST Check Interval option
  *   BENCH_N8N_CHECK_WINDOWS=3  figure 3: the window, in check intervals
+ *   BENCH_N8N_LOG_LEVEL=info   n8n's log level (its log: <e2e work folder>/bench-n8n-2.x/n8n.log)
  * Default runtime: about 18 minutes on 2 cores while catch-ups run into their limits (less once they
  * finish sooner). Uses the e2e work folder (bench-n8n-2.x), its own ports; one n8n at a time.
  */
@@ -76,11 +77,15 @@ const DEFAULT_CHECK_MINUTES = 5;
 const STUCK_SHARE = 0.01;
 /** The catch-up counts as done once REST reads stop for this long (or every id is covered). */
 const QUIET_MS = 3_000;
-const CONNECT_TIMEOUT_MS = 60_000;
+const CONNECT_TIMEOUT_MS = 120_000;
+const STOP_GRACE_MS = 60_000;
 /** Driver jobs kept open in figure 1: each status a frame, each frame an execution. */
 const DRIVER_OPEN_JOBS = 50;
 const DRIVER_TICK_MS = 20;
 const MOVER_TICK_MS = 200;
+/** After driving: n8n has finished its backlog once the sink is quiet this long. */
+const DRAIN_QUIET_MS = 2_000;
+const DRAIN_MAX_MS = 60_000;
 
 const TRIGGER_NAME = 'Kurier Trigger';
 /** Where n8n keeps a trigger node's static data (getWorkflowStaticData('node')). */
@@ -146,7 +151,7 @@ class Bench {
 		// The template is packed once and then reused: packed again here, so n8n runs the build just made.
 		rmSync(join(E2E_WORK_DIR, 'package-template'), { recursive: true, force: true });
 		// info, as users run it: the harness's debug level costs n8n time at hundreds of items a second.
-		const n8n = await N8nInstance.create({ line: n8nLine('2.x'), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), env: { N8N_LOG_LEVEL: 'info' } });
+		const n8n = await N8nInstance.create({ line: n8nLine('2.x'), dir, packageTemplate: installedPackageTemplate(E2E_WORK_DIR), env: { N8N_LOG_LEVEL: process.env.BENCH_N8N_LOG_LEVEL ?? 'info' } });
 		const sink = await Sink.start();
 		const bench = new Bench(n8n, sink);
 		await n8n.start();
@@ -196,6 +201,37 @@ class Bench {
 		return scenario;
 	}
 
+	/**
+	 * Waits until nothing more arrives at `path` for DRAIN_QUIET_MS: a stop while n8n still runs a
+	 * backlog of executions outlasts the harness's grace period and ends in a kill.
+	 */
+	async drained(path: string): Promise<void> {
+		let last = -1;
+		let since = Date.now();
+		const deadline = Date.now() + DRAIN_MAX_MS;
+		while (Date.now() - since < DRAIN_QUIET_MS && Date.now() < deadline) {
+			if (this.arrived(path) !== last) {
+				last = this.arrived(path);
+				since = Date.now();
+			}
+			await sleep(100);
+		}
+	}
+
+	/**
+	 * A stop with a longer grace than the harness's 15 s: after a run with 10,000 checkpoints n8n
+	 * can take longer to write what it holds (insights, static data), and a kill makes n8n 2.x
+	 * activate the workflow only when its publication outbox is next polled, a minute after the start.
+	 */
+	async stopN8n(): Promise<void> {
+		const main = this.n8n.main;
+		if (!main?.isRunning) return;
+		const began = Date.now();
+		await main.stop(STOP_GRACE_MS);
+		if (main.exitDescription.includes('SIGKILL')) log(`  (n8n did not stop within ${seconds(STOP_GRACE_MS)} and was killed)`);
+		else if (Date.now() - began > 10_000) log(`  (n8n took ${seconds(Date.now() - began)} to stop)`);
+	}
+
 	async untilConnected(scenario: Scenario): Promise<void> {
 		await waitUntil(`the ${scenario.name} trigger to connect`, () => scenario.emulator.openConnectionCount() > 0, CONNECT_TIMEOUT_MS, { everyMs: 50 });
 	}
@@ -206,7 +242,7 @@ class Bench {
 	 * trigger was connected.
 	 */
 	async restart(scenario: Scenario, staticData: (saved: unknown) => unknown, whileDown: () => void = () => undefined): Promise<{ startedAt: number; restReadyAt: number; connectedAt: number }> {
-		await this.n8n.stop();
+		await this.stopN8n();
 		this.n8n.writeStaticDataWhileStopped(scenario.workflow, staticData(this.n8n.readStaticDataWhileStopped(scenario.workflow)));
 		whileDown();
 		const startedAt = Date.now();
@@ -217,7 +253,7 @@ class Bench {
 	}
 
 	async close(): Promise<void> {
-		await this.n8n.stop();
+		await this.stopN8n();
 		await this.current?.emulator.close();
 		await this.sink.close();
 	}
@@ -343,6 +379,7 @@ async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B',
 	} finally {
 		driver.stop();
 	}
+	await bench.drained(scenario.path);
 	if (label === 'B') {
 		const saved = await bench.n8n.savedStaticData(scenario.workflow);
 		run.saved = { bytes: Buffer.byteLength(JSON.stringify(saved ?? {})), ids: checkpointCount(saved), oldBytes: oldFormatBytes(saved) };
