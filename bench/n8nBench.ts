@@ -175,7 +175,9 @@ class Bench {
 	 */
 	async scenario(name: string, trigger: TriggerSettings, options: { jobListing?: JobListingMode; prepare?: (scenario: Omit<Scenario, 'workflow'>) => void } = {}): Promise<Scenario> {
 		if (this.current) {
-			await this.n8n.deactivate(this.current.workflow);
+			const { workflow } = this.current;
+			// n8n answers 503 "Database is not ready" for a while after heavy traffic: try again.
+			await waitUntil(`n8n to deactivate ${this.current.name}`, async () => (await this.n8n.deactivate(workflow), true), CONNECT_TIMEOUT_MS, { everyMs: 1_000 });
 			await this.current.emulator.close();
 		}
 		const apiKey = `bench-${randomUUID()}`;
@@ -495,13 +497,13 @@ interface Figure3 {
 }
 
 /**
- * Moves the open jobs on the socket as normal traffic does: each job one status within half a
- * check interval of its previous one (drawn between a tenth and a half), a finished job replaced by
+ * Moves the open jobs on the socket as normal traffic does: each job one status about half a
+ * check interval after its previous one (drawn between 0.4 and 0.6 of it), a finished job replaced by
  * a new one, so the number open stays put; `stuck` jobs never move.
  */
 function moveNormally(scenario: Scenario, open: readonly string[], stuck: ReadonlySet<string>, intervalMs: number): { stop(): void; moves(): number } {
 	const { emulator, apiKey } = scenario;
-	const delay = () => intervalMs * (0.1 + 0.4 * Math.random());
+	const delay = () => intervalMs * (0.4 + 0.2 * Math.random());
 	const due = new Map<string, number>();
 	const start = Date.now();
 	for (const id of open) if (!stuck.has(id)) due.set(id, start + delay());
