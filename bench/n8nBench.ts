@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { KurierEmulator } from '../emulators/kurier';
@@ -101,6 +101,8 @@ const median = (values: number[]) => {
 	return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 const log = (line: string) => console.log(line);
+/** n8n's CPU over a window, as a share of one core. */
+const cpuShare = (before: number | null, after: number | null, windowMs: number) => (before === null || after === null ? 'n/a' : `${fmt(((after - before) / (windowMs / 1000)) * 100)} %`);
 /**
  * `count` of `ids`, evenly spaced: a trigger that reads its ids in the order it stored them would
  * find the first ones at once, which would flatter it.
@@ -156,6 +158,21 @@ class Bench {
 		const bench = new Bench(n8n, sink);
 		await n8n.start();
 		return bench;
+	}
+
+	/**
+	 * CPU seconds n8n's main process has used so far (user + system, from /proc; Linux ticks of
+	 * 1/100 s), or null where /proc cannot tell: whether n8n, not the bench, set the pace.
+	 */
+	cpuSeconds(): number | null {
+		const pid = this.n8n.main?.child.pid;
+		try {
+			// Fields after the parenthesised command name: state is the 3rd field, utime the 14th, stime the 15th.
+			const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+			return (Number(fields[11]) + Number(fields[12])) / 100;
+		} catch {
+			return null;
+		}
 	}
 
 	arrived(path: string): number {
@@ -361,6 +378,8 @@ function drive(bench: Bench, scenario: Scenario): { stop(): void } {
 interface ThroughputRun {
 	label: 'A' | 'B';
 	itemsPerSecond: number;
+	/** n8n's main process over the window, as a share of one core. */
+	n8nCpu?: string;
 	catchUp?: CatchUp;
 	/** B: the static data n8n had saved at the end (JSON bytes), the ids it tracks, and the same checkpoints' bytes in the old format. */
 	saved?: { bytes: number; ids: number; oldBytes: number };
@@ -375,9 +394,11 @@ async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B',
 	try {
 		await sleep(WARMUP_MS);
 		const before = bench.arrived(scenario.path);
+		const cpuBefore = bench.cpuSeconds();
 		const openedAt = Date.now();
 		await sleep(WINDOW_MS);
 		run.itemsPerSecond = (bench.arrived(scenario.path) - before) / ((Date.now() - openedAt) / 1000);
+		run.n8nCpu = cpuShare(cpuBefore, bench.cpuSeconds(), Date.now() - openedAt);
 	} finally {
 		driver.stop();
 	}
@@ -387,7 +408,7 @@ async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B',
 		run.saved = { bytes: Buffer.byteLength(JSON.stringify(saved ?? {})), ids: checkpointCount(saved), oldBytes: oldFormatBytes(saved) };
 	}
 	const savedText = run.saved ? `; n8n saved ${fmt(run.saved.bytes)} bytes of static data for ${fmt(run.saved.ids)} ids` : '';
-	log(`  run ${label}: ${fmt(run.itemsPerSecond, 1)} items/s${run.catchUp ? ` (${describeCatchUp(run.catchUp, tracked.length)})` : ''}${savedText}`);
+	log(`  run ${label}: ${fmt(run.itemsPerSecond, 1)} items/s (n8n CPU ${run.n8nCpu ?? 'n/a'})${run.catchUp ? ` (${describeCatchUp(run.catchUp, tracked.length)})` : ''}${savedText}`);
 	return run;
 }
 
@@ -491,6 +512,7 @@ interface Figure3 {
 	stuckShare: number;
 	catchUp: CatchUp;
 	windowMs: number;
+	n8nCpu: string;
 	reads: { status: number; listing: number; rateLimited: number };
 	moves: number;
 	readsPerHourAtDefault: number;
@@ -535,13 +557,15 @@ async function figure3(bench: Bench, stuckShare: number): Promise<Figure3> {
 		const caughtUp = await catchUp(scenario, open, connectedAt, CATCHUP_MAX_MS);
 		const before = readsOf(scenario);
 		const movesBefore = mover.moves();
+		const cpuBefore = bench.cpuSeconds();
 		const openedAt = Date.now();
 		await sleep(CHECK_WINDOWS * intervalMs);
 		const windowMs = Date.now() - openedAt;
+		const n8nCpu = cpuShare(cpuBefore, bench.cpuSeconds(), windowMs);
 		const reads = difference(readsOf(scenario), before);
 		// The window is CHECK_WINDOWS check intervals: at the default interval it stands for that many times 5 minutes.
 		const windowAtDefaultHours = (windowMs / intervalMs) * (DEFAULT_CHECK_MINUTES / 60);
-		const result: Figure3 = { stuckShare, catchUp: caughtUp, windowMs, reads, moves: mover.moves() - movesBefore, readsPerHourAtDefault: (reads.status + reads.listing) / windowAtDefaultHours };
+		const result: Figure3 = { stuckShare, catchUp: caughtUp, windowMs, n8nCpu, reads, moves: mover.moves() - movesBefore, readsPerHourAtDefault: (reads.status + reads.listing) / windowAtDefaultHours };
 		log(`  ${describeFigure3(result, open.length)}`);
 		return result;
 	} finally {
@@ -556,7 +580,7 @@ function describeFigure3(r: Figure3, ids: number): string {
 	const capped = perSecond >= 4.5 ? ` [${fmt(perSecond, 1)} reads/s: at the 5/s read budget, so scaling to the default interval understates it]` : '';
 	return (
 		`${fmt(r.stuckShare * 100)} % stuck: ${fmt(r.readsPerHourAtDefault)} reads/h at the default 5-min interval (×${(r.readsPerHourAtDefault / TODAY_READS_PER_HOUR).toFixed(3)} of today's ${fmt(TODAY_READS_PER_HOUR)}/h); ` +
-		`${fmt(r.reads.status)} job-status reads + ${fmt(r.reads.listing)} listing pages in ${seconds(r.windowMs)} (${fmt(r.windowMs / (CHECK_MINUTES * 60_000), 1)} check intervals), ${fmt(r.moves)} moves on the socket; ${describeCatchUp(r.catchUp, ids)}${capped}`
+		`${fmt(r.reads.status)} job-status reads + ${fmt(r.reads.listing)} listing pages in ${seconds(r.windowMs)} (${fmt(r.windowMs / (CHECK_MINUTES * 60_000), 1)} check intervals), ${fmt(r.moves)} moves on the socket, n8n CPU ${r.n8nCpu}; ${describeCatchUp(r.catchUp, ids)}${capped}`
 	);
 }
 
