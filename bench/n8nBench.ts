@@ -607,7 +607,7 @@ async function main(): Promise<void> {
 			for (const listing of ['on', 'off'] as const) f2.push(await figure2(bench, listing));
 		}
 		if (FIGURES.has('3')) {
-			log(`\n3. REST reads with a healthy socket: ${fmt(IDS)} open ids moving, status filter Failed, REST check every ${CHECK_MINUTES} min, window ${CHECK_WINDOWS} intervals after the catch-up`);
+			log(`\n3. REST reads with a healthy socket: ${fmt(IDS)} open ids moving, status filter Failed, REST check every ${CHECK_MINUTES} min, window ${CHECK_WINDOWS} interval${CHECK_WINDOWS === 1 ? '' : 's'} after the catch-up`);
 			for (const stuckShare of [0, STUCK_SHARE]) f3.push(await figure3(bench, stuckShare));
 		}
 	} finally {
