@@ -47,6 +47,8 @@ export const OWNER = { email: 'owner@example.com', firstName: 'Sandbox', lastNam
 const START_TIMEOUT_MS = 180_000;
 const BROWSER_ID = 'e2e-harness';
 const WEBHOOK_REGISTRATION_WAIT_MS = 10_000;
+/** Static data read from or written to n8n's database directly: the 1 MiB default of execFileSync is less than 10,000 checkpoints. */
+const STATIC_DATA_MAX_BYTES = 64 * 1024 * 1024;
 
 export class N8nInstance {
 	readonly port: number;
@@ -276,11 +278,13 @@ export class N8nInstance {
 		const script = `
 			const sqlite3 = require(require.resolve('sqlite3', { paths: [process.argv[1]] }));
 			const db = new sqlite3.Database(process.argv[2]);
-			db.run('UPDATE workflow_entity SET staticData = ? WHERE id = ?', [process.argv[3], process.argv[4]], function (error) {
+			const staticData = require('node:fs').readFileSync(0, 'utf8');
+			db.run('UPDATE workflow_entity SET staticData = ? WHERE id = ?', [staticData, process.argv[3]], function (error) {
 				if (error || this.changes !== 1) { console.error(error ? error.message : 'changed ' + this.changes + ' rows'); process.exitCode = 1; }
 				db.close();
 			});`;
-		execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), JSON.stringify(staticData), workflow.id], { stdio: 'pipe' });
+		// On stdin: an argument may hold 128 KiB at most, and static data with thousands of checkpoints is larger.
+		execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), workflow.id], { input: JSON.stringify(staticData), stdio: 'pipe' });
 	}
 
 	/** The workflow's static data in n8n's database while n8n is stopped (or killed): what n8n loads at its next start. SQLite only. */
@@ -297,7 +301,7 @@ export class N8nInstance {
 				else process.stdout.write(row.staticData ?? 'null');
 				db.close();
 			});`;
-		const text = execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), workflow.id], { stdio: 'pipe' }).toString('utf8');
+		const text = execFileSync(this.line.node, ['-e', script, installDir, join(this.userFolder, '.n8n', 'database.sqlite'), workflow.id], { stdio: 'pipe', maxBuffer: STATIC_DATA_MAX_BYTES }).toString('utf8');
 		return JSON.parse(text || 'null') as unknown;
 	}
 
