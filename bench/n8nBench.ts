@@ -37,6 +37,8 @@ import { linear, packageNode, postItemNode } from '../test/e2e/harness/workflows
  *   BENCH_N8N_FIGURES=1,2,3    which figures to run (4 comes with 1)
  *   BENCH_N8N_IDS=10000        open ids in figures 1–3
  *   BENCH_N8N_PAIRS=3          A,B pairs in figure 1
+ *   BENCH_N8N_FLOOR=1          figure 1: after each pair a run C, no tracked id but static data as
+ *                              large as B's (n8n's own cost of saving it at every emit); 0: without
  *   BENCH_N8N_WINDOW_S=60      figure 1: the measuring window of each run
  *   BENCH_N8N_WARMUP_S=5       figure 1: driving before the window opens
  *   BENCH_N8N_IN_FLIGHT=100    figure 1: statuses offered ahead of the sink (keeps n8n saturated
@@ -61,6 +63,8 @@ const envNumber = (name: string, fallback: number): number => {
 const FIGURES = new Set((process.env.BENCH_N8N_FIGURES ?? '1,2,3').split(',').map((figure) => figure.trim()));
 const IDS = envNumber('BENCH_N8N_IDS', 10_000);
 const PAIRS = Math.max(1, Math.round(envNumber('BENCH_N8N_PAIRS', 3)));
+/** Figure 1 also runs C (n8n's floor, see throughputRun) after each pair; BENCH_N8N_FLOOR=0 leaves it out. */
+const FLOOR = envNumber('BENCH_N8N_FLOOR', 1) !== 0;
 const WINDOW_MS = envNumber('BENCH_N8N_WINDOW_S', 60) * 1000;
 const WARMUP_MS = envNumber('BENCH_N8N_WARMUP_S', 5) * 1000;
 const IN_FLIGHT = Math.max(1, envNumber('BENCH_N8N_IN_FLIGHT', 100));
@@ -380,7 +384,7 @@ function drive(bench: Bench, scenario: Scenario): { stop(): void } {
 }
 
 interface ThroughputRun {
-	label: 'A' | 'B';
+	label: 'A' | 'B' | 'C';
 	itemsPerSecond: number;
 	/** n8n's main process over the window, as a share of one core. */
 	n8nCpu?: string;
@@ -389,9 +393,19 @@ interface ThroughputRun {
 	saved?: { bytes: number; ids: number; oldBytes: number };
 }
 
-async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B', tracked: readonly string[]): Promise<ThroughputRun> {
+/**
+ * A: no tracked id. B: `tracked` unfinished ids in the static data. C: no tracked id, but the static
+ * data as large as B's (a field no node reads): n8n saves a trigger's whole static data at every
+ * emit, so C shows what n8n's own save of that many bytes costs, the floor B cannot beat.
+ */
+async function throughputRun(bench: Bench, scenario: Scenario, label: 'A' | 'B' | 'C', tracked: readonly string[]): Promise<ThroughputRun> {
 	scenario.emulator.startCoverage();
-	const { connectedAt } = await bench.restart(scenario, () => (label === 'A' ? {} : withOpenCheckpoints(undefined, tracked, 'IncludedInBlock')));
+	const staticDataOf = (): Record<string, unknown> => {
+		if (label === 'A') return {};
+		const withTracked = withOpenCheckpoints(undefined, tracked, 'IncludedInBlock');
+		return label === 'B' ? withTracked : { [NODE_KEY]: { padding: 'x'.repeat(Buffer.byteLength(JSON.stringify(withTracked))) } };
+	};
+	const { connectedAt } = await bench.restart(scenario, staticDataOf);
 	const run: ThroughputRun = { label, itemsPerSecond: 0 };
 	if (label === 'B') run.catchUp = await catchUp(scenario, tracked, connectedAt, CATCHUP_MAX_MS);
 	const driver = drive(bench, scenario);
@@ -432,6 +446,8 @@ function oldFormatBytes(staticData: unknown): number {
 interface Figure1 {
 	runs: ThroughputRun[];
 	ratios: number[];
+	/** C/A per triple: n8n's own cost of saving static data as large as B's at every emit. */
+	floorRatios: number[];
 	bytesPerId: number | null;
 	savedIds: number;
 	oldBytesPerId: number | null;
@@ -443,15 +459,21 @@ async function figure1(bench: Bench): Promise<Figure1> {
 	const scenario = await bench.scenario('throughput', { statuses: [], options: {} }, { prepare: ({ emulator, apiKey }) => (tracked = emulator.createJobs(apiKey, IDS, { status: 'IncludedInBlock' })) });
 	const runs: ThroughputRun[] = [];
 	const ratios: number[] = [];
+	const floorRatios: number[] = [];
 	for (let pair = 1; pair <= PAIRS; pair++) {
 		const a = await throughputRun(bench, scenario, 'A', tracked);
 		const b = await throughputRun(bench, scenario, 'B', tracked);
 		runs.push(a, b);
 		ratios.push(b.itemsPerSecond / a.itemsPerSecond);
+		if (FLOOR) {
+			const c = await throughputRun(bench, scenario, 'C', tracked);
+			runs.push(c);
+			floorRatios.push(c.itemsPerSecond / a.itemsPerSecond);
+		}
 	}
 	const lastB = runs.filter((run) => run.label === 'B').at(-1)?.saved;
 	const perId = (bytes: number | undefined) => (lastB && lastB.ids > 0 && bytes !== undefined ? bytes / lastB.ids : null);
-	return { runs, ratios, bytesPerId: perId(lastB?.bytes), savedIds: lastB?.ids ?? 0, oldBytesPerId: perId(lastB?.oldBytes) };
+	return { runs, ratios, floorRatios, bytesPerId: perId(lastB?.bytes), savedIds: lastB?.ids ?? 0, oldBytesPerId: perId(lastB?.oldBytes) };
 }
 
 // ---- figure 2: catch-up after a restart ---------------------------------------------------------
@@ -625,6 +647,10 @@ function summary(f1: Figure1 | undefined, f2: Figure2[], f3: Figure3[]): void {
 		const a = f1.runs.filter((run) => run.label === 'A').map((run) => fmt(run.itemsPerSecond, 1));
 		const b = f1.runs.filter((run) => run.label === 'B').map((run) => fmt(run.itemsPerSecond, 1));
 		log(`  1. throughput: A (0 tracked) ${a.join(', ')} items/s; B (${fmt(IDS)} tracked) ${b.join(', ')} items/s; B/A median ×${median(f1.ratios).toFixed(2)} (×${Math.min(...f1.ratios).toFixed(2)}–×${Math.max(...f1.ratios).toFixed(2)}, ${f1.ratios.length} pairs)`);
+		if (f1.floorRatios.length > 0) {
+			const c = f1.runs.filter((run) => run.label === 'C').map((run) => fmt(run.itemsPerSecond, 1));
+			log(`     n8n's floor: C (0 tracked, static data as large as B's) ${c.join(', ')} items/s; C/A median ×${median(f1.floorRatios).toFixed(2)} (×${Math.min(...f1.floorRatios).toFixed(2)}–×${Math.max(...f1.floorRatios).toFixed(2)}): what n8n's save of that much static data at every emit costs by itself`);
+		}
 	}
 	for (const r of f2) {
 		log(`  2. restart, GET /jobs ${r.listing}: every id covered after ${r.coverage.afterMs === null ? `> ${seconds(RESTART_MAX_MS)} (${fmt(r.coverage.covered)} of ${fmt(IDS)})` : seconds(r.coverage.afterMs)}; ` +

@@ -137,3 +137,16 @@ test('with a healthy socket the REST check reads a job quiet longer than its sta
 		reads.stop();
 	}
 });
+
+test("n8n's activation does not wait for the catch-up of many open jobs, and live frames flow while it runs", async () => {
+	const { staticData } = await openJobsThenStop(200);
+	const restarted = await scope.activate(allJobs(staticData, 'init'));
+	// At 5 reads a second to start with, 200 reads take seconds: the activation came back long before.
+	expect(emulator.stats.jobStatusReads).toBeLessThan(100);
+	const live = emulator.createJob(apiKey).jobId;
+	await eventually(() => expect(statusOf(restarted.items(), live)).toEqual(['Queued']));
+	expect(emulator.stats.jobStatusReads).toBeLessThan(200);
+	// Then each open job read once, after the last 20 handed before the stop were read again (crashTail.test.ts).
+	await eventually(() => expect(emulator.stats.jobStatusReads).toBe(220), 60_000);
+	await staysTrue(() => expect(emulator.stats.jobStatusReads).toBe(220));
+});

@@ -83,6 +83,8 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 	protected followsOnly: readonly string[] | null = null;
 	// Ids whose REST read is in flight; true once the socket spoke for the id meanwhile.
 	private readonly reconciling = new Map<string, boolean>();
+	// The catch-ups started so far, one after the other (see catchUpInBackground).
+	private catchingUp: Promise<void> = Promise.resolve();
 	/** Which open ids the REST check reads, and when (null: the check is off, nothing to keep). */
 	private readonly quiet: QuietIdSchedule | null;
 
@@ -199,10 +201,27 @@ export abstract class IdFollowingStream<Record, Shared = undefined, Read = Recor
 			if (connection.reconnected) await this.reconcile(this.idsToReconcile(), 'reconnect');
 			else for (const id of this.idsToReconcile()) await this.readNow(id);
 		} else if (connection.reconnected || this.tracker.unfinishedIds().length > 0 || this.base.lastHeardBeforeStop != null) {
-			// Newest first: the ids most recently added are the likeliest to have moved meanwhile.
-			await this.catchUp(this.idsToReconcile().reverse(), connection.reconnected);
+			this.catchUpInBackground(connection.reconnected);
 		}
 		this.scheduleSweep();
+	}
+
+	/**
+	 * The whole account's catch-up runs beside the socket, not in the start: with thousands of open
+	 * ids it takes a minute or more, and n8n waits for a trigger's activation (2.x holds its workflow
+	 * publication lock meanwhile). Live frames flow at once; the socket-word-wins guard keeps a REST
+	 * answer from going back past them. A catch-up after another drop waits for the one running, so no
+	 * id is read twice at once; the sweep's first check comes a whole interval later, and an id not read
+	 * yet by then only starts its quiet clock.
+	 */
+	private catchUpInBackground(reconnected: boolean): void {
+		// Newest first: the ids most recently added are the likeliest to have moved meanwhile.
+		const run = async () => {
+			if (!this.isClosed()) await this.catchUp(this.idsToReconcile().reverse(), reconnected);
+		};
+		this.catchingUp = this.catchingUp.then(run, run).catch((error: unknown) => {
+			this.base.logger?.warn(`${this.service.name}: the catch-up over REST stopped: ${redactedMessage(error, this.service.redact)}`);
+		});
 	}
 
 	/**
