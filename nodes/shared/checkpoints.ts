@@ -27,17 +27,22 @@ export const CHECKPOINT_LIMITS = { unfinished: 10_000, finished: 2_000 } as cons
 
 /**
  * The JSON kept in static data, under `container.ckpt`. n8n saves the whole static data with every
- * emit, so an id costs as few bytes as it can: each distinct (key, rank, final) is kept once in
- * `keys`, and each id, encoded by `encodeId`, holds `"<index in keys>.<sequence>"`, both in base 36.
- * Key order of `ids` is write order (oldest first), for eviction.
+ * emit, so an id costs as few bytes as it can, and the JSON as few properties: n8n serializes it
+ * through its change-tracking proxy, where 10,000 properties take about 5 ms and a few dozen
+ * strings a tenth of that.
+ * - `keys`: each distinct (key, rank, final), once.
+ * - `ids`: the checkpoints in write order (oldest first, for eviction), in chunks of up to
+ *   CHUNK_SIZE entries, each chunk one string of `<index in keys>.<sequence>:<id>` entries (base
+ *   36 numbers; the id encoded by `encodeId`, a raw one URI-escaped) joined by commas. A write
+ *   serializes again only the chunks it touched.
  * Example, Kurier job 2f1c9a4e-8b3d-4c7a-9e21-5d6f7a8b9c0d at Valid#2, Tachyon transaction
  * 68fa3450539a3c9d28bbca33 at PENDING#0 (sequence 2) and an id "Job-7" at Valid#11:
- * `{"keys":[["Queued",0,0],["Valid",1,0],["PENDING#0",null,0]],"ids":{"LxyaTos9THqeIV1veoucDQ":"1.2",".aPo0UFOaPJ0ou8oz":"2.2","~Job-7":"1.b"}}`
+ * `{"keys":[["Queued",0,0],["Valid",1,0],["PENDING#0",null,0]],"ids":["1.2:LxyaTos9THqeIV1veoucDQ,2.2:.aPo0UFOaPJ0ou8oz,1.b:~Job-7"]}`
  * (Queued is no id's any more: `keys` drops such entries once it grows long, see keyIndex).
  */
 interface StoredCheckpoints {
 	keys: StoredKey[];
-	ids: Record<string, string>;
+	ids: string[];
 }
 
 type StoredKey = [key: string, rank: number | null, final: 0 | 1];
@@ -81,10 +86,20 @@ export function decodeId(encoded: string): string {
 
 /** `keys` is not compacted below this many entries: the services have a few dozen distinct keys. */
 const KEYS_COMPACTED_FROM = 256;
+/** Checkpoints per string of `ids`: a write re-serializes one or two of them. */
+const CHUNK_SIZE = 256;
 
-/** What a store derives from the stored object and keeps while that object is the container's. */
+/** Encoded ids of one string of `ids`, in write order. */
+type Chunk = Set<string>;
+
+/** What stores derive from one stored object, shared by every store over it (see derivedOf). */
 interface Derived {
-	checkpoints: StoredCheckpoints;
+	stored: StoredCheckpoints;
+	/** Encoded id → its value (`<index>.<sequence>`). */
+	values: Map<string, string>;
+	/** The chunks in the order of `stored.ids`, and each encoded id's chunk. */
+	chunks: Chunk[];
+	chunkOf: Map<string, Chunk>;
 	/** Each (key, rank, final) of `keys` (as JSON) → its index. */
 	indexOf: Map<string, number>;
 	/** Counted once, then kept up to date, so a write (one per emitted transition) does not walk every id unless a bound is passed. */
@@ -93,6 +108,10 @@ interface Derived {
 	compactAt: number;
 }
 
+// Keyed by the stored object (n8n hands out the same proxy for it while the static data lives): two
+// stores over one container (a test reading what a trigger wrote) see the same checkpoints.
+const derivedByStored = new WeakMap<object, Derived>();
+
 /**
  * A store over a plain object (n8n's static data for the node, or `{}` in memory), changed in
  * place; n8n saves its static data with the next emit when it saw a change. Checkpoints in the
@@ -100,64 +119,142 @@ interface Derived {
  * every checkpoint, and until n8n saves again its database holds the old format, read the same way.
  */
 export function checkpointStoreOver(container: Record<string, unknown>, limits: { unfinished: number; finished: number } = CHECKPOINT_LIMITS): CheckpointStore {
-	let derived: Derived | null = null;
-
 	const load = (): Derived => {
 		const current = container.ckpt;
-		const valid = isPlainObject(current) && Array.isArray(current.keys) && isPlainObject(current.ids);
-		const old = container.checkpoints;
-		const known: Derived | null = derived;
-		if (valid && known !== null && (known.checkpoints as unknown) === current && !isPlainObject(old)) {
-			// Another store over the same container may have added keys.
-			if (known.indexOf.size !== known.checkpoints.keys.length) known.indexOf = indexOfKeys(known.checkpoints.keys);
-			return known;
+		let state = isPlainObject(current) ? derivedByStored.get(current) : undefined;
+		if (state === undefined) {
+			state = derive(isPlainObject(current) ? current : undefined);
+			container.ckpt = state.stored;
+			derivedByStored.set(state.stored, state);
 		}
-		const checkpoints: StoredCheckpoints = valid ? (current as unknown as StoredCheckpoints) : { keys: [], ids: {} };
-		const state: Derived = { checkpoints, indexOf: indexOfKeys(checkpoints.keys), counts: countsOf(checkpoints), compactAt: KEYS_COMPACTED_FROM };
-		derived = state;
+		const old = container.checkpoints;
 		if (isPlainObject(old)) {
 			for (const [id, value] of Object.entries(old)) {
 				const checkpoint = decodeOld(value);
 				// Both formats at once only if an older version ran in between: the higher count wins.
-				const kept = decodeValue(checkpoints, checkpoints.ids[encodeId(id)]);
+				const kept = decodeValue(state.stored, state.values.get(encodeId(id)));
 				if (checkpoint && (!kept || kept.sequence < checkpoint.sequence)) write(state, id, checkpoint);
 			}
 			delete container.checkpoints;
-			container.ckpt = checkpoints;
 		}
 		return state;
 	};
 
 	const write = (state: Derived, id: string, checkpoint: IdCheckpoint): void => {
-		const { checkpoints, counts } = state;
+		const { values, counts } = state;
 		const encoded = encodeId(id);
-		const previous = decodeValue(checkpoints, checkpoints.ids[encoded]);
+		const touched = new Set<Chunk>();
+		const previous = decodeValue(state.stored, values.get(encoded));
 		if (previous) counts[previous.final ? 'finished' : 'unfinished'] -= 1;
 		const index = keyIndex(state, checkpoint);
-		// Re-inserted at the end, so key order is write order (oldest first) for the eviction below.
-		delete checkpoints.ids[encoded];
-		checkpoints.ids[encoded] = `${index.toString(36)}.${checkpoint.sequence.toString(36)}`;
+		// Moved to the end, so the order is write order (oldest first) for the eviction below.
+		forget(state, encoded, touched);
+		values.set(encoded, `${index.toString(36)}.${checkpoint.sequence.toString(36)}`);
+		let last = state.chunks[state.chunks.length - 1];
+		if (last === undefined || last.size >= CHUNK_SIZE) {
+			last = new Set();
+			state.chunks.push(last);
+			state.stored.ids.push('');
+		}
+		last.add(encoded);
+		state.chunkOf.set(encoded, last);
+		touched.add(last);
 		counts[checkpoint.final ? 'finished' : 'unfinished'] += 1;
-		if (counts.finished > limits.finished || counts.unfinished > limits.unfinished) evictOverLimits(checkpoints, limits, counts);
+		if (counts.finished > limits.finished || counts.unfinished > limits.unfinished) evictOverLimits(state, limits, touched);
+		serializeTouched(state, touched);
 		// n8n notices changes of its static data only through the object it handed out (a
 		// proxy), not inside objects added later: assigning again marks the data as changed.
-		container.ckpt = checkpoints;
+		container.ckpt = state.stored;
 	};
 
 	return {
 		get: (id) => {
-			const { checkpoints } = load();
-			return decodeValue(checkpoints, checkpoints.ids[encodeId(id)]);
+			const state = load();
+			return decodeValue(state.stored, state.values.get(encodeId(id)));
 		},
 		set: (id, checkpoint) => write(load(), id, checkpoint),
 		entries: () => {
-			const { checkpoints } = load();
-			return Object.entries(checkpoints.ids).flatMap(([encoded, value]) => {
-				const checkpoint = decodeValue(checkpoints, value);
-				return checkpoint ? [[decodeId(encoded), checkpoint] as [string, IdCheckpoint]] : [];
-			});
+			const state = load();
+			const all: Array<[string, IdCheckpoint]> = [];
+			for (const chunk of state.chunks) {
+				for (const encoded of chunk) {
+					const checkpoint = decodeValue(state.stored, state.values.get(encoded));
+					if (checkpoint) all.push([decodeId(encoded), checkpoint]);
+				}
+			}
+			return all;
 		},
 	};
+}
+
+/** Reads a stored object (or starts an empty one): every entry that parses, in write order. */
+function derive(current: Record<string, unknown> | undefined): Derived {
+	const keys = Array.isArray(current?.keys) ? (current.keys as StoredKey[]) : [];
+	const state: Derived = { stored: { keys, ids: [] }, values: new Map(), chunks: [], chunkOf: new Map(), indexOf: indexOfKeys(keys), counts: { finished: 0, unfinished: 0 }, compactAt: KEYS_COMPACTED_FROM };
+	const storedIds = current?.ids;
+	const pairs: Array<[string, string]> = [];
+	if (Array.isArray(storedIds)) {
+		for (const text of storedIds) if (typeof text === 'string' && text !== '') for (const entry of text.split(',')) pairs.push(parseEntry(entry));
+	}
+	let chunk: Chunk | undefined;
+	for (const [encoded, value] of pairs) {
+		const checkpoint = decodeValue(state.stored, value);
+		if (!checkpoint || encoded === '' || state.values.has(encoded)) continue;
+		if (chunk === undefined || chunk.size >= CHUNK_SIZE) {
+			chunk = new Set();
+			state.chunks.push(chunk);
+		}
+		chunk.add(encoded);
+		state.chunkOf.set(encoded, chunk);
+		state.values.set(encoded, value);
+		state.counts[checkpoint.final ? 'finished' : 'unfinished'] += 1;
+	}
+	state.stored.ids = state.chunks.map((each) => serializeChunk(state, each));
+	return state;
+}
+
+/** `<value>:<encoded id>`; a raw id is URI-escaped in it (it may hold commas and colons). */
+function serializeEntry(encoded: string, value: string): string {
+	return `${value}:${encoded.startsWith(RAW_PREFIX) ? RAW_PREFIX + encodeURIComponent(encoded.slice(RAW_PREFIX.length)) : encoded}`;
+}
+
+function parseEntry(entry: string): [string, string] {
+	const colon = entry.indexOf(':');
+	if (colon <= 0) return ['', ''];
+	const id = entry.slice(colon + 1);
+	try {
+		return [id.startsWith(RAW_PREFIX) ? RAW_PREFIX + decodeURIComponent(id.slice(RAW_PREFIX.length)) : id, entry.slice(0, colon)];
+	} catch {
+		return ['', ''];
+	}
+}
+
+function serializeChunk(state: Derived, chunk: Chunk): string {
+	let text = '';
+	for (const encoded of chunk) text += (text === '' ? '' : ',') + serializeEntry(encoded, state.values.get(encoded) ?? '');
+	return text;
+}
+
+/** Takes an id out of its chunk (noted as touched). */
+function forget(state: Derived, encoded: string, touched: Set<Chunk>): void {
+	const chunk = state.chunkOf.get(encoded);
+	if (chunk === undefined) return;
+	chunk.delete(encoded);
+	state.chunkOf.delete(encoded);
+	state.values.delete(encoded);
+	touched.add(chunk);
+}
+
+/** Writes the touched chunks back to `ids`; an emptied one goes. */
+function serializeTouched(state: Derived, touched: Set<Chunk>): void {
+	for (const chunk of touched) {
+		const at = state.chunks.indexOf(chunk);
+		if (at < 0) continue;
+		if (chunk.size === 0) {
+			state.chunks.splice(at, 1);
+			state.stored.ids.splice(at, 1);
+		} else state.stored.ids[at] = serializeChunk(state, chunk);
+	}
 }
 
 /** The index of the checkpoint's (key, rank, final) in `keys`, added if new. */
@@ -165,15 +262,15 @@ function keyIndex(state: Derived, checkpoint: IdCheckpoint): number {
 	const tuple: StoredKey = [checkpoint.key, checkpoint.rank, checkpoint.final ? 1 : 0];
 	const known = state.indexOf.get(JSON.stringify(tuple));
 	if (known !== undefined) return known;
-	if (state.checkpoints.keys.length >= state.compactAt) {
-		compactKeys(state.checkpoints);
-		state.indexOf = indexOfKeys(state.checkpoints.keys);
+	if (state.stored.keys.length >= state.compactAt) {
+		compactKeys(state);
+		state.indexOf = indexOfKeys(state.stored.keys);
 		// Compacted again only after as many new keys as are left: one walk of the ids per that many writes.
-		state.compactAt = Math.max(KEYS_COMPACTED_FROM, 2 * state.checkpoints.keys.length);
+		state.compactAt = Math.max(KEYS_COMPACTED_FROM, 2 * state.stored.keys.length);
 	}
-	state.checkpoints.keys.push(tuple);
-	state.indexOf.set(JSON.stringify(tuple), state.checkpoints.keys.length - 1);
-	return state.checkpoints.keys.length - 1;
+	state.stored.keys.push(tuple);
+	state.indexOf.set(JSON.stringify(tuple), state.stored.keys.length - 1);
+	return state.stored.keys.length - 1;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -182,15 +279,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function indexOfKeys(keys: StoredKey[]): Map<string, number> {
 	return new Map(keys.map((tuple, index) => [JSON.stringify([tuple[0], tuple[1], tuple[2]]), index]));
-}
-
-function countsOf(checkpoints: StoredCheckpoints): { finished: number; unfinished: number } {
-	const counts = { finished: 0, unfinished: 0 };
-	for (const value of Object.values(checkpoints.ids)) {
-		const checkpoint = decodeValue(checkpoints, value);
-		if (checkpoint) counts[checkpoint.final ? 'finished' : 'unfinished'] += 1;
-	}
-	return counts;
 }
 
 /** The index in `keys` an id's value points to, and its sequence. */
@@ -202,9 +290,9 @@ function splitValue(value: unknown): { index: number; sequence: number } | undef
 	return dot > 0 && Number.isInteger(index) && Number.isInteger(sequence) ? { index, sequence } : undefined;
 }
 
-function decodeValue(checkpoints: StoredCheckpoints, value: string | undefined): IdCheckpoint | undefined {
+function decodeValue(stored: StoredCheckpoints, value: string | undefined): IdCheckpoint | undefined {
 	const split = splitValue(value);
-	const tuple = split ? checkpoints.keys[split.index] : undefined;
+	const tuple = split ? stored.keys[split.index] : undefined;
 	if (!split || !Array.isArray(tuple) || typeof tuple[0] !== 'string') return undefined;
 	return { key: tuple[0], rank: typeof tuple[1] === 'number' ? tuple[1] : null, final: tuple[2] === 1, sequence: split.sequence };
 }
@@ -215,33 +303,37 @@ function decodeOld(value: unknown): IdCheckpoint | undefined {
 	return typeof k === 'string' && typeof s === 'number' ? { key: k, rank: typeof r === 'number' ? r : null, final: f === 1, sequence: s } : undefined;
 }
 
-/** Drops the keys no id points to any more (evicted, or moved on), renumbering the ids' values in place (their order stays). */
-function compactKeys(checkpoints: StoredCheckpoints): void {
+/** Drops the keys no id points to any more (evicted, or moved on), renumbering the ids' values (their order stays). */
+function compactKeys(state: Derived): void {
 	const renumbered = new Map<number, number>();
 	const keys: StoredKey[] = [];
-	for (const [encoded, value] of Object.entries(checkpoints.ids)) {
+	for (const [encoded, value] of state.values) {
 		const split = splitValue(value);
-		if (!split || !Array.isArray(checkpoints.keys[split.index])) continue;
+		if (!split || !Array.isArray(state.stored.keys[split.index])) continue;
 		let index = renumbered.get(split.index);
 		if (index === undefined) {
-			index = keys.push(checkpoints.keys[split.index]) - 1;
+			index = keys.push(state.stored.keys[split.index]) - 1;
 			renumbered.set(split.index, index);
 		}
-		if (index !== split.index) checkpoints.ids[encoded] = `${index.toString(36)}.${split.sequence.toString(36)}`;
+		if (index !== split.index) state.values.set(encoded, `${index.toString(36)}.${split.sequence.toString(36)}`);
 	}
-	checkpoints.keys = keys;
+	state.stored.keys = keys;
+	state.stored.ids = state.chunks.map((chunk) => serializeChunk(state, chunk));
 }
 
-/** Drops the oldest ids of whichever kind is over its bound (key order is write order). */
-function evictOverLimits(checkpoints: StoredCheckpoints, limits: { unfinished: number; finished: number }, tally: { finished: number; unfinished: number }): void {
-	for (const encoded of Object.keys(checkpoints.ids)) {
-		if (tally.finished <= limits.finished && tally.unfinished <= limits.unfinished) return;
-		const checkpoint = decodeValue(checkpoints, checkpoints.ids[encoded]);
-		const kind = checkpoint?.final ? 'finished' : 'unfinished';
-		if (!checkpoint) delete checkpoints.ids[encoded];
-		else if (tally[kind] > limits[kind]) {
-			delete checkpoints.ids[encoded];
-			tally[kind] -= 1;
+/** Drops the oldest ids of whichever kind is over its bound (chunk order is write order). */
+function evictOverLimits(state: Derived, limits: { unfinished: number; finished: number }, touched: Set<Chunk>): void {
+	const tally = state.counts;
+	for (const chunk of state.chunks) {
+		for (const encoded of chunk) {
+			if (tally.finished <= limits.finished && tally.unfinished <= limits.unfinished) return;
+			const checkpoint = decodeValue(state.stored, state.values.get(encoded));
+			const kind = checkpoint?.final ? 'finished' : 'unfinished';
+			if (!checkpoint) forget(state, encoded, touched);
+			else if (tally[kind] > limits[kind]) {
+				forget(state, encoded, touched);
+				tally[kind] -= 1;
+			}
 		}
 	}
 }
