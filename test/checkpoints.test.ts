@@ -318,6 +318,24 @@ describe('the stored format', () => {
 		expect(store.get('2f1c9a4e-8b3d-4c7a-9e21-5d6f7a8b9c0e')).toBeUndefined();
 	});
 
+	test('many ids: a handful of strings in the JSON, not a property each; rewrites move an id to the end, also after a load', () => {
+		const container: Record<string, unknown> = {};
+		const store = checkpointStoreOver(container);
+		const many = Array.from({ length: 1_000 }, () => randomUUID());
+		many.forEach((id, i) => store.set(id, checkpointOf(i)));
+		const rewritten = many.filter((_id, i) => i % 3 === 0);
+		rewritten.forEach((id, i) => store.set(id, checkpointOf(i + 5_000)));
+		const order = [...many.filter((_id, i) => i % 3 !== 0), ...rewritten];
+		expect(store.entries().map(([id]) => id)).toEqual(order);
+		const loaded = checkpointStoreOver(savedAndLoaded(container));
+		expect(loaded.entries().map(([id]) => id)).toEqual(order);
+		expect(loaded.get(rewritten[1])).toEqual(checkpointOf(5_001));
+		// n8n serializes static data through a proxy at every emit: its cost grows with properties, not bytes.
+		const stored = JSON.parse(JSON.stringify(container)) as { ckpt: { ids: unknown[] } };
+		expect(stored.ckpt.ids.length).toBeLessThanOrEqual(8);
+		expect(stored.ckpt.ids.every((chunk) => typeof chunk === 'string')).toBe(true);
+	});
+
 	test('integer-like ids keep their place in write order, so eviction still drops the oldest', () => {
 		const container: Record<string, unknown> = {};
 		const store = checkpointStoreOver(container, { unfinished: 3, finished: 2 });
