@@ -42,7 +42,8 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 
 	const submit = async (): Promise<string> => await submitProofOverRest(emulator, apiKey);
 
-	test('statuses passed while n8n was down arrive once, earlier ones not again, sequence counts on', async () => {
+	/** An All Jobs activation that emits a job's Queued and Valid, then stops: its subject (same static data) and the job. */
+	async function twoTransitionsThenStop() {
 		const staticData: IDataObject = {};
 		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, staticData);
 		const first = await activateTrigger(subject);
@@ -52,6 +53,11 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 		await first.waitForItems(2);
 		await first.deactivate();
 		expect(statusesAndSequences(first.items())).toEqual(['Queued#1', 'Valid#2']);
+		return { staticData, subject, jobId };
+	}
+
+	test('statuses passed while n8n was down arrive once, earlier ones not again, sequence counts on', async () => {
+		const { subject, jobId } = await twoTransitionsThenStop();
 
 		// n8n is down: the job moves on twice (REST only knows the latest).
 		emulator.advance(jobId);
@@ -74,15 +80,7 @@ describe('Kurier Trigger (All Jobs) across a restart', () => {
 	});
 
 	test('upgraded from the format before issue 21: every checkpoint kept, nothing emitted again, the old format gone', async () => {
-		const staticData: IDataObject = {};
-		const subject = kurierTriggerSubject(emulator, apiKey, { event: 'allJobs', statuses: [] }, staticData);
-		const first = await activateTrigger(subject);
-		const jobId = await submit();
-		await first.waitForItems(1);
-		emulator.advance(jobId);
-		await first.waitForItems(2);
-		await first.deactivate();
-		expect(statusesAndSequences(first.items())).toEqual(['Queued#1', 'Valid#2']);
+		const { staticData, subject, jobId } = await twoTransitionsThenStop();
 
 		// What the previous version saved instead: the same progress in its own format.
 		const [node] = Object.values(staticData) as Array<Record<string, unknown>>;

@@ -4,13 +4,11 @@
  * is read once, the newest first; a 429 storm loses no read and repeats none; and while the socket
  * is healthy the REST check reads only jobs quiet longer than their status normally lasts.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
-
 import type { IDataObject } from 'n8n-workflow';
 
 import { KurierEmulator } from '../emulators/kurier';
 import { kurierTriggerSubject } from './helpers/kurier';
+import { countOutgoingRequests } from './helpers/outgoing';
 import { TestScope } from './helpers/testScope';
 import { eventually, staysTrue } from './helpers/wait';
 
@@ -31,15 +29,17 @@ const allJobs = (staticData: IDataObject, activation: 'init' | 'activate', optio
 });
 
 /** The job ids this process asks Kurier's job-status route for, in the order asked. */
-function recordJobStatusReads(): { ids: string[]; stop(): void } {
-	const asked: string[] = [];
-	const onStart = (message: unknown) => {
-		const { request } = message as { request: ClientRequest };
-		const match = /\/job-status\/[^/]+\/([^/?]+)/.exec(request.path);
-		if (match) asked.push(decodeURIComponent(match[1]));
+function recordJobStatusReads(): { readonly ids: string[]; stop(): void } {
+	const requests = countOutgoingRequests();
+	return {
+		get ids() {
+			return requests.paths.flatMap((path) => {
+				const match = /\/job-status\/[^/]+\/([^/?]+)/.exec(path);
+				return match ? [decodeURIComponent(match[1])] : [];
+			});
+		},
+		stop: () => requests.stop(),
 	};
-	subscribe('http.client.request.start', onStart);
-	return { ids: asked, stop: () => unsubscribe('http.client.request.start', onStart) };
 }
 
 /** An activation that saw `count` jobs created, then stopped (the jobs left open): its static data. */

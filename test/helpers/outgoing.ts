@@ -9,6 +9,8 @@ export interface OutgoingRequests {
 	readonly started: number;
 	/** Of those, plain HTTP requests whose response has been read to its end (upgrades never count here). */
 	readonly answered: number;
+	/** The path (and query) of each one started, in order. */
+	readonly paths: readonly string[];
 	stop(): void;
 }
 
@@ -21,9 +23,11 @@ export interface OutgoingRequests {
 export function countOutgoingRequests(): OutgoingRequests {
 	let started = 0;
 	let answered = 0;
+	const paths: string[] = [];
 	const onStart = (message: unknown) => {
 		started += 1;
 		const { request } = message as { request: ClientRequest };
+		paths.push(request.path);
 		request.once('response', (response: IncomingMessage) => response.once('end', () => (answered += 1)));
 	};
 	subscribe(REQUEST_STARTED, onStart);
@@ -34,6 +38,7 @@ export function countOutgoingRequests(): OutgoingRequests {
 		get answered() {
 			return answered;
 		},
+		paths,
 		stop: () => unsubscribe(REQUEST_STARTED, onStart),
 	};
 }
